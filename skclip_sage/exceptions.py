@@ -1,0 +1,78 @@
+"""Exceptions and warnings raised by skclip-sage.
+
+Every error names the thing that went wrong and how to fix it; every warning is a
+subclass of :class:`SkclipSageWarning` so it can be filtered as a group.
+"""
+
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+__all__ = [
+    "DeviceFallbackWarning",
+    "DuplicatePromptWarning",
+    "ImageLoadError",
+    "ModelLoadError",
+    "NotFittedError",
+    "PromptTruncationWarning",
+    "SkclipSageError",
+    "SkclipSageWarning",
+    "SkippedImagesWarning",
+    "ZeroNormEmbeddingWarning",
+]
+
+
+class SkclipSageError(Exception):
+    """Base class of the errors specific to skclip-sage."""
+
+
+class NotFittedError(SkclipSageError, _SklearnNotFittedError):
+    """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``."""
+
+
+class ImageLoadError(SkclipSageError, OSError):
+    """An image could not be opened or decoded.
+
+    Parameters
+    ----------
+    path : str
+        The file (or a description such as ``"<PIL image at position 3>"``) that failed.
+    reason : str
+        Why it failed, e.g. ``"cannot identify image file"``.
+    """
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = str(reason)
+        super().__init__(f"could not read image {self.path!r}: {self.reason}")
+
+    def __reduce__(self):
+        # OSError pickles its args positionally; keep (path, reason) so the error
+        # survives a trip through joblib or Dask workers.
+        return type(self), (self.path, self.reason)
+
+
+class ModelLoadError(SkclipSageError, ValueError):
+    """A CLIP model or its weights could not be loaded (unknown name, bad file, offline)."""
+
+
+class SkclipSageWarning(UserWarning):
+    """Base class of the warnings specific to skclip-sage."""
+
+
+class SkippedImagesWarning(SkclipSageWarning):
+    """Some images could not be read and were replaced by NaN rows (``on_error="warn"``)."""
+
+
+class PromptTruncationWarning(SkclipSageWarning):
+    """Some prompts were longer than the text encoder's context and were truncated."""
+
+
+class DuplicatePromptWarning(SkclipSageWarning):
+    """Several class names produce the same prompt once tokenized (e.g. ``"Cat"`` and ``"cat"``)."""
+
+
+class ZeroNormEmbeddingWarning(SkclipSageWarning):
+    """Some embedding rows have zero norm; their class scores are uniform."""
+
+
+class DeviceFallbackWarning(SkclipSageWarning):
+    """The requested device is not available here; computation falls back to the CPU."""
