@@ -1,0 +1,98 @@
+"""One table with every robustness metric of a prediction: Avg, WGA, Gap, HM and groups."""
+
+import numpy as np
+
+from ._summary import _summarize
+from ._validation import resolve_group_names
+
+REPORT_COLUMNS = ("name", "kind", "count", "value")
+SUMMARY_NAMES = ("Avg", "WGA", "Gap", "HM")
+
+
+def robustness_report(
+    y_true, y_pred, *, groups, group_names=None, average="plain", weights=None, as_frame=False
+):
+    """Tabulate Avg, WGA, Gap, HM and the accuracy of every group.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels, of the same type as ``y_true``.
+    groups : array-like of shape (n_samples,)
+        Group label of each sample.
+    group_names : dict or array-like of shape (n_groups,), default=None
+        Display name of each group: a dict (or pandas Series) ``group -> name``,
+        which may also name groups absent from the data, or one name per group in
+        sorted group order. Names must be distinct. None uses ``str(group)``.
+    average : {"plain", "groups", "weighted"}, default="plain"
+        Definition of Avg; see :func:`average_accuracy`.
+    weights : dict or array-like of shape (n_groups,), default=None
+        Group weights for ``average="weighted"`` (and only then).
+    as_frame : bool, default=False
+        If True, return a :class:`pandas.DataFrame` (needs pandas, from the
+        ``skclip-sage[plot]`` extra); otherwise a dict of columns.
+
+    Returns
+    -------
+    report : dict or pandas.DataFrame
+        Columns, each with ``4 + n_groups`` rows:
+
+        - ``"name"`` (list of str): ``"Avg"``, ``"WGA"``, ``"Gap"``, ``"HM"``, then
+          the group names in sorted group order.
+        - ``"kind"`` (list of str): ``"summary"`` for the first four rows, ``"group"``
+          for the others.
+        - ``"count"`` (ndarray of int64): samples behind each value: all samples for
+          Avg, Gap and HM, the worst group's size for WGA, the group's size otherwise.
+        - ``"value"`` (ndarray of float64): fractions in [0, 1], not percentages
+          (multiply by 100 to print the paper's numbers).
+
+    See Also
+    --------
+    group_accuracies : The group rows alone, as arrays.
+
+    Examples
+    --------
+    >>> from skclip_sage.metrics import robustness_report
+    >>> report = robustness_report(
+    ...     [1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 1], groups=[0, 0, 1, 1, 1, 1],
+    ...     group_names={0: "water", 1: "land"}, average="groups")
+    >>> for row in zip(*report.values()):
+    ...     print(*row)
+    Avg summary 6 0.625
+    WGA summary 2 0.5
+    Gap summary 6 0.125
+    HM summary 6 0.5555555555555556
+    water group 2 0.5
+    land group 4 0.75
+    """
+    caller = "robustness_report"
+    if not isinstance(as_frame, (bool, np.bool_)):
+        raise ValueError(f"{caller}: as_frame must be True or False; got {as_frame!r}.")
+    summary = _summarize(y_true, y_pred, groups, average=average, weights=weights, caller=caller)
+    table = summary.table
+    names = resolve_group_names(group_names, table.groups, caller=caller)
+
+    n_samples = int(table.count.sum())
+    worst_count = int(table.count[np.argmin(table.accuracy)])
+    report = {
+        "name": [*SUMMARY_NAMES, *names],
+        "kind": ["summary"] * len(SUMMARY_NAMES) + ["group"] * len(names),
+        "count": np.array(
+            [n_samples, worst_count, n_samples, n_samples, *table.count.tolist()],
+            dtype=np.int64,
+        ),
+        "value": np.array(
+            [summary.average, summary.worst, summary.gap, summary.harmonic_mean,
+             *table.accuracy.tolist()],
+            dtype=np.float64,
+        ),
+    }
+    if not as_frame:
+        return report
+    # pandas is optional (the [plot] extra), so it is imported only when asked for.
+    from ..utils._optional import require_pandas
+
+    pandas = require_pandas("robustness_report(as_frame=True)")
+    return pandas.DataFrame(report, columns=list(REPORT_COLUMNS))
