@@ -12,6 +12,7 @@ __all__ = [
     "ImageLoadError",
     "ModelLoadError",
     "NotFittedError",
+    "NumericClassNamesWarning",
     "PromptTruncationWarning",
     "SkclipSageError",
     "SkclipSageWarning",
@@ -68,6 +69,10 @@ class PromptTruncationWarning(SkclipSageWarning):
 
 class DuplicatePromptWarning(SkclipSageWarning):
     """Several class names produce the same prompt once tokenized (e.g. ``"Cat"`` and ``"cat"``)."""
+
+
+class NumericClassNamesWarning(SkclipSageWarning):
+    """Class labels are numbers and no ``class_names`` were given, so prompts read "a photo of a 3."."""
 
 
 class ZeroNormEmbeddingWarning(SkclipSageWarning):

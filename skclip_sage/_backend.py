@@ -1,0 +1,133 @@
+"""The few array operations whose NumPy and torch spellings differ.
+
+The numeric core calls these so one implementation serves NumPy arrays and torch
+tensors on any device; torch is imported only when a tensor is actually passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Array = Any  # numpy.ndarray or torch.Tensor; outputs follow the input kind.
+
+
+def is_torch(array: Array) -> bool:
+    """True for a torch tensor, checked without importing torch."""
+    return type(array).__module__.startswith("torch")
+
+
+def to_numpy(array: Array) -> np.ndarray:
+    """A NumPy view or copy of ``array`` on the host."""
+    if is_torch(array):
+        return array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
+def as_indices(indices: Array, like: Array) -> Array:
+    """Integer indices of the same kind (and device) as ``like``."""
+    if is_torch(like):
+        import torch
+
+        return torch.as_tensor(indices, device=like.device)
+    return np.asarray(indices)
+
+
+def amax_minus_amin(values: Array, axis: int) -> Array:
+    """Range of ``values`` along ``axis``."""
+    if is_torch(values):
+        return values.amax(dim=axis) - values.amin(dim=axis)
+    return values.max(axis=axis) - values.min(axis=axis)
+
+
+def argmax_keepdims(values: Array, axis: int) -> Array:
+    """Index of the first maximum along ``axis``, keeping that axis (length 1)."""
+    if is_torch(values):
+        return values.argmax(dim=axis, keepdim=True)
+    return values.argmax(axis=axis, keepdims=True)
+
+
+def argsort_descending_stable(values: Array, axis: int = -1) -> Array:
+    """Indices from largest to smallest; equal values keep their original order."""
+    if is_torch(values):
+        import torch
+
+        return torch.argsort(values, dim=axis, descending=True, stable=True)
+    return np.argsort(-values, axis=axis, kind="stable")
+
+
+def take_along_axis(values: Array, indices: Array, axis: int) -> Array:
+    """``values`` gathered at ``indices`` along ``axis`` (NumPy semantics)."""
+    if is_torch(values):
+        import torch
+
+        return torch.take_along_dim(values, indices, dim=axis)
+    return np.take_along_axis(values, indices, axis=axis)
+
+
+def einsum(subscripts: str, *operands: Array) -> Array:
+    """Einstein summation, routed through BLAS on both backends."""
+    if is_torch(operands[0]):
+        import torch
+
+        return torch.einsum(subscripts, *operands)
+    return np.einsum(subscripts, *operands, optimize=True)
+
+
+def contiguous_transpose(values: Array, axes: tuple[int, ...]) -> Array:
+    """A C-contiguous copy of ``values`` with its axes permuted."""
+    if is_torch(values):
+        return values.permute(*axes).contiguous()
+    return np.ascontiguousarray(np.transpose(values, axes))
+
+
+def sqrt_clamped(values: Array, floor: float = 1e-12) -> Array:
+    """Square root of ``max(values, floor)``, so degenerate zeros stay finite."""
+    if is_torch(values):
+        return values.clamp_min(floor).sqrt()
+    return np.sqrt(np.maximum(values, floor))
+
+
+def fill_along_axis(values: Array, indices: Array, fill_value: float, axis: int) -> None:
+    """Set ``values`` at ``indices`` along ``axis`` to ``fill_value``, in place."""
+    if is_torch(values):
+        values.scatter_(axis, indices, fill_value)
+    else:
+        np.put_along_axis(values, indices, fill_value, axis=axis)
+
+
+def one_hot_rows(indices: Array, width: int, *, like: Array) -> Array:
+    """A 0/1 matrix of shape ``(n, width)`` with ones at each row's ``indices``."""
+    n_rows = indices.shape[0]
+    if is_torch(like):
+        import torch
+
+        mask = torch.zeros((n_rows, width), dtype=like.dtype, device=like.device)
+        return mask.scatter_(1, indices, 1.0)
+    mask = np.zeros((n_rows, width), dtype=like.dtype)
+    np.put_along_axis(mask, indices, 1.0, axis=1)
+    return mask
+
+
+def concatenate_columns(parts: list) -> Array:
+    """Stack ``(n, 1)`` columns side by side into ``(n, len(parts))``."""
+    if is_torch(parts[0]):
+        import torch
+
+        return torch.cat(parts, dim=1)
+    return np.concatenate(parts, axis=1)
+
+
+def concatenate(parts: list, *, empty_shape: tuple[int, ...], like: Array, integer: bool = False) -> Array:
+    """Concatenate chunks along the first axis; an empty list gives an empty array."""
+    if is_torch(like):
+        import torch
+
+        if not parts:
+            dtype = torch.int64 if integer else like.dtype
+            return torch.zeros(empty_shape, dtype=dtype, device=like.device)
+        return torch.cat(parts)
+    if not parts:
+        return np.zeros(empty_shape, dtype=np.intp if integer else like.dtype)
+    return np.concatenate(parts)

@@ -1,0 +1,374 @@
+"""SageZeroShotClassifier: scikit-learn's classifier interface over SAGE scoring.
+
+A thin layer: it validates input, prepares the text bank in ``fit`` and delegates
+every number to :mod:`skclip_sage._scoring`.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._baselines import text_selected_templates
+from ._prompts import class_names_for, resolve_templates
+from ._scoring import SELECTIONS, score_embeddings, softmax
+from ._text_bank import encode_text_bank
+from .encoders import load_encoder
+from .exceptions import NotFittedError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SELECTIONS_USING_K = ("sage", "random", "text")
+
+
+class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
+    """Zero-shot CLIP classifier with per-image prompt selection (SAGE).
+
+    For each image, SAGE scores every prompt template by how far apart it pushes
+    the classes (highest minus lowest class similarity), keeps the ``k`` best
+    templates, averages their class text embeddings and classifies with those. It
+    needs no training, labels or bias annotations: ``fit`` only reads which classes
+    exist from ``y`` and encodes the prompts; ``X`` holds image embeddings (e.g. from
+    :class:`ClipImageEmbedder`) and is checked, never learned from.
+
+    Parameters
+    ----------
+    model : str or TextImageEncoder, default="ViT-B-32"
+        An open_clip model name, ``"local-dir:/path"`` (a folder with
+        ``open_clip_config.json`` and weights: fully offline), ``"hf-hub:org/repo"``,
+        or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
+    pretrained : str or None, default="laion2b_s34b_b79k"
+        Weights tag or local checkpoint file for a model name; ignored otherwise.
+    templates : str or list of str, default="openai_imagenet"
+        A built-in set (``"openai_imagenet"``: 80 templates, ``"simple"``: 7) or
+        templates each with one ``{}`` for the class name.
+    class_names : dict or list of str, default=None
+        Text for each class: ``{label: name}`` or names aligned with the sorted
+        labels. Default: ``str(label)``.
+    selection : {"sage", "ensemble", "single", "random", "text"}, default="sage"
+        ``"sage"``: the ``k`` best-separated templates per image. ``"ensemble"``:
+        all templates. ``"single"``: the first template. ``"random"``: ``k``
+        templates drawn per image. ``"text"``: ``k`` templates chosen at fit time
+        from the class names alone (smallest worst-pair similarity between classes).
+    k : int, default=1
+        Templates used per image by ``"sage"``, ``"random"`` and ``"text"``;
+        ``1 <= k <= n_templates``. With ``k == n_templates`` SAGE is the ensemble.
+    pool_size : int, default=None
+        When set, ``fit`` first keeps the ``pool_size`` templates best separated in
+        text (the ``"text"`` criterion) and every selection runs over that pool.
+    temperature : float, default=None
+        Softmax temperature for probabilities; default ``1 / logit_scale`` of the
+        model (``0.01`` for CLIP).
+    truncate : bool, default=False
+        Allow prompts longer than the text context (cut, with a warning) instead
+        of raising.
+    random_state : int, RandomState or Generator, default=None
+        Seeds ``selection="random"``; an int gives identical draws on every call.
+        The global NumPy and torch random states are never used.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the text encoder runs and, on CUDA, where predictions are computed.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast precision of the encoder (``"auto"``: bf16/fp16 on GPU, fp32 on CPU).
+    batch_size : int, default=256
+        Prompts encoded per forward pass.
+    cache_dir : str or path-like, default=None
+        Where downloaded weights and encoded text banks are kept.
+    verbose : bool, default=False
+        Show progress while encoding prompts.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted class labels; the column order of :meth:`predict_proba`.
+    class_names_ : list of str
+        Text used for each class in prompts.
+    templates_ : list of str
+        The template pool (after ``pool_size`` pruning).
+    text_embeddings_ : ndarray of shape (n_templates, n_classes, n_features), float32
+        Unit-norm embedding of every template applied to every class name.
+    selected_templates_ : ndarray of shape (n_selected,)
+        For the fixed selections (``"single"``, ``"ensemble"``, ``"text"``): the
+        template indices every image uses.
+    logit_scale_ : float
+        The model's similarity-to-logit multiplier.
+    n_features_in_ : int
+        Width of the image embeddings, equal to the text embedding width.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X``, when it is a DataFrame with string column names.
+
+    See Also
+    --------
+    ClipImageEmbedder : Turns images into the embeddings this classifier takes.
+
+    References
+    ----------
+    Ye, Wang, Zheng, Liu, Zhang. "Spuriousness-Aware Guided Exploration for
+    mitigating multimodal spurious bias in CLIP", AAAI 2026 (arXiv:2511.13005).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip_sage import SageZeroShotClassifier
+    >>> class ToyEncoder:  # any object with these three members works as a model
+    ...     identity, embedding_dim, logit_scale = "toy", 2, 100.0
+    ...     def encode_text(self, texts):
+    ...         return np.array([[1.0, 0.1] if "cat" in t else [0.1, 1.0] for t in texts])
+    >>> clf = SageZeroShotClassifier(ToyEncoder(), templates=["a photo of a {}."])
+    >>> clf.fit(np.eye(2), ["cat", "dog"]).predict([[0.9, 0.2], [0.0, 1.0]])
+    array(['cat', 'dog'], dtype='<U3')
+    """
+
+    _parameter_constraints: dict = {
+        "model": [str, HasMethods(["encode_text"])],
+        "pretrained": [str, os.PathLike, None],
+        "templates": [str, list, tuple, np.ndarray],
+        "class_names": [dict, list, tuple, np.ndarray, None],
+        "selection": [StrOptions(set(SELECTIONS))],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "pool_size": [Interval(Integral, 1, None, closed="left"), None],
+        "temperature": [Interval(Real, 0, None, closed="neither"), None],
+        "truncate": ["boolean"],
+        "random_state": ["random_state", np.random.Generator],
+        "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "cache_dir": [str, os.PathLike, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model="ViT-B-32",
+        *,
+        pretrained="laion2b_s34b_b79k",
+        templates="openai_imagenet",
+        class_names=None,
+        selection="sage",
+        k=1,
+        pool_size=None,
+        temperature=None,
+        truncate=False,
+        random_state=None,
+        device="auto",
+        precision="auto",
+        batch_size=256,
+        cache_dir=None,
+        verbose=False,
+    ):
+        self.model = model
+        self.pretrained = pretrained
+        self.templates = templates
+        self.class_names = class_names
+        self.selection = selection
+        self.k = k
+        self.pool_size = pool_size
+        self.temperature = temperature
+        self.truncate = truncate
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Encode the prompts of the classes present in ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings; only their width is checked against the model.
+        y : array-like of shape (n_samples,)
+            Labels; only the set of classes is used.
+
+        Returns
+        -------
+        self : SageZeroShotClassifier
+            The fitted classifier.
+        """
+        if y is None:
+            raise ValueError(
+                "SageZeroShotClassifier.fit requires y: the classes (and so the prompts) come from its labels."
+            )
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), ensure_all_finite=False)
+        self._check_finite(X, "fit")
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"SageZeroShotClassifier needs at least 2 classes; got 1 class ({classes[0]!r}) in y."
+            )
+        templates = resolve_templates(self.templates)
+        class_names = class_names_for(classes, self.class_names)
+        encoder = load_encoder(
+            self.model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
+        )
+        bank = encode_text_bank(
+            encoder, templates, class_names, batch_size=self.batch_size, truncate=self.truncate,
+            cache_dir=self.cache_dir, verbose=self.verbose,
+        )
+        if X.shape[1] != bank.shape[2]:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but SageZeroShotClassifier is expecting {bank.shape[2]} features "
+                f"as input ({self._width_note()}). Embed the images with the same model."
+            )
+        if self.pool_size is not None:
+            self._check_count("pool_size", self.pool_size, len(templates))
+            pool = text_selected_templates(bank, self.pool_size)
+            templates, bank = [templates[index] for index in pool], bank[pool]
+        if self.selection in SELECTIONS_USING_K:
+            self._check_count("k", self.k, len(templates))
+        self.classes_ = classes
+        self.class_names_ = class_names
+        self.templates_ = templates
+        self.text_embeddings_ = bank
+        self.logit_scale_ = float(encoder.logit_scale)
+        fixed = {"single": np.array([0]), "ensemble": np.arange(len(templates))}
+        if self.selection == "text":
+            fixed["text"] = text_selected_templates(bank, self.k)
+        if self.selection in fixed:
+            self.selected_templates_ = fixed[self.selection]
+        return self
+
+    def decision_function(self, X):
+        """Logits: class similarities times the logit scale (or over the temperature).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the logit of ``classes_[1]`` minus that of
+            ``classes_[0]`` (scikit-learn's binary convention).
+        """
+        logits = self._logits(X, "decision_function")
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax of the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to 1.
+        """
+        return softmax(self._logits(X, "predict_proba"))
+
+    def predict(self, X):
+        """The most similar class of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        scores, _ = self._score(X, "predict")
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def class_similarities(self, X):
+        """Cosine similarity of each image to its class prototypes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+
+        Returns
+        -------
+        similarities : ndarray of shape (n_samples, n_classes)
+        """
+        scores, _ = self._score(X, "class_similarities")
+        return scores
+
+    def selected_templates(self, X):
+        """Indices into ``templates_`` of the templates each image was classified with.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_samples, n_selected)
+            For ``"sage"``, best-separated first.
+        """
+        _, selected = self._score(X, "selected_templates")
+        return selected
+
+    def _logits(self, X, method):
+        scores, _ = self._score(X, method)
+        scale = self.logit_scale_ if self.temperature is None else 1.0 / self.temperature
+        return scores * scale
+
+    def _score(self, X, method):
+        if not hasattr(self, "classes_"):
+            raise NotFittedError(
+                f"This SageZeroShotClassifier instance is not fitted yet. Call 'fit' with appropriate "
+                f"arguments before calling '{method}'."
+            )
+        check_is_fitted(self)
+        try:
+            X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), ensure_all_finite=False)
+        except ValueError as err:
+            if "features, but" in str(err):
+                raise ValueError(f"{err} ({self._width_note()})") from err
+            raise
+        self._check_finite(X, method)
+        return score_embeddings(
+            X,
+            self.text_embeddings_,
+            selection=self.selection,
+            k=self.k,
+            fixed_templates=getattr(self, "selected_templates_", None),
+            random_state=self.random_state,
+            device=self.device,
+        )
+
+    def _check_finite(self, X, method):
+        bad_rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        if len(bad_rows):
+            shown = ", ".join(map(str, bad_rows[:10])) + (", ..." if len(bad_rows) > 10 else "")
+            raise ValueError(
+                f"Input X contains NaN or infinity in {len(bad_rows)} of {len(X)} rows ({shown}); "
+                f"SageZeroShotClassifier.{method} needs finite embeddings. Such rows usually stand for images "
+                "ClipImageEmbedder(on_error='warn') could not read: drop them, e.g. "
+                "X[np.isfinite(X).all(axis=1)], before this call."
+            )
+
+    def _check_count(self, name, value, n_templates):
+        if value > n_templates:
+            raise ValueError(
+                f"{name}={value} is larger than the template pool: choose 1 <= {name} <= {n_templates} "
+                f"(the number of templates in {self._templates_description()})."
+            )
+
+    def _templates_description(self):
+        return repr(self.templates) if isinstance(self.templates, str) else "the templates given"
+
+    def _width_note(self):
+        model = self.model if isinstance(self.model, str) else type(self.model).__name__
+        return f"the width of the {model!r} text embeddings"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.selection == "random" and self.random_state is None
+        return tags

@@ -1,0 +1,117 @@
+"""From validated embeddings and a text bank to class scores, for every selection mode.
+
+Pure arrays (NumPy, or torch on CUDA when asked); the estimator hands over
+checked inputs and gets NumPy arrays back.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import _backend as backend
+from ._baselines import random_chooser, random_template_indices
+from ._selection import duplicate_template_map, fixed_prototypes, l2_normalize, sage_chooser, score_in_chunks
+from .exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
+
+SELECTIONS = ("sage", "ensemble", "single", "random", "text")
+
+
+def score_embeddings(image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu"):
+    """Class scores of each image under one selection mode.
+
+    Parameters
+    ----------
+    image_embeddings : ndarray of shape (n, D)
+        Finite image embeddings (normalised here; zero rows get uniform scores).
+    text_bank : ndarray of shape (T, C, D)
+        Unit-norm text embeddings.
+    selection : {"sage", "ensemble", "single", "random", "text"}
+    k : int
+        Templates per image for ``"sage"`` and ``"random"``.
+    fixed_templates : ndarray of shape (K,), default=None
+        Template indices shared by all images, for ``"single"``, ``"ensemble"`` and ``"text"``.
+    random_state : None, int, RandomState or Generator
+        Seeds ``"random"``; an int replays the same draws on every call.
+    device : str, default="cpu"
+        ``"auto"`` or ``"cuda*"`` compute on the GPU when there is one.
+
+    Returns
+    -------
+    scores : ndarray of shape (n, C)
+        Cosine similarities to the class prototypes, in the dtype of the input.
+    selected : ndarray of shape (n, K)
+        Template indices used for each image.
+    """
+    embeddings, is_zero = l2_normalize(np.asarray(image_embeddings))
+    if is_zero.any():
+        rows = np.flatnonzero(is_zero)
+        warnings.warn(
+            f"{len(rows)} embedding row(s) have zero norm ({rows[:10].tolist()}); their class scores are "
+            "uniform and their prediction is the first class.",
+            ZeroNormEmbeddingWarning,
+            stacklevel=4,
+        )
+    bank = text_bank.astype(embeddings.dtype, copy=False)
+    n_images, n_templates = len(embeddings), bank.shape[0]
+    gpu = _gpu_device(device)
+    if gpu is not None:
+        import torch
+
+        embeddings, bank = torch.as_tensor(embeddings, device=gpu), torch.as_tensor(bank, device=gpu)
+    if selection == "sage":
+        scores, selected = score_in_chunks(embeddings, bank, sage_chooser(k, duplicate_template_map(bank)))
+    elif selection == "random":
+        indices = random_template_indices(n_images, n_templates, k, _generator(random_state))
+        scores, selected = score_in_chunks(embeddings, bank, random_chooser(indices))
+    elif fixed_templates is not None:
+        scores = embeddings @ fixed_prototypes(bank, fixed_templates).T
+        selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
+    else:
+        raise ValueError(f"selection={selection!r} needs fixed_templates; choose one of {SELECTIONS}.")
+    if selection in ("sage", "random") and k == n_templates:
+        # Every template is kept, whatever the order: exactly the prompt ensemble.
+        scores = embeddings @ fixed_prototypes(bank, np.arange(n_templates)).T
+    return backend.to_numpy(scores), np.array(backend.to_numpy(selected))
+
+
+def _generator(random_state):
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    # A fresh generator per call: an int seed replays the same draws, and the
+    # global NumPy state is never consumed.
+    return np.random.default_rng(random_state)
+
+
+def _gpu_device(device):
+    """The CUDA device to compute on, or None for NumPy on the CPU."""
+    if device == "cpu":
+        return None
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    if str(device).startswith("cuda"):
+        if torch.cuda.is_available():
+            return torch.device(device)
+        warnings.warn(
+            f"device={device!r} but CUDA is not available here (e.g. a model fitted on a GPU host and "
+            "loaded on a CPU-only one); computing on the CPU. Set device='auto' to silence this.",
+            DeviceFallbackWarning,
+            stacklevel=4,
+        )
+    return None
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits.
+
+    Examples
+    --------
+    >>> softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])).round(3).tolist()
+    [[0.5, 0.5], [1.0, 0.0]]
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)

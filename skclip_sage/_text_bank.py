@@ -1,0 +1,110 @@
+"""Encode every template x class prompt once, with in-memory and on-disk caches.
+
+A grid search over ``k``, ``selection`` or template subsets refits the classifier
+many times with the same prompts; the cache keyed by (model identity, prompts)
+makes each prompt cost one forward pass per process (or ever, with ``cache_dir``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ._prompts import check_prompt_lengths, expand_prompts
+from ._selection import l2_normalize
+from .io._cache import cache_key, load_cached_array, save_cached_array
+
+MEMORY_CACHE_ENTRIES = 32
+
+_MEMORY: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncate=False, cache_dir=None, verbose=False):
+    """The unit-norm text bank of every template applied to every class name.
+
+    Parameters
+    ----------
+    encoder : TextImageEncoder
+        Only ``encode_text`` (and, when present, ``identity``, ``count_tokens``
+        and ``context_length``) are used.
+    templates : list of str
+        Checked templates (see :func:`skclip_sage._prompts.resolve_templates`).
+    class_names : list of str
+        One name per class.
+    batch_size : int, default=256
+        Prompts per forward pass.
+    truncate : bool, default=False
+        Allow prompts longer than the encoder's context (with a warning).
+    cache_dir : path-like or None, default=None
+        Also keep banks on disk, under ``<cache_dir>/text_banks``.
+    verbose : bool, default=False
+        Show a progress bar while encoding.
+
+    Returns
+    -------
+    text_bank : ndarray of shape (n_templates, n_classes, n_features), float32
+    """
+    prompts = expand_prompts(templates, class_names)
+    context_length = getattr(encoder, "context_length", None)
+    counts = encoder.count_tokens(prompts) if hasattr(encoder, "count_tokens") else None
+    if context_length is not None and counts is not None:
+        check_prompt_lengths(prompts, counts, context_length, truncate=truncate)
+    identity = getattr(encoder, "identity", None)
+    key = cache_key(identity, *prompts) if identity is not None else None
+    cached = _recall(key, cache_dir)
+    if cached is None:
+        cached = _encode(encoder, prompts, batch_size, verbose).reshape(len(templates), len(class_names), -1)
+        _remember(key, cached, cache_dir)
+    return cached.copy()
+
+
+def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
+    starts = range(0, len(prompts), batch_size)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="Encoding prompts", unit="batch")
+    parts = [np.asarray(encoder.encode_text(prompts[start : start + batch_size]), dtype=np.float32) for start in starts]
+    embeddings = np.concatenate(parts)
+    if embeddings.ndim != 2 or len(embeddings) != len(prompts):
+        raise ValueError(
+            f"{type(encoder).__name__}.encode_text returned shape {embeddings.shape} for {len(prompts)} prompts; "
+            "expected (n_prompts, n_features)."
+        )
+    normalized, is_zero = l2_normalize(embeddings)
+    if is_zero.any():
+        raise ValueError(
+            f"The text encoder returned all-zero embeddings for prompts "
+            f"{[prompts[i] for i in np.flatnonzero(is_zero)[:5]]}; check the model weights."
+        )
+    return normalized.astype(np.float32)
+
+
+def _recall(key, cache_dir):
+    if key is None:
+        return None
+    with _LOCK:
+        if key in _MEMORY:
+            _MEMORY.move_to_end(key)
+            return _MEMORY[key]
+    if cache_dir is not None:
+        bank = load_cached_array(Path(cache_dir) / "text_banks", key)
+        if bank is not None:
+            _remember(key, bank, None)
+        return bank
+    return None
+
+
+def _remember(key, bank, cache_dir):
+    if key is None:
+        return
+    with _LOCK:
+        _MEMORY[key] = bank
+        while len(_MEMORY) > MEMORY_CACHE_ENTRIES:
+            _MEMORY.popitem(last=False)
+    if cache_dir is not None:
+        save_cached_array(Path(cache_dir) / "text_banks", key, bank)

@@ -1,0 +1,22 @@
+"""Loaders for the SAGE benchmarks and for any folder of images.
+
+Nothing is downloaded: each loader reads a dataset folder that already exists (the
+WILDS layout for Waterbirds and CelebA, the DomainBed layout for PACS and VLCS) and
+returns a :class:`~sklearn.utils.Bunch` of image paths, targets, groups, group names
+and the class prompts the paper used. Paths named by a manifest must stay inside the
+dataset folder; every missing file is reported, never dropped.
+"""
+
+from ._celeba import load_celeba
+from ._domainbed import load_pacs, load_vlcs
+from ._folder import IMAGE_EXTENSIONS, load_image_folder
+from ._waterbirds import load_waterbirds
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "load_celeba",
+    "load_image_folder",
+    "load_pacs",
+    "load_vlcs",
+    "load_waterbirds",
+]
