@@ -67,10 +67,12 @@ def list_images(folder: str, root: str, *, layout: str) -> list[str]:
     entries = _visible_entries(folder, root)
     subfolders = sorted(entry.name for entry in entries if entry.is_dir())
     if subfolders:
+        # Folders one level too deep usually mean a domain/class tree without domains=True.
+        hint = " For a root/<domain>/<class>/<image> tree pass domains=True."
         raise ValueError(
             f"{folder!r} contains folders ({', '.join(map(repr, subfolders[:N_QUOTED]))}) "
-            f"where images were expected; the layout is {layout}. For a "
-            "root/<domain>/<class>/<image> tree pass domains=True."
+            f"where images were expected; the layout is {layout}."
+            + (hint if layout == LAYOUTS[False] else " Move their images up or remove them.")
         )
     # Non-image files (notes, Thumbs.db) are not samples; anything named like an
     # image is kept even if unreadable, so the embedder reports it instead of us

@@ -9,10 +9,11 @@ only ``lstat`` paths; no file outside the base folder is ever opened.
 
 from __future__ import annotations
 
+import ntpath
 import os
 import posixpath
 import stat
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 SPLIT_CHOICES = (*SPLIT_CODES, "all")
@@ -113,12 +114,12 @@ class ManifestResolver:
         # Treat backslashes as separators for the check only, so a Windows-style
         # "..\\..\\x" or "C:\\x" cannot slip through on either platform.
         slashed = entry.replace("\\", "/")
-        if posixpath.isabs(slashed) or PureWindowsPath(entry).drive:
+        if posixpath.isabs(slashed) or ntpath.splitdrive(entry)[0]:
             raise self._reject(entry, line, "is absolute")
-        normalized = posixpath.normpath(entry)
         if posixpath.normpath(slashed).split("/")[0] == "..":
             raise self._reject(entry, line, "climbs out of the folder with '..'")
-        return normalized
+        # "a/./b.jpg" and "a/b.jpg" become one spelling, so duplicates are caught.
+        return posixpath.normpath(entry)
 
     def _real_parent(self, path: str) -> str:
         parent = os.path.dirname(path)
