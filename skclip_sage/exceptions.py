@@ -17,6 +17,7 @@ __all__ = [
     "SkclipSageError",
     "SkclipSageWarning",
     "SkippedImagesWarning",
+    "UnreadableImagesError",
     "ZeroNormEmbeddingWarning",
 ]
 
@@ -51,6 +52,31 @@ class ImageLoadError(SkclipSageError, OSError):
         return type(self), (self.path, self.reason)
 
 
+class UnreadableImagesError(ImageLoadError):
+    """Several images of one call could not be read (``on_error="raise"``).
+
+    Parameters
+    ----------
+    message : str
+        The full message, listing the first failures and the fix.
+    failures : list of (int, str, str)
+        ``(position, path or description, reason)`` of every failure.
+    """
+
+    def __init__(self, message, failures):
+        self.failures = list(failures)
+        _, path, reason = self.failures[0]
+        SkclipSageError.__init__(self, message)
+        self.path, self.reason = path, reason
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+    def __reduce__(self):
+        return type(self), (self.message, self.failures)
+
+
 class ModelLoadError(SkclipSageError, ValueError):
     """A CLIP model or its weights could not be loaded (unknown name, bad file, offline)."""
 
@@ -60,7 +86,17 @@ class SkclipSageWarning(UserWarning):
 
 
 class SkippedImagesWarning(SkclipSageWarning):
-    """Some images could not be read and were replaced by NaN rows (``on_error="warn"``)."""
+    """Some images could not be read and were replaced by NaN rows (``on_error="warn"``).
+
+    Attributes
+    ----------
+    failures : list of (int, str, str)
+        ``(position, path or description, reason)`` of every unreadable image.
+    """
+
+    def __init__(self, message, failures=()):
+        super().__init__(message)
+        self.failures = list(failures)
 
 
 class PromptTruncationWarning(SkclipSageWarning):

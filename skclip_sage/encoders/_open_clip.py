@@ -53,7 +53,9 @@ class OpenClipEncoder:
         autocast_dtype(precision, device)  # validates the choice early
         self.model = model
         self.tokenizer = tokenizer
-        self._preprocess = preprocess
+        # A plain attribute, not a method: DataLoader workers receive this light
+        # transform, never the model it would be bound to.
+        self.preprocess = preprocess
         self.identity = identity
         self.device = device
         self.precision = precision
@@ -87,10 +89,6 @@ class OpenClipEncoder:
         if clean is None or not hasattr(self.tokenizer, "encode"):
             return None
         return [len(self.tokenizer.encode(clean(text))) + 2 for text in texts]
-
-    def preprocess(self, image) -> torch.Tensor:
-        """One RGB PIL image -> model input tensor."""
-        return self._preprocess(image)
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         """A batch of preprocessed images -> float32 ``(B, D)`` on the model's device."""

@@ -54,3 +54,28 @@ def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def image_source_key(source) -> str | None:
+    """A cache key for one image source, or None when it cannot be keyed.
+
+    Files are keyed by resolved path, size and modification time (no read needed,
+    and any edit changes the key); in-memory images by a hash of their pixels.
+    A missing file gets None, so it goes on to be read and reported.
+    """
+    from PIL import Image
+
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            status = os.stat(source)
+        except OSError:
+            return None
+        return cache_key("file", os.path.realpath(source), str(status.st_size), str(status.st_mtime_ns))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return cache_key("bytes", hashlib.sha256(source).hexdigest())
+    if isinstance(source, Image.Image):
+        return cache_key("pil", source.mode, str(source.size), hashlib.sha256(source.tobytes()).hexdigest())
+    if isinstance(source, np.ndarray):
+        pixels = np.ascontiguousarray(source)
+        return cache_key("array", str(pixels.dtype), str(pixels.shape), hashlib.sha256(pixels.data).hexdigest())
+    return None

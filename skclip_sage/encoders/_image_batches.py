@@ -1,0 +1,74 @@
+"""Decode and preprocess images in a torch DataLoader, keeping every failure."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, NamedTuple
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..exceptions import ImageLoadError
+from ..io import describe_image_source, open_image
+
+
+class ImageBatch(NamedTuple):
+    """One batch from :func:`iterate_image_batches`.
+
+    Attributes
+    ----------
+    positions : list of int
+        Input positions of the decoded images, in the rows of ``pixels``.
+    pixels : torch.Tensor or None
+        Preprocessed images, None when none in the batch could be read.
+    failures : list of (int, str, str)
+        ``(position, source description, reason)`` for each unreadable image.
+    """
+
+    positions: list
+    pixels: torch.Tensor | None
+    failures: list
+
+
+class _ImageDataset(Dataset):
+    def __init__(self, items: list, positions: list, preprocess: Callable):
+        self.items = items
+        self.positions = positions
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        position = self.positions[index]
+        source = describe_image_source(self.items[index], position)
+        try:
+            image = open_image(self.items[index], name=source)
+        except (ImageLoadError, ValueError) as err:
+            return position, source, None, getattr(err, "reason", str(err))
+        return position, source, self.preprocess(image), None
+
+
+def _collate(samples: list) -> ImageBatch:
+    good = [(position, pixels) for position, _, pixels, _ in samples if pixels is not None]
+    failures = [(position, source, reason) for position, source, pixels, reason in samples if pixels is None]
+    pixels = torch.stack([pixels for _, pixels in good]) if good else None
+    return ImageBatch([position for position, _ in good], pixels, failures)
+
+
+def iterate_image_batches(
+    items: list, positions: list, preprocess: Callable, *, batch_size: int, num_workers: int, pin_memory: bool
+) -> Iterator[ImageBatch]:
+    """Yield preprocessed batches in input order; worker processes when ``num_workers > 0``.
+
+    ``preprocess`` is sent to the workers, so it should be a light picklable
+    transform (open_clip's torchvision pipeline), never a bound method of a model.
+    """
+    loader = DataLoader(
+        _ImageDataset(items, positions, preprocess),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=pin_memory,
+    )
+    return iter(loader)
