@@ -54,7 +54,9 @@ def as_image_sources(images, *, owner: str = "ClipImageEmbedder") -> ImageSource
     >>> as_image_sources(["a.jpg", "b.png"]).items
     ['a.jpg', 'b.png']
     """
-    if isinstance(images, (str, os.PathLike, bytes)):
+    if isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview)):
+        # A str is iterable (its characters), so without this check "cat.jpg" would
+        # become seven one-letter "paths".
         raise ValueError(
             f"{owner} expects an iterable over image paths; a single {type(images).__name__} object was "
             "received. Wrap it in a list: [path]."
@@ -83,6 +85,11 @@ def as_image_sources(images, *, owner: str = "ClipImageEmbedder") -> ImageSource
         except TypeError as err:
             raise ValueError(f"{owner} expects an iterable of images; got {type(images).__name__}.") from err
     for position, item in enumerate(items):
+        if item is None or (isinstance(item, float) and item != item):
+            raise ValueError(
+                f"{owner} got a missing value (None or NaN) at position {position} instead of an image; "
+                "drop the rows without an image path first, e.g. frame.dropna(subset=[column])."
+            )
         if not isinstance(item, _ITEM_TYPES):
             raise ValueError(
                 f"{owner} cannot use the item at position {position} ({type(item).__name__}: {item!r:.80}); "
@@ -98,6 +105,14 @@ def _array_items(images: np.ndarray, owner: str) -> list:
         raise ValueError(
             f"{owner} takes a uint8 image array of shape (n_images, height, width, 3); got shape "
             f"{images.shape}. Pass a list for a single image or grayscale images."
+        )
+    if images.ndim >= 3:
+        # Pixel data in another dtype: converting it silently (scale? clip?) would
+        # change the input, so say what is expected instead.
+        raise ValueError(
+            f"{owner} takes image arrays as uint8 (0-255) of shape (n_images, height, width, 3); got dtype "
+            f"{images.dtype} and shape {images.shape}. Convert it, e.g. (images * 255).round().astype(np.uint8) "
+            "for floats in [0, 1]."
         )
     if images.ndim == 2 and images.shape[1] == 1:
         images = images[:, 0]
