@@ -46,7 +46,8 @@ class OpenClipEncoder:
     device : torch.device
         Where the model lives.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
-        Autocast choice for forward passes (see :func:`autocast_dtype`).
+        Autocast choice for forward passes; ``"auto"`` is bf16 (fp16 on GPUs
+        without bf16) on CUDA and fp32 on the CPU.
     """
 
     def __init__(self, model, tokenizer, preprocess, *, identity: str, device: torch.device, precision: str = "auto"):
