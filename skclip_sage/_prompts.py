@@ -69,13 +69,17 @@ def _check_template(template, index: int) -> str:
     if not isinstance(template, str):
         raise ValueError(f"Template {index} must be a string; got {type(template).__name__}: {template!r}.")
     try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        fields = [
+            "{" + field + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
+            for _, field, spec, conversion in string.Formatter().parse(template)
+            if field is not None
+        ]
     except ValueError as err:
         raise ValueError(f"Template {index} {template!r} has unbalanced braces ({err}); escape literal braces as '{{{{' and '}}}}'.") from err
-    if fields != [""]:
+    if fields != ["{}"]:
         raise ValueError(
             f"Template {index} {template!r} must contain exactly one empty placeholder '{{}}' for the class "
-            f"name; found {len(fields)} placeholder(s) {['{' + field + '}' for field in fields]}."
+            f"name; found {len(fields)} placeholder(s) {fields}."
         )
     return template
 
@@ -104,20 +108,21 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list[str]:
     if class_names is None:
         if np.issubdtype(np.asarray(classes).dtype, np.number):
             warnings.warn(
-                f"Class labels {list(classes)[:5]} are numbers, so prompts will read like "
+                f"Class labels {np.asarray(classes)[:5].tolist()} are numbers, so prompts will read like "
                 f"'a photo of a {classes[0]}.'. Pass class_names={{label: 'name', ...}} for meaningful prompts.",
                 NumericClassNamesWarning,
                 stacklevel=3,
             )
         names = [str(label) for label in classes]
     elif isinstance(class_names, Mapping):
-        missing = [label for label in classes if label not in class_names]
+        labels = np.asarray(classes).tolist()  # plain Python values: readable in messages
+        missing = [label for label in labels if label not in class_names]
         if missing:
             raise ValueError(
                 f"class_names has no name for label(s) {missing}; it must map every class in y "
-                f"({list(classes)}) to a name."
+                f"({labels}) to a name."
             )
-        names = [class_names[label] for label in classes]
+        names = [class_names[label] for label in labels]
     elif isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
         raise ValueError(
             "class_names must be a dict {label: name} or a list of names aligned with the sorted labels; "
@@ -127,7 +132,7 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list[str]:
         if len(class_names) != len(classes):
             raise ValueError(
                 f"class_names has {len(class_names)} names but y has {len(classes)} classes "
-                f"({list(classes)}); give one name per class, in sorted label order, or a dict."
+                f"({np.asarray(classes).tolist()}); give one name per class, in sorted label order, or a dict."
             )
         names = list(class_names)
     return check_class_names(names)
@@ -152,7 +157,7 @@ def check_class_names(names: Sequence) -> list[str]:
     for position, name in enumerate(names):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(
-                f"Class name at position {position} is {name!r}; every class needs a non-empty name."
+                f"Class name at position {position} is {name!r}; every class needs a non-empty string name."
             )
         by_prompt.setdefault(" ".join(name.lower().split()), []).append(name)
     collisions = [group for group in by_prompt.values() if len(group) > 1]
