@@ -1,0 +1,317 @@
+"""Embedding-level simulation of multimodal spurious bias (the mechanism SAGE targets).
+
+Two unit directions span the signal: ``core`` (what the class is: the bird) and
+``spurious`` (what merely co-occurs with it: the background). Images carry both;
+class prompts carry the core concept and, depending on the template, "leak" the
+spurious concept associated with their class. A minority image (a waterbird on land)
+then gets opposite votes from its core and spurious features, and the template
+decides which one wins. No outcome is hard-coded: accuracies come from running the
+real classifier on these embeddings.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._encoder import SimulatedTextEncoder
+
+__all__ = ["make_spurious_bias"]
+
+DEFAULT_N_TEMPLATES = 80
+
+
+def make_spurious_bias(
+    n_samples=2000,
+    *,
+    n_templates=None,
+    core_weights=0.3,
+    leakage=0.0,
+    core_strength=1.0,
+    spurious_strength=0.75,
+    group_proportions=(0.4, 0.1, 0.1, 0.4),
+    noise=0.1,
+    template_style=1.0,
+    text_noise=0.05,
+    embedding_dim=64,
+    core_direction=None,
+    spurious_direction=None,
+    class_names=("landbird", "waterbird"),
+    attribute_names=("land", "water"),
+    seed=None,
+):
+    """Simulate image and prompt embeddings with a spurious concept leaking into prompts.
+
+    Labels ``y`` and spurious attributes ``a`` are in {0, 1}; ``group = 2 * y + a``
+    as on Waterbirds, so groups 0 and 3 are the majority (attribute matches class)
+    and groups 1 and 2 the minority. With ``±`` meaning ``2 * y - 1`` (or
+    ``2 * a - 1``) and ``normalize`` scaling to unit length:
+
+    - image: ``normalize(core_strength * ±y * core + spurious_strength * ±a *
+      spurious + noise * N(0, I))``;
+    - prompt of template ``t`` for class ``c``: ``normalize(template_style *
+      style[t] + core_weights[t] * ±c * core + leakage[t, c] * spurious +
+      text_noise * N(0, I / embedding_dim))``, where ``style[t]`` is a random unit
+      direction orthogonal to the signal, shared by the classes of template ``t``.
+
+    For a minority image, template ``t`` votes for the right class when its core
+    term ``core_weights[t] * core_strength`` beats its spurious term
+    ``|leakage[t]| * spurious_strength``; its separation grows with both, whatever
+    the sign, which is the weakness SAGE's separation score has.
+
+    Parameters
+    ----------
+    n_samples : int, default=2000
+        Number of images.
+    n_templates : int, default=None
+        Size of the template pool; inferred from array-valued ``core_weights`` or
+        ``leakage``, else 80.
+    core_weights : float or array-like of shape (n_templates,), default=0.3
+        How strongly each template's prompt carries its class's core concept.
+    leakage : float or array-like of shape (n_templates,) or (n_templates, 2), default=0.0
+        How much of the spurious concept each template leaks into its class prompts.
+        A value ``l`` per template puts ``-l * spurious`` into the class-0 prompt and
+        ``+l * spurious`` into the class-1 prompt (each class leaks the attribute it
+        co-occurs with); an ``(n_templates, 2)`` array gives each prompt's signed
+        coefficient on the spurious direction.
+    core_strength : float, default=1.0
+        Weight of the core direction in images.
+    spurious_strength : float, default=0.75
+        Weight of the spurious direction in images.
+    group_proportions : array-like of shape (4,), default=(0.4, 0.1, 0.1, 0.4)
+        Share of each group (class-0/attribute-0, class-0/attribute-1,
+        class-1/attribute-0, class-1/attribute-1); normalised to sum to 1. Counts
+        are rounded, not sampled, so group sizes do not vary with the seed.
+    noise : float, default=0.1
+        Standard deviation of the Gaussian noise added to every coordinate of an
+        image before normalisation. Its components along the core and spurious
+        directions make each image's core and spurious strengths vary.
+    template_style : float, default=1.0
+        Weight of each template's own style direction, common to its classes; with
+        small ``core_weights`` it makes class prompts similar, as CLIP's are.
+    text_noise : float, default=0.05
+        Scale of independent noise in every prompt embedding.
+    embedding_dim : int, default=64
+        Width ``D`` of all embeddings; at least 3.
+    core_direction, spurious_direction : array-like of shape (embedding_dim,), default=None
+        The two signal directions; drawn at random when None. The spurious
+        direction is made orthogonal to the core one.
+    class_names : sequence of 2 str, default=("landbird", "waterbird")
+        Class names put into the templates.
+    attribute_names : sequence of 2 str, default=("land", "water")
+        Names of the spurious attribute's values, used in ``group_names``.
+    seed : int or None, default=None
+        Seeds every random draw. The prompts and the images use independent
+        streams, so changing ``n_samples`` keeps the same text embeddings.
+
+    Returns
+    -------
+    simulation : sklearn.utils.Bunch
+        data : ndarray of shape (n_samples, embedding_dim), float32
+            Unit-norm image embeddings, groups shuffled.
+        target : ndarray of shape (n_samples,)
+            Class labels, 0 or 1.
+        spurious_attribute : ndarray of shape (n_samples,)
+            Attribute of each image, 0 or 1.
+        groups : ndarray of shape (n_samples,)
+            ``2 * target + spurious_attribute``.
+        target_names, class_names : list of str
+            The class names (one list, under the loaders' and the estimator's name).
+        group_names : list of str
+            ``"<class>_<attribute>"`` for groups 0 to 3.
+        templates : list of str
+            The simulated template pool, each with one ``{}``.
+        encoder : SimulatedTextEncoder
+            Pass as ``model=`` to :class:`~skclip_sage.SageZeroShotClassifier`.
+        text_embeddings : ndarray of shape (n_templates, 2, embedding_dim), float32
+            Unit-norm prompt embeddings (what ``encoder`` returns).
+        core_weights : ndarray of shape (n_templates,)
+        leakage : ndarray of shape (n_templates, 2)
+            Signed spurious coefficient of each prompt.
+        core_direction, spurious_direction : ndarray of shape (embedding_dim,)
+        DESCR : str
+            A summary of the parameters.
+
+    See Also
+    --------
+    make_spurious_benchmark : Named regimes where SAGE helps or hurts.
+
+    Examples
+    --------
+    >>> from skclip_sage import SageZeroShotClassifier
+    >>> from skclip_sage.metrics import worst_group_accuracy
+    >>> simulation = make_spurious_bias(400, n_templates=4, leakage=[0.0, 0.1, 0.5, 0.6], seed=0)
+    >>> simulation.data.shape, simulation.group_names[2]
+    ((400, 64), 'waterbird_land')
+    >>> clf = SageZeroShotClassifier(simulation.encoder, templates=simulation.templates,
+    ...                              class_names=simulation.class_names, device="cpu")
+    >>> y_pred = clf.fit(simulation.data, simulation.target).predict(simulation.data)
+    >>> float(worst_group_accuracy(simulation.target, y_pred, groups=simulation.groups)) > 0.5
+    True
+    """
+    n_samples = _check_count("n_samples", n_samples, minimum=1)
+    embedding_dim = _check_count("embedding_dim", embedding_dim, minimum=3)
+    n_templates = _infer_n_templates(n_templates, core_weights, leakage)
+    core_weights = _per_template("core_weights", core_weights, n_templates)
+    leakage = _signed_leakage(leakage, n_templates)
+    for name, value in [("core_strength", core_strength), ("spurious_strength", spurious_strength),
+                        ("noise", noise), ("template_style", template_style), ("text_noise", text_noise)]:
+        _check_non_negative(name, value)
+    class_names = _check_names("class_names", class_names)
+    attribute_names = _check_names("attribute_names", attribute_names)
+
+    text_stream, image_stream, direction_stream = (
+        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)
+    )
+    core, spurious = _signal_directions(core_direction, spurious_direction, embedding_dim, direction_stream)
+    templates = [f"a photo of a {{}} (simulated template {index})." for index in range(n_templates)]
+    bank = _prompt_embeddings(core, spurious, core_weights, leakage, template_style, text_noise, text_stream)
+
+    groups = _balanced_groups(n_samples, group_proportions, image_stream)
+    target, attribute = groups // 2, groups % 2
+    images = (
+        core_strength * (2 * target - 1)[:, None] * core
+        + spurious_strength * (2 * attribute - 1)[:, None] * spurious
+        + noise * image_stream.standard_normal((n_samples, embedding_dim))
+    )
+    images /= np.maximum(np.linalg.norm(images, axis=1, keepdims=True), 1e-12)
+    return Bunch(
+        data=images.astype(np.float32),
+        target=target,
+        spurious_attribute=attribute,
+        groups=groups,
+        target_names=list(class_names),
+        class_names=list(class_names),
+        group_names=[f"{name}_{value}" for name in class_names for value in attribute_names],
+        templates=templates,
+        encoder=SimulatedTextEncoder(templates, class_names, bank),
+        text_embeddings=bank,
+        core_weights=core_weights,
+        leakage=leakage,
+        core_direction=core,
+        spurious_direction=spurious,
+        DESCR=(
+            f"Simulated spurious bias: {n_samples} images, {n_templates} templates, D={embedding_dim}; "
+            f"images core {core_strength:g}, spurious {spurious_strength:g}, noise {noise:g}; prompts: "
+            f"mean core weight {core_weights.mean():.3g}, mean |leakage| {np.abs(leakage).mean():.3g}."
+        ),
+    )
+
+
+def _prompt_embeddings(core, spurious, core_weights, leakage, template_style, text_noise, rng):
+    n_templates, dim = len(core_weights), len(core)
+    style = rng.standard_normal((n_templates, dim))
+    # Style is what a template says about every class alike ("a sketch of ..."): it
+    # must not favour a class, so it is kept orthogonal to both signal directions.
+    style -= np.outer(style @ core, core) + np.outer(style @ spurious, spurious)
+    style /= np.linalg.norm(style, axis=1, keepdims=True)
+    class_sign = np.array([-1.0, 1.0])
+    prompts = (
+        template_style * style[:, None, :]
+        + (core_weights[:, None] * class_sign)[:, :, None] * core
+        + leakage[:, :, None] * spurious
+        + text_noise * rng.standard_normal((n_templates, 2, dim)) / np.sqrt(dim)
+    )
+    norms = np.linalg.norm(prompts, axis=2, keepdims=True)
+    if np.any(norms < 1e-12):
+        raise ValueError(
+            "make_spurious_bias: some prompt embeddings are zero; give template_style, core_weights, "
+            "leakage or text_noise a positive value."
+        )
+    return (prompts / norms).astype(np.float32)
+
+
+def _signal_directions(core, spurious, dim, rng):
+    if core is None or spurious is None:
+        # QR of a Gaussian matrix gives a uniformly random orthonormal pair.
+        random_pair, _ = np.linalg.qr(rng.standard_normal((dim, 2)))
+        core = random_pair[:, 0] if core is None else core
+        spurious = random_pair[:, 1] if spurious is None else spurious
+    core = _unit_vector("core_direction", core, dim)
+    spurious = _unit_vector("spurious_direction", spurious, dim)
+    # Only the part of the spurious concept the core one does not explain counts.
+    spurious = spurious - (spurious @ core) * core
+    if np.linalg.norm(spurious) < 1e-6:
+        raise ValueError("make_spurious_bias: spurious_direction must not be parallel to core_direction.")
+    return core, spurious / np.linalg.norm(spurious)
+
+
+def _balanced_groups(n_samples, proportions, rng):
+    proportions = np.asarray(proportions, dtype=float)
+    if proportions.shape != (4,) or not np.all(np.isfinite(proportions)) or np.any(proportions < 0) \
+            or proportions.sum() == 0:
+        raise ValueError(
+            "make_spurious_bias: group_proportions needs 4 finite, non-negative numbers with a positive sum "
+            f"(class-0/attribute-0, class-0/attribute-1, class-1/attribute-0, class-1/attribute-1); "
+            f"got {proportions.tolist()}."
+        )
+    shares = proportions / proportions.sum() * n_samples
+    counts = np.floor(shares).astype(int)
+    # Largest remainders first, so the counts add up to n_samples exactly.
+    counts[np.argsort(counts - shares, kind="stable")[: n_samples - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(4), counts))
+
+
+def _infer_n_templates(n_templates, *per_template_values):
+    if n_templates is not None:
+        return _check_count("n_templates", n_templates, minimum=1)
+    lengths = {np.shape(value)[0] for value in per_template_values if np.ndim(value) >= 1}
+    if len(lengths) > 1:
+        raise ValueError(f"make_spurious_bias: core_weights and leakage disagree on n_templates ({sorted(lengths)}).")
+    return lengths.pop() if lengths else DEFAULT_N_TEMPLATES
+
+
+def _per_template(name, value, n_templates):
+    array = np.broadcast_to(np.asarray(value, dtype=float), (n_templates,)) if np.ndim(value) == 0 \
+        else np.asarray(value, dtype=float)
+    if array.shape != (n_templates,) or not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(
+            f"make_spurious_bias: {name} must be a non-negative number or {n_templates} of them "
+            f"(one per template); got shape {np.shape(value)}."
+        )
+    return array.copy()
+
+
+def _signed_leakage(leakage, n_templates):
+    if np.ndim(leakage) == 2:
+        array = np.asarray(leakage, dtype=float)
+        if array.shape != (n_templates, 2) or not np.all(np.isfinite(array)):
+            raise ValueError(
+                f"make_spurious_bias: a 2-D leakage must have shape ({n_templates}, 2) with finite values; "
+                f"got {array.shape}."
+            )
+        return array.copy()
+    magnitude = _per_template("leakage", leakage, n_templates)
+    # Class 0 co-occurs with attribute 0 (the negative spurious side), class 1 with attribute 1.
+    return np.stack([-magnitude, magnitude], axis=1)
+
+
+def _unit_vector(name, value, dim):
+    vector = np.asarray(value, dtype=float)
+    norm = np.linalg.norm(vector) if vector.shape == (dim,) else 0.0
+    if not np.isfinite(norm) or norm < 1e-12:
+        raise ValueError(
+            f"make_spurious_bias: {name} must be a finite, non-zero vector of length embedding_dim={dim}; "
+            f"got shape {vector.shape}."
+        )
+    return vector / norm
+
+
+def _check_count(name, value, *, minimum):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"make_spurious_bias: {name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def _check_non_negative(name, value):
+    if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"make_spurious_bias: {name} must be a finite number >= 0; got {value!r}.")
+
+
+def _check_names(name, values):
+    if isinstance(values, str) or len(values) != 2 or len(set(values)) != 2 \
+            or not all(isinstance(value, str) and value.strip() for value in values):
+        raise ValueError(f"make_spurious_bias: {name} must be two distinct non-empty strings; got {values!r}.")
+    return list(values)
