@@ -13,13 +13,16 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .encoders import load_encoder
-from .exceptions import NotFittedError, SkippedImagesWarning, UnreadableImagesError
+from .encoders._protocol import missing_members
+from .exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
 from .io._cache import cache_key, image_source_key, load_cached_array, save_cached_array
 from .io._sources import as_image_sources
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 ON_ERROR = ("raise", "warn")
 FAILURES_SHOWN = 5
+# The embedder needs only the image side of the TextImageEncoder protocol.
+IMAGE_MEMBERS = ("preprocess", "encode_images", "embedding_dim")
 
 
 class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -181,22 +184,33 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 output[position] = cached
             else:
                 pending.append(position)
-        failures = self._embed(encoder, items, pending, output)
+        embedded, failures = self._embed(encoder, items, pending, output)
         if cache_folder is not None:
-            failed = {position for position, _, _ in failures}
-            for position in pending:
-                if position not in failed and keys[position] is not None:
+            # Only rows the model really produced: under on_error="raise" the rows
+            # after a failure are never embedded and must not be cached as NaN.
+            for position in embedded:
+                if keys[position] is not None:
                     save_cached_array(cache_folder, keys[position], output[position])
         self._report(failures, len(items))
         return output
 
     def _embed(self, encoder, items, positions, output):
-        """Fill ``output`` rows at ``positions``; return the failures."""
+        """Fill ``output`` rows at ``positions``.
+
+        Returns
+        -------
+        embedded : list of int
+            Positions whose rows the model filled.
+        failures : list of (int, str, str)
+            ``(position, source, reason)`` of each unreadable image.
+        """
+        import torch
+
         from .encoders._batching import OutOfMemoryBackoff
         from .encoders._image_batches import iterate_image_batches
 
         if not positions:
-            return []
+            return [], []
         device = getattr(encoder, "device", "cpu")
         batches = iterate_image_batches(
             [items[position] for position in positions], positions, encoder.preprocess,
@@ -208,17 +222,20 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
             batches = tqdm(batches, total=-(-len(positions) // self.batch_size), desc="Embedding images", unit="batch")
         backoff = OutOfMemoryBackoff(self.batch_size, str(device))
-        failures = []
+        embedded, failures = [], []
         for batch in batches:
             failures.extend(batch.failures)
             # Under on_error="raise" a failure ends model work, but decoding goes on
             # so the error can list every unreadable image at once.
             if batch.pixels is None or (failures and self.on_error == "raise"):
                 continue
-            embeddings = backoff(encoder.encode_images, batch.pixels).float()
-            embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-            output[batch.positions] = embeddings.cpu().numpy()
-        return failures
+            # inference_mode here too: an injected encoder may not set it itself.
+            with torch.inference_mode():
+                embeddings = torch.as_tensor(backoff(encoder.encode_images, batch.pixels)).float()
+                embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                output[batch.positions] = embeddings.cpu().numpy()
+            embedded.extend(batch.positions)
+        return embedded, failures
 
     def _report(self, failures, n_images):
         if not failures:
@@ -242,10 +259,26 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _cache_keys(self, encoder, items):
         if self.cache_dir is None:
             return None, [None] * len(items)
-        folder = Path(self.cache_dir) / "image_embeddings" / cache_key(str(encoder.identity))[:32]
+        identity = getattr(encoder, "identity", None)
+        if identity is None:
+            raise ValueError(
+                f"ClipImageEmbedder(cache_dir=...) keys cached embeddings by the model's identity, but "
+                f"{type(encoder).__name__} has no 'identity' attribute. Give it one (a string naming the "
+                "model and weights) or pass cache_dir=None."
+            )
+        # The precision is part of the key: bf16 and fp32 embeddings differ slightly.
+        folder = Path(self.cache_dir) / "image_embeddings" / cache_key(str(identity), self.precision)[:32]
         return folder, [image_source_key(item) for item in items]
 
     def _encoder(self):
+        if not isinstance(self.model, str):
+            missing = missing_members(self.model, IMAGE_MEMBERS)
+            if missing:
+                raise ModelLoadError(
+                    f"ClipImageEmbedder's model must be an open_clip model name or an object with "
+                    f"{list(IMAGE_MEMBERS)}; {type(self.model).__name__} lacks {missing}."
+                )
+            return self.model
         return load_encoder(
             self.model, self.pretrained, device=self.device, precision=self.precision,
             cache_dir=self.cache_dir, needs_images=True,

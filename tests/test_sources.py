@@ -126,3 +126,8 @@ def test_owner_is_named_in_messages():
 
 def test_empty_list_gives_no_items():
     assert as_image_sources([]).items == []
+
+
+def test_non_uint8_array_items_are_rejected_up_front():
+    with pytest.raises(ValueError, match="array at position 1 has dtype float64"):
+        as_image_sources([np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 3))])

@@ -95,6 +95,13 @@ def as_image_sources(images, *, owner: str = "ClipImageEmbedder") -> ImageSource
                 f"{owner} cannot use the item at position {position} ({type(item).__name__}: {item!r:.80}); "
                 "pass file paths, bytes, PIL images or uint8 arrays."
             )
+        if isinstance(item, np.ndarray) and item.dtype != np.uint8:
+            # A wrong dtype is a caller's mistake, not an unreadable image: fail before
+            # on_error="warn" could turn it into a NaN row.
+            raise ValueError(
+                f"{owner} takes image arrays as uint8 (0-255); the array at position {position} has dtype "
+                f"{item.dtype}. Convert it, e.g. (image * 255).round().astype(np.uint8) for floats in [0, 1]."
+            )
     return ImageSources(items, index, column)
 
 
