@@ -11,16 +11,21 @@ real classifier on these embeddings.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._checks import (
+    check_count,
+    check_names,
+    check_non_negative,
+    infer_n_templates,
+    per_template,
+    signed_leakage,
+    unit_vector,
+)
 from ._encoder import SimulatedTextEncoder
 
 __all__ = ["make_spurious_bias"]
-
-DEFAULT_N_TEMPLATES = 80
 
 
 def make_spurious_bias(
@@ -151,16 +156,16 @@ def make_spurious_bias(
     >>> float(worst_group_accuracy(simulation.target, y_pred, groups=simulation.groups)) > 0.5
     True
     """
-    n_samples = _check_count("n_samples", n_samples, minimum=1)
-    embedding_dim = _check_count("embedding_dim", embedding_dim, minimum=3)
-    n_templates = _infer_n_templates(n_templates, core_weights, leakage)
-    core_weights = _per_template("core_weights", core_weights, n_templates)
-    leakage = _signed_leakage(leakage, n_templates)
+    n_samples = check_count("n_samples", n_samples, minimum=1)
+    embedding_dim = check_count("embedding_dim", embedding_dim, minimum=3)
+    n_templates = infer_n_templates(n_templates, core_weights, leakage)
+    core_weights = per_template("core_weights", core_weights, n_templates)
+    leakage = signed_leakage(leakage, n_templates)
     for name, value in [("core_strength", core_strength), ("spurious_strength", spurious_strength),
                         ("noise", noise), ("template_style", template_style), ("text_noise", text_noise)]:
-        _check_non_negative(name, value)
-    class_names = _check_names("class_names", class_names)
-    attribute_names = _check_names("attribute_names", attribute_names)
+        check_non_negative(name, value)
+    class_names = check_names("class_names", class_names)
+    attribute_names = check_names("attribute_names", attribute_names)
 
     text_stream, image_stream, direction_stream = (
         np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)
@@ -229,8 +234,8 @@ def _signal_directions(core, spurious, dim, rng):
         random_pair, _ = np.linalg.qr(rng.standard_normal((dim, 2)))
         core = random_pair[:, 0] if core is None else core
         spurious = random_pair[:, 1] if spurious is None else spurious
-    core = _unit_vector("core_direction", core, dim)
-    spurious = _unit_vector("spurious_direction", spurious, dim)
+    core = unit_vector("core_direction", core, dim)
+    spurious = unit_vector("spurious_direction", spurious, dim)
     # Only the part of the spurious concept the core one does not explain counts.
     spurious = spurious - (spurious @ core) * core
     if np.linalg.norm(spurious) < 1e-6:
@@ -252,66 +257,3 @@ def _balanced_groups(n_samples, proportions, rng):
     # Largest remainders first, so the counts add up to n_samples exactly.
     counts[np.argsort(counts - shares, kind="stable")[: n_samples - counts.sum()]] += 1
     return rng.permutation(np.repeat(np.arange(4), counts))
-
-
-def _infer_n_templates(n_templates, *per_template_values):
-    if n_templates is not None:
-        return _check_count("n_templates", n_templates, minimum=1)
-    lengths = {np.shape(value)[0] for value in per_template_values if np.ndim(value) >= 1}
-    if len(lengths) > 1:
-        raise ValueError(f"make_spurious_bias: core_weights and leakage disagree on n_templates ({sorted(lengths)}).")
-    return lengths.pop() if lengths else DEFAULT_N_TEMPLATES
-
-
-def _per_template(name, value, n_templates):
-    array = np.broadcast_to(np.asarray(value, dtype=float), (n_templates,)) if np.ndim(value) == 0 \
-        else np.asarray(value, dtype=float)
-    if array.shape != (n_templates,) or not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError(
-            f"make_spurious_bias: {name} must be a non-negative number or {n_templates} of them "
-            f"(one per template); got shape {np.shape(value)}."
-        )
-    return array.copy()
-
-
-def _signed_leakage(leakage, n_templates):
-    if np.ndim(leakage) == 2:
-        array = np.asarray(leakage, dtype=float)
-        if array.shape != (n_templates, 2) or not np.all(np.isfinite(array)):
-            raise ValueError(
-                f"make_spurious_bias: a 2-D leakage must have shape ({n_templates}, 2) with finite values; "
-                f"got {array.shape}."
-            )
-        return array.copy()
-    magnitude = _per_template("leakage", leakage, n_templates)
-    # Class 0 co-occurs with attribute 0 (the negative spurious side), class 1 with attribute 1.
-    return np.stack([-magnitude, magnitude], axis=1)
-
-
-def _unit_vector(name, value, dim):
-    vector = np.asarray(value, dtype=float)
-    norm = np.linalg.norm(vector) if vector.shape == (dim,) else 0.0
-    if not np.isfinite(norm) or norm < 1e-12:
-        raise ValueError(
-            f"make_spurious_bias: {name} must be a finite, non-zero vector of length embedding_dim={dim}; "
-            f"got shape {vector.shape}."
-        )
-    return vector / norm
-
-
-def _check_count(name, value, *, minimum):
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"make_spurious_bias: {name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
-
-
-def _check_non_negative(name, value):
-    if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"make_spurious_bias: {name} must be a finite number >= 0; got {value!r}.")
-
-
-def _check_names(name, values):
-    if isinstance(values, str) or len(values) != 2 or len(set(values)) != 2 \
-            or not all(isinstance(value, str) and value.strip() for value in values):
-        raise ValueError(f"make_spurious_bias: {name} must be two distinct non-empty strings; got {values!r}.")
-    return list(values)
