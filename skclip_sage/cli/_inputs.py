@@ -1,0 +1,300 @@
+"""What the command line names, turned into lists: image paths, class names, templates.
+
+Images come from files, folders (searched recursively), glob patterns (expanded
+here, so quoting them works on every shell and on Windows) and CSV manifests. A
+file, folder or pattern named on the command line that matches nothing is an
+error (usually a typo); a manifest row whose file is missing is kept and reported
+by the embedder like any other unreadable image, so ``--on-error skip`` covers it.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+from dataclasses import dataclass, field
+
+from ._errors import InputError, UsageError
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass
+class ImageList:
+    """Images to process, in output order.
+
+    Attributes
+    ----------
+    paths : list of str
+        How each image is named in outputs: as expanded from the command line, or
+        as written in the manifest.
+    locations : list of str
+        Where each image is read from (manifest entries joined to the manifest's folder).
+    """
+
+    paths: list = field(default_factory=list)
+    locations: list = field(default_factory=list)
+
+    def add(self, path, location=None):
+        """Append one image named ``path``, read from ``location`` (default: ``path``)."""
+        self.paths.append(path)
+        self.locations.append(path if location is None else location)
+
+
+def _image_extensions():
+    # Imported on use: skclip_sage.datasets pulls in scikit-learn, which --help does not need.
+    from ..datasets import IMAGE_EXTENSIONS
+
+    return IMAGE_EXTENSIONS
+
+
+def _is_image_file_name(name):
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in _image_extensions()
+
+
+def find_images_in_folder(folder):
+    """All image files under ``folder`` (recursively), sorted by path.
+
+    Hidden files and folders (``.DS_Store``, ``.ipynb_checkpoints``) are skipped,
+    as are files without an image extension.
+
+    Parameters
+    ----------
+    folder : str
+        The folder to search.
+
+    Returns
+    -------
+    paths : list of str
+        ``os.path.join(folder, ...)`` of every image, sorted.
+
+    Raises
+    ------
+    InputError
+        If the folder holds no image.
+    """
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        found.extend(os.path.join(directory, name) for name in files if _is_image_file_name(name))
+    if not found:
+        raise InputError(
+            f"the folder {folder!r} holds no images (searched recursively for "
+            f"{', '.join(_image_extensions())}, any case)."
+        )
+    return sorted(found)
+
+
+def _expand_glob(pattern):
+    matches = sorted(glob.glob(pattern, recursive=True))
+    if not matches:
+        raise InputError(f"{pattern!r} matches no file or folder.")
+    paths = []
+    for match in matches:
+        if os.path.isdir(match):
+            paths.extend(find_images_in_folder(match))
+        elif _is_image_file_name(os.path.basename(match)):
+            paths.append(match)
+    if not paths:
+        raise InputError(
+            f"{pattern!r} matches {len(matches)} path(s) but no image "
+            f"({', '.join(_image_extensions())})."
+        )
+    return paths
+
+
+def expand_image_arguments(arguments, *, manifest=None, path_column="path"):
+    """Expand IMAGES arguments and an optional manifest into one :class:`ImageList`.
+
+    Parameters
+    ----------
+    arguments : list of str
+        Files (taken as they are, whatever their extension), folders (searched
+        recursively) and glob patterns (``**`` allowed), in the order given.
+    manifest : str, default=None
+        A CSV file with a header row; its ``path_column`` lists images, relative
+        paths being relative to the manifest's folder. Appended after ``arguments``.
+    path_column : str, default="path"
+        The manifest column holding the image paths.
+
+    Returns
+    -------
+    images : ImageList
+
+    Raises
+    ------
+    UsageError
+        If neither images nor a manifest are given.
+    InputError
+        If an argument matches nothing, a folder holds no image, or the manifest
+        cannot be read, lacks the column or has an empty path cell.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ["b.png", "a.JPG", "notes.txt"]:
+    ...     open(os.path.join(folder, name), "wb").close()
+    >>> [os.path.basename(path) for path in expand_image_arguments([folder]).paths]
+    ['a.JPG', 'b.png']
+    """
+    if not arguments and manifest is None:
+        raise UsageError("give at least one image, folder or glob pattern, or --manifest FILE.")
+    images = ImageList()
+    for argument in arguments:
+        if os.path.isdir(argument):
+            for path in find_images_in_folder(argument):
+                images.add(path)
+        elif os.path.exists(argument):
+            images.add(argument)
+        elif GLOB_CHARACTERS.intersection(argument):
+            for path in _expand_glob(argument):
+                images.add(path)
+        else:
+            raise InputError(f"{argument!r} does not exist (no such file, folder or glob match).")
+    if manifest is not None:
+        for entry, location in read_manifest(manifest, path_column):
+            images.add(entry, location)
+    return images
+
+
+def read_manifest(manifest, path_column):
+    """``(entry, location)`` pairs of the images listed in a CSV manifest.
+
+    Parameters
+    ----------
+    manifest : str
+        CSV file with a header row (a UTF-8 byte-order mark is accepted).
+    path_column : str
+        Column holding the image paths.
+
+    Returns
+    -------
+    pairs : list of (str, str)
+        The entry as written, and the path to read (relative entries joined to
+        the manifest's folder).
+    """
+    if not os.path.isfile(manifest):
+        raise InputError(f"the manifest {manifest!r} does not exist or is not a file.")
+    base = os.path.dirname(manifest)
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as stream:
+            reader = csv.DictReader(stream)
+            if reader.fieldnames is None or path_column not in reader.fieldnames:
+                raise InputError(
+                    f"the manifest {manifest!r} has no column {path_column!r}; its columns are "
+                    f"{reader.fieldnames or []}. Name the path column with --path-column."
+                )
+            pairs = []
+            for row in reader:
+                entry = (row[path_column] or "").strip()
+                if not entry:
+                    raise InputError(f"{manifest!r} line {reader.line_num}: the {path_column!r} cell is empty.")
+                pairs.append((entry, os.path.join(base, entry)))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"could not read the manifest {manifest!r} as a UTF-8 CSV file: {err}.") from err
+    if not pairs:
+        raise InputError(f"the manifest {manifest!r} lists no images.")
+    return pairs
+
+
+def read_line_file(path, what):
+    """Non-empty lines of a text file with their line numbers; ``#`` starts a comment line.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    what : str
+        What the file holds, for messages (e.g. ``"class file"``).
+
+    Returns
+    -------
+    lines : list of (int, str)
+        1-based line number and stripped text of each line kept.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"the {what} {path!r} does not exist or is not a file.")
+    try:
+        with open(path, encoding="utf-8-sig") as stream:
+            numbered = list(enumerate(stream, start=1))
+    except UnicodeDecodeError as err:
+        raise InputError(f"the {what} {path!r} is not UTF-8 text: {err}.") from err
+    kept = [(number, line.strip()) for number, line in numbered]
+    kept = [(number, text) for number, text in kept if text and not text.startswith("#")]
+    if not kept:
+        raise InputError(f"the {what} {path!r} is empty (blank lines and '#' comments are ignored).")
+    return kept
+
+
+def collect_class_names(classes, class_file):
+    """The class names from ``--classes`` and ``--class-file``, in that order.
+
+    Parameters
+    ----------
+    classes : list of str or None
+        Names given on the command line.
+    class_file : str or None
+        A file with one class name per line.
+
+    Returns
+    -------
+    names : list of str
+        At least two distinct, non-empty names.
+    """
+    names = [name.strip() for name in classes or []]
+    if class_file is not None:
+        names.extend(text for _, text in read_line_file(class_file, "class file"))
+    if any(not name for name in names):
+        raise UsageError("class names must not be empty.")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UsageError(f"class names must be distinct; {duplicates} given more than once.")
+    if len(names) < 2:
+        raise UsageError(
+            f"zero-shot classification needs at least 2 classes; got {len(names)} "
+            f"({names}). Give them with --classes A B ... or --class-file FILE."
+        )
+    return names
+
+
+def resolve_templates_option(value, option="--templates"):
+    """The templates named by ``--templates``: a built-in set name or a text file.
+
+    Parameters
+    ----------
+    value : str
+        ``"openai_imagenet"``, ``"simple"``, or a file with one template per line,
+        each holding one ``{}`` for the class name.
+    option : str, default="--templates"
+        How the value was given, for messages.
+
+    Returns
+    -------
+    templates : list of str
+        Checked templates.
+
+    Examples
+    --------
+    >>> len(resolve_templates_option("simple"))
+    7
+    """
+    from .._prompts import resolve_templates
+    from .._template_sets import TEMPLATE_SETS
+
+    if value in TEMPLATE_SETS:
+        return list(TEMPLATE_SETS[value])
+    if not os.path.isfile(value):
+        hint = " To use one template, write it in a text file and pass the file." if "{" in value else ""
+        raise UsageError(
+            f"{option} {value!r} is neither a built-in set ({', '.join(sorted(TEMPLATE_SETS))}) "
+            f"nor an existing file.{hint}"
+        )
+    templates = []
+    for number, text in read_line_file(value, "templates file"):
+        try:
+            templates.extend(resolve_templates([text]))
+        except ValueError as err:
+            message = str(err).replace("Template 0 ", "template ", 1)
+            raise InputError(f"templates file {value!r} line {number}: {message}") from err
+    return templates

@@ -1,0 +1,177 @@
+"""The estimators behind the commands: embed images once, fit classifiers on class names.
+
+The commands build :class:`~skclip_sage.ClipImageEmbedder` and
+:class:`~skclip_sage.SageZeroShotClassifier` from the same options, so the model
+loads once per process (the encoder registry shares it between them).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import InputError, UsageError
+from ._runtime import LOGGER, show_progress
+
+SELECTIONS_USING_K = ("sage", "random", "text")
+
+
+@dataclass
+class EmbeddedImages:
+    """The outcome of :func:`embed_images`.
+
+    Attributes
+    ----------
+    embeddings : ndarray of shape (n_readable, n_features), float32
+        Embeddings of the images that could be read, in input order.
+    kept : ndarray of shape (n_readable,)
+        Input positions of those images.
+    failures : list of (str, str)
+        ``(path, reason)`` of each image that could not be read, in input order.
+    """
+
+    embeddings: np.ndarray
+    kept: np.ndarray
+    failures: list
+
+
+def model_options(args):
+    """The keyword arguments both estimators take from the command line."""
+    return {
+        "pretrained": args.pretrained,
+        "device": args.device,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "cache_dir": args.cache_dir,
+        "verbose": show_progress(args.quiet),
+    }
+
+
+def embed_images(images, args):
+    """Embed every image of ``images`` (an ``ImageList``) under ``--on-error``.
+
+    With ``--on-error raise`` one unreadable image stops the command (after every
+    unreadable file has been named on stderr); with ``skip`` the others are embedded
+    and the failures come back in the result.
+
+    Parameters
+    ----------
+    images : ImageList
+        Paths to name in messages and locations to read.
+    args : argparse.Namespace
+        The parsed command line (model options, ``num_workers``, ``on_error``).
+
+    Returns
+    -------
+    result : EmbeddedImages
+    """
+    from .._embedder import ClipImageEmbedder
+    from ..exceptions import SkippedImagesWarning, UnreadableImagesError
+
+    embedder = ClipImageEmbedder(
+        args.model, num_workers=args.num_workers,
+        on_error="warn" if args.on_error == "skip" else "raise", **model_options(args),
+    )
+    LOGGER.info("loading model %s", args.model)
+    embedder.fit()
+    LOGGER.info("embedding %d image(s)", len(images.locations))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SkippedImagesWarning)
+            embeddings = embedder.transform(images.locations)
+    except UnreadableImagesError as err:
+        for position, _, reason in err.failures:
+            LOGGER.error("could not read %r: %s", images.paths[position], reason)
+        raise InputError(
+            f"{len(err.failures)} of {len(images.paths)} image(s) could not be read (listed above); "
+            "nothing was written. Pass --on-error skip to process the others and list these in a failures CSV."
+        ) from err
+    failures = []
+    for record in caught:
+        if issubclass(record.category, SkippedImagesWarning):
+            failures.extend(record.message.failures)
+        else:
+            # Back through the active filters: logged, or raised under --strict.
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    failures.sort()
+    for position, _, reason in failures:
+        LOGGER.warning("could not read %r: %s", images.paths[position], reason)
+    kept = np.flatnonzero(np.isfinite(embeddings).all(axis=1))
+    return EmbeddedImages(
+        embeddings[kept], kept, [(images.paths[position], reason) for position, _, reason in failures]
+    )
+
+
+def parse_selections(text):
+    """Split ``--compare sage,ensemble`` into checked selection names, in order, without repeats."""
+    from .._scoring import SELECTIONS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SELECTIONS]
+    if unknown or not names:
+        raise UsageError(f"--compare {text!r}: choose from {', '.join(SELECTIONS)}, separated by commas.")
+    return list(dict.fromkeys(names))
+
+
+def check_k(k_values, n_templates, selections):
+    """Fail before any model work when a ``--k`` cannot be used with the templates given."""
+    if not any(selection in SELECTIONS_USING_K for selection in selections):
+        return
+    too_large = [k for k in k_values if k > n_templates]
+    if too_large:
+        raise UsageError(
+            f"--k {too_large[0]} is larger than the {n_templates} templates given; "
+            f"choose 1 <= k <= {n_templates}."
+        )
+
+
+def resolve_seed(seed, selections):
+    """The seed for ``selection="random"``: ``--seed``, or a fresh one that is logged.
+
+    A fixed seed also makes the predictions and the reported templates come from
+    the same random draw.
+    """
+    if seed is not None or "random" not in selections:
+        return seed
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    LOGGER.info("random selection seeded with %d; pass --seed %d to repeat this run", seed, seed)
+    return seed
+
+
+def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, n_features):
+    """A :class:`~skclip_sage.SageZeroShotClassifier` fitted on the class names alone.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Model options.
+    labels : list
+        One label per class (the values ``predict`` returns).
+    prompt_names : list of str
+        The text of each class in prompts, aligned with ``labels``.
+    templates : list of str
+        Checked templates.
+    selection : str
+        The selection mode.
+    k : int
+        Templates per image for the modes that use it.
+    seed : int or None
+        Seeds ``selection="random"``.
+    n_features : int
+        Width of the image embeddings.
+
+    Returns
+    -------
+    classifier : SageZeroShotClassifier
+        Fitted; ``classes_`` holds the sorted labels.
+    """
+    from .._classifier import SageZeroShotClassifier
+
+    classifier = SageZeroShotClassifier(
+        args.model, templates=templates, class_names=dict(zip(labels, prompt_names)),
+        selection=selection, k=k, random_state=seed, **model_options(args),
+    )
+    # fit reads only the classes from y and the width from X: one placeholder row per class.
+    return classifier.fit(np.zeros((len(labels), n_features), dtype=np.float32), np.asarray(labels))
