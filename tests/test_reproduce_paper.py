@@ -1,0 +1,123 @@
+"""benchmarks/reproduce_paper.py end to end: on the simulator and on a fixture Waterbirds tree."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dataset_fixtures import make_waterbirds
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def reproduce_paper(monkeypatch):
+    # The script imports its sibling modules (paper_numbers, reproduce_report) the way
+    # `python benchmarks/reproduce_paper.py` does: from its own folder on sys.path.
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import reproduce_paper
+
+    return reproduce_paper
+
+
+def read_rows(output):
+    with open(output / "results.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def row_of(rows, mode, k):
+    (row,) = [row for row in rows if row["mode"] == mode and row["k"] == str(k)]
+    return row
+
+
+def test_simulation_writes_table_csv_and_plot(reproduce_paper, tmp_path):
+    status = reproduce_paper.main([
+        "--simulate", "confidently_wrong", "--output", str(tmp_path), "--n-samples", "400",
+        "--n-templates", "12", "--device", "cpu",
+    ])
+    assert status == 0
+    rows = read_rows(tmp_path)
+    # single and ensemble once; K in {1, 3, 5, 10, 20, 80} clipped to 12 templates.
+    assert [(row["mode"], row["k"]) for row in rows[:2]] == [("single", "1"), ("ensemble", "12")]
+    for mode in ("random", "text", "sage"):
+        assert [row["k"] for row in rows if row["mode"] == mode] == ["1", "3", "5", "10", "12"]
+    for row in rows:
+        average, worst = float(row["Avg"]), float(row["WGA"])
+        assert 0 <= worst <= average <= 100
+        assert float(row["Gap"]) == pytest.approx(average - worst, abs=0.011)
+        assert row["paper_WGA"] == ""  # the paper has no simulated numbers
+    # The regime's point shows in the table: SAGE (k=1) is confidently wrong.
+    assert float(row_of(rows, "sage", 1)["WGA"]) < float(row_of(rows, "ensemble", 12)["WGA"]) - 30
+    # K = n_templates is the ensemble exactly.
+    assert row_of(rows, "sage", 12)["WGA"] == row_of(rows, "ensemble", 12)["WGA"]
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| Mode | K | Avg | WGA | Gap | HM | Worst group | Paper WGA | Paper HM |" in markdown
+    assert "| sage | 1 |" in markdown and "confidently_wrong" in markdown
+    assert (tmp_path / "results.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_waterbirds_fixture_with_tiny_local_dir_model(reproduce_paper, tmp_path, tiny_model):
+    # Unequal group sizes in every split, so the adjusted average differs from the plain one.
+    make_waterbirds(tmp_path / "data", n_per_group=[3, 1, 1, 2])
+    output = tmp_path / "results"
+    arguments = [
+        "--dataset", "waterbirds", "--root", str(tmp_path / "data"), "--model", tiny_model,
+        "--output", str(output), "--device", "cpu", "--batch-size", "4", "--k", "1", "3", "100",
+    ]
+    assert reproduce_paper.main(arguments) == 0
+    rows = read_rows(output)
+    assert {row["mode"] for row in rows} == {"single", "ensemble", "random", "text", "sage"}
+    assert [row["k"] for row in rows if row["mode"] == "sage"] == ["1", "3", "80"]
+    assert all(row["n_images"] == "7" for row in rows)
+    # Avg is WILDS's adjusted average: group accuracies weighted by the train counts 3:1:1:2.
+    group_columns = [column for column in rows[0] if column.startswith("group_accuracy[")]
+    assert len(group_columns) == 4
+    for row in rows:
+        accuracies = [float(row[column]) for column in group_columns]
+        weighted = sum(weight * value for weight, value in zip([3, 1, 1, 2], accuracies)) / 7
+        assert float(row["Avg"]) == pytest.approx(weighted, abs=0.011)
+        assert float(row["WGA"]) == pytest.approx(min(accuracies), abs=0.011)
+    # The paper's five-backbone means sit beside the matching rows (the tiny model is none of its backbones).
+    assert (row_of(rows, "sage", 1)["paper_WGA"], row_of(rows, "sage", 1)["paper_HM"]) == ("44.9", "59.7")
+    assert row_of(rows, "single", 1)["paper_WGA"] == "36.7"
+    assert row_of(rows, "ensemble", 80)["paper_WGA"] == "36.2"
+    assert row_of(rows, "sage", 3)["paper_WGA"] == ""
+    markdown = (output / "results.md").read_text()
+    assert "waterbirds (test split)" in markdown and "WILDS's adjusted average" in markdown
+    assert "paper, mean of 5 backbones" in markdown
+    assert (output / "results.png").read_bytes().startswith(PNG_SIGNATURE)
+    # Images were embedded once and cached: a second run reads the cache and agrees.
+    cached = list((output / "cache" / "image_embeddings").rglob("*"))
+    assert sum(path.is_file() for path in cached) >= 7
+    assert reproduce_paper.main([*arguments, "--no-plot"]) == 0
+    assert read_rows(output) == rows
+
+
+def test_dataset_needs_a_root(reproduce_paper, tmp_path):
+    with pytest.raises(SystemExit, match="--root"):
+        reproduce_paper.main(["--dataset", "waterbirds", "--output", str(tmp_path)])
+
+
+def test_runs_as_a_script_the_way_the_readme_says(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "reproduce_paper.py"), "--simulate", "theory_holds",
+         "--output", str(tmp_path / "results"), "--n-samples", "200", "--n-templates", "8",
+         "--device", "cpu", "--no-plot"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == ""  # progress goes to stderr
+    assert "sage K=1" in completed.stderr
+    assert (tmp_path / "results" / "results.md").is_file()
+
+
+def test_paper_numbers_examples(reproduce_paper):
+    # benchmarks/ is outside pytest's doctest paths; run its examples here.
+    import doctest
+
+    import paper_numbers
+
+    assert doctest.testmod(paper_numbers).failed == 0
