@@ -133,9 +133,11 @@ def make_spurious_bias(
         text_embeddings : ndarray of shape (n_templates, 2, embedding_dim), float32
             Unit-norm prompt embeddings (what ``encoder`` returns).
         core_weights : ndarray of shape (n_templates,)
+            Core-concept weight of each template.
         leakage : ndarray of shape (n_templates, 2)
             Signed spurious coefficient of each prompt.
         core_direction, spurious_direction : ndarray of shape (embedding_dim,)
+            The two unit signal directions.
         DESCR : str
             A summary of the parameters.
 
