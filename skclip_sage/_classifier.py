@@ -194,7 +194,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         """
         if y is None:
             raise ValueError(
-                "SageZeroShotClassifier.fit requires y: the classes (and so the prompts) come from its labels."
+                "SageZeroShotClassifier requires y to be passed, but the target y is None: the classes (and so "
+                "the prompts) come from its labels."
             )
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), ensure_all_finite=False)
         self._check_finite(X, "fit")
@@ -202,13 +203,23 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(
-                f"SageZeroShotClassifier needs at least 2 classes; got 1 class ({classes[0]!r}) in y."
+                f"SageZeroShotClassifier needs at least 2 classes; got 1 class ({classes.tolist()[0]!r}) in y."
             )
+        if self.device not in ("auto", "cpu"):
+            # Also for an injected encoder: predictions run on this device.
+            from .encoders import resolve_device
+
+            resolve_device(self.device)
         templates = resolve_templates(self.templates)
+        # Counts are checked before any model is loaded or prompt encoded.
+        pool = f"the templates in {self._templates_description()}"
+        if self.pool_size is not None:
+            self._check_count("pool_size", self.pool_size, len(templates), pool)
+            pool = f"the pool_size={self.pool_size} templates kept from {self._templates_description()}"
+        if self.selection in SELECTIONS_USING_K:
+            self._check_count("k", self.k, self.pool_size or len(templates), pool)
         class_names = class_names_for(classes, self.class_names)
-        encoder = load_encoder(
-            self.model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
-        )
+        encoder = self._load_encoder()
         bank = encode_text_bank(
             encoder, templates, class_names, batch_size=self.batch_size, truncate=self.truncate,
             cache_dir=self.cache_dir, verbose=self.verbose,
@@ -219,11 +230,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 f"as input ({self._width_note()}). Embed the images with the same model."
             )
         if self.pool_size is not None:
-            self._check_count("pool_size", self.pool_size, len(templates))
-            pool = text_selected_templates(bank, self.pool_size)
-            templates, bank = [templates[index] for index in pool], bank[pool]
-        if self.selection in SELECTIONS_USING_K:
-            self._check_count("k", self.k, len(templates))
+            kept = text_selected_templates(bank, self.pool_size)
+            templates, bank = [templates[index] for index in kept], bank[kept]
         self.classes_ = classes
         self.class_names_ = class_names
         self.templates_ = templates
@@ -234,7 +242,15 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             fixed["text"] = text_selected_templates(bank, self.k)
         if self.selection in fixed:
             self.selected_templates_ = fixed[self.selection]
+        elif hasattr(self, "selected_templates_"):
+            del self.selected_templates_  # left by an earlier fit with a fixed selection
         return self
+
+    def _load_encoder(self):
+        """The text encoder for ``model`` (a seam for tests: called after ``n_features_in_`` is set)."""
+        return load_encoder(
+            self.model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
+        )
 
     def decision_function(self, X):
         """Logits: class similarities times the logit scale (or over the temperature).
@@ -354,11 +370,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 "X[np.isfinite(X).all(axis=1)], before this call."
             )
 
-    def _check_count(self, name, value, n_templates):
+    def _check_count(self, name, value, n_templates, pool):
         if value > n_templates:
             raise ValueError(
                 f"{name}={value} is larger than the template pool: choose 1 <= {name} <= {n_templates} "
-                f"(the number of templates in {self._templates_description()})."
+                f"(the number of {pool})."
             )
 
     def _templates_description(self):

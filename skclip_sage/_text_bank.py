@@ -54,12 +54,20 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
     if context_length is not None and counts is not None:
         check_prompt_lengths(prompts, counts, context_length, truncate=truncate)
     identity = getattr(encoder, "identity", None)
-    key = cache_key(identity, *prompts) if identity is not None else None
+    # Autocast precision changes the embeddings, so it is part of the key.
+    precision = str(getattr(encoder, "precision", ""))
+    key = cache_key(identity, precision, *prompts) if identity is not None else None
     cached = _recall(key, cache_dir)
     if cached is None:
         cached = _encode(encoder, prompts, batch_size, verbose).reshape(len(templates), len(class_names), -1)
         _remember(key, cached, cache_dir)
     return cached.copy()
+
+
+def clear_text_bank_cache() -> None:
+    """Forget the text banks kept in memory (those under ``cache_dir`` stay on disk)."""
+    with _LOCK:
+        _MEMORY.clear()
 
 
 def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:

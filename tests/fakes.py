@@ -1,0 +1,71 @@
+"""Deterministic stand-ins for CLIP text encoders.
+
+They live in an importable module (not a test file or conftest) so that estimators
+holding them pickle by reference into joblib/loky worker processes.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+import uuid
+
+import numpy as np
+
+ENCODE_CALLS: collections.Counter = collections.Counter()
+"""``identity -> encode_text calls`` in this process, shared by all clones of an encoder."""
+
+
+def word_vector(word: str, width: int) -> np.ndarray:
+    """A fixed pseudo-random unit vector per word."""
+    seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+    vector = np.random.default_rng(seed).normal(size=width)
+    return vector / np.linalg.norm(vector)
+
+
+class WordSumEncoder:
+    """Text embedding = sum of its words' vectors (lower-cased, punctuation dropped).
+
+    All prompts of one template share the template words, so they differ by the
+    class name alone; an "image" embedding near ``word_vector(name)`` is classified
+    as that class. Counts its ``encode_text`` calls in :data:`ENCODE_CALLS`.
+    """
+
+    logit_scale = 100.0
+
+    def __init__(self, embedding_dim: int = 16, identity: str | None = None):
+        self.embedding_dim = embedding_dim
+        self.identity = identity or f"word-sum-{embedding_dim}-{uuid.uuid4().hex}"
+
+    def encode_text(self, texts):
+        ENCODE_CALLS[self.identity] += 1
+        rows = [
+            sum(word_vector(word, self.embedding_dim) for word in re.findall(r"\w+", text.lower()))
+            for text in texts
+        ]
+        return np.stack(rows).astype(np.float32)
+
+    def calls(self) -> int:
+        return ENCODE_CALLS[self.identity]
+
+
+class HashTextEncoder:
+    """Each whole text maps to its own pseudo-random vector; width chosen freely."""
+
+    logit_scale = 100.0
+
+    def __init__(self, embedding_dim: int = 8):
+        self.embedding_dim = embedding_dim
+        self.identity = f"hash-text-{embedding_dim}"
+
+    def encode_text(self, texts):
+        return np.stack([word_vector(text, self.embedding_dim) for text in texts]).astype(np.float32)
+
+
+def image_embeddings(class_names, labels, width: int = 16, noise: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Rows near the word vector of each label's class name, as a CLIP image embedding would be."""
+    rng = np.random.default_rng(seed)
+    names = dict(class_names)
+    rows = [word_vector(names[label], width) + noise * rng.normal(size=width) / np.sqrt(width) for label in labels]
+    return np.stack(rows)
