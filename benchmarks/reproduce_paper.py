@@ -54,6 +54,8 @@ def build_parser():
     parser.add_argument("--output", type=Path, default=Path("results"), help="folder for results.{md,csv,png}")
     parser.add_argument("--model", default="ViT-B-32", help="open_clip model name or local-dir:/path")
     parser.add_argument("--pretrained", default="laion2b_s34b_b79k", help="weights tag or checkpoint file")
+    parser.add_argument("--paper-model", help="the paper's backbone this model is (e.g. ViT-B-32), for the "
+                        "paper columns when --model is a local-dir: path (default: --model)")
     parser.add_argument("--cache-dir", type=Path, help="keep weights, text banks and image embeddings here "
                         "(default: <output>/cache)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -192,6 +194,7 @@ def main(argv=None):
     rows, n_templates = evaluate(problem, args.k, args)
     context = {
         "dataset": problem["dataset"], "title": problem["title"], "model": problem["model_name"],
+        "paper_model": args.paper_model or problem["model_name"],
         "pretrained": problem["pretrained"], "n_images": len(problem["y"]), "n_templates": n_templates,
         "average": AVERAGE_OF_DATASET[problem["dataset"]], "notes": problem["notes"],
     }

@@ -21,7 +21,7 @@ LINE_STYLES = {"single": ":", "ensemble": "--", "random": "-", "text": "-", "sag
 
 
 def _paper(row, context):
-    return published_numbers(context["dataset"], row["mode"], row["k"], model=context["model"])
+    return published_numbers(context["dataset"], row["mode"], row["k"], model=context["paper_model"])
 
 
 def _number(value, digits):
@@ -108,9 +108,11 @@ def write_plot(path, rows, context):
         axis.set_ylabel(f"{metric} (%)")
         axis.set_title(f"{'Worst-group' if metric == 'WGA' else 'Average'} accuracy")
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    # One legend under both panels, where it cannot hide a line.
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     figure.suptitle(f"{context['title']}: {context['model']}", fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     figure.savefig(path, dpi=120)
     pyplot.close(figure)
     return path
