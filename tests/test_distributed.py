@@ -1,0 +1,331 @@
+"""skclip_sage.distributed on a real two-process LocalCluster with the tiny local-dir model.
+
+One cluster serves the whole module (worker start-up imports torch and open_clip,
+the slow part); the test that kills a worker runs last.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+import dask  # noqa: E402
+import dask.array as da  # noqa: E402
+
+from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier  # noqa: E402
+from skclip_sage.distributed import embed_images, predict, predict_proba, worker_statistics  # noqa: E402
+from skclip_sage.exceptions import UnreadableImagesError  # noqa: E402
+
+N_IMAGES = 240
+PARTITION_SIZE = 20
+N_PARTITIONS = N_IMAGES // PARTITION_SIZE
+# Worker and test processes run the same code on the same CPU, but with different
+# thread counts (Dask sets OMP_NUM_THREADS=1), so sums may round differently.
+ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        # Worker processes fork from a server that has imported torch and open_clip
+        # once (~10 s each on 2 cores), so starting two workers, and restarting the
+        # one the last test kills, costs no further imports. Each worker is still its
+        # own process with its own model registry.
+        context = distributed.utils.get_mp_context()
+        context.set_forkserver_preload(["distributed", "numpy", "torch", "open_clip", "skclip_sage._embedder"])
+        cluster = distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+        )
+        with distributed.Client(cluster) as dask_client:
+            yield dask_client
+        cluster.close(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def image_paths(tmp_path_factory):
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("distributed_images")
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(N_IMAGES):
+        path = folder / f"image_{index:03d}.png"
+        Image.fromarray(rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_model):
+    return ClipImageEmbedder(tiny_model, pretrained=None, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def local_embeddings(embedder, image_paths):
+    return ClipImageEmbedder(**embedder.get_params()).fit().transform(image_paths)
+
+
+def statistics_delta(client, before):
+    """Per worker, what changed in worker_statistics since ``before``."""
+    after = client.run(worker_statistics)
+    return {
+        address: {name: value - before.get(address, {}).get(name, 0) for name, value in numbers.items()}
+        for address, numbers in after.items()
+    }
+
+
+def total(delta, name):
+    return sum(numbers[name] for numbers in delta.values())
+
+
+def test_importing_the_package_does_not_import_dask_or_torch():
+    code = (
+        "import sys, skclip_sage, skclip_sage.distributed\n"
+        "skclip_sage.ClipImageEmbedder, skclip_sage.SageZeroShotClassifier\n"
+        "print(sorted(name for name in ('dask', 'distributed', 'torch') if name in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
+
+
+def test_graph_carries_parameters_not_torch_objects(embedder, image_paths):
+    import cloudpickle
+
+    fitted = ClipImageEmbedder(**embedder.get_params()).fit()  # fitted: no probe task needed
+    embeddings = embed_images(image_paths, fitted, partition_size=PARTITION_SIZE)
+    graph_bytes = cloudpickle.dumps(dict(embeddings.__dask_graph__()))
+    assert embedder.model.encode() in graph_bytes
+    assert b"torch" not in graph_bytes
+    assert embeddings.chunks == ((PARTITION_SIZE,) * N_PARTITIONS, (32,))
+
+
+def test_rejects_encoder_objects_and_bad_arguments(embedder, image_paths):
+    class ToyEncoder:
+        pass
+
+    with pytest.raises(ValueError, match="model must be an open_clip name"):
+        embed_images(image_paths, ClipImageEmbedder(ToyEncoder()))
+    with pytest.raises(TypeError, match="needs a ClipImageEmbedder"):
+        embed_images(image_paths, SageZeroShotClassifier())
+    with pytest.raises(ValueError, match="on_error"):
+        embed_images(image_paths, ClipImageEmbedder(embedder.model, on_error="skip"))
+    with pytest.raises(ValueError, match="partition_size must be a positive integer"):
+        embed_images(image_paths, embedder, partition_size=0)
+    import dask.bag
+
+    with pytest.raises(ValueError, match="Repartition it instead"):
+        embed_images(dask.bag.from_sequence(image_paths), embedder, partition_size=10)
+    with pytest.raises(ValueError, match="single str"):
+        embed_images(image_paths[0], embedder)
+
+
+def test_embeddings_match_one_process_and_each_worker_loads_the_model_once(
+    client, embedder, image_paths, local_embeddings
+):
+    before = client.run(worker_statistics)
+    embeddings = embed_images(image_paths, embedder, partition_size=PARTITION_SIZE)  # unfitted: probes the width
+    result = embeddings.compute()
+    assert result.dtype == np.float32 and result.shape == (N_IMAGES, 32)
+    np.testing.assert_allclose(result, local_embeddings, atol=ATOL)
+
+    delta = statistics_delta(client, before)
+    assert total(delta, "partitions_embedded") == N_PARTITIONS
+    assert total(delta, "images_embedded") == N_IMAGES
+    for numbers in client.run(worker_statistics).values():
+        # One configuration in this module, so never more than one load per process,
+        # however many partitions (and tests) a worker has served.
+        assert numbers["models_loaded"] <= 1
+        assert numbers["models_loaded"] == 1 or numbers["partitions_embedded"] == 0
+
+
+def test_bag_dataframe_and_array_inputs_keep_input_order(client, embedder, image_paths, local_embeddings):
+    import dask.bag
+    import dask.dataframe
+    import pandas as pd
+
+    reversed_paths = image_paths[::-1]
+    inputs = [
+        dask.bag.from_sequence(reversed_paths, npartitions=7),
+        dask.dataframe.from_pandas(pd.Series(reversed_paths, name="path"), npartitions=5),
+        dask.dataframe.from_pandas(pd.DataFrame({"path": reversed_paths}), npartitions=3),
+        da.from_array(np.array(reversed_paths, dtype=object), chunks=50),
+    ]
+    results = dask.compute(*[embed_images(paths, embedder) for paths in inputs])
+    for result in results:
+        np.testing.assert_allclose(result, local_embeddings[::-1], atol=ATOL)
+
+
+@pytest.fixture(scope="module")
+def paths_with_bad_files(image_paths, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad_images")
+    not_an_image = folder / "not_an_image.png"
+    not_an_image.write_text("<html>this is not a PNG</html>")
+    missing = folder / "missing.png"
+    paths = list(image_paths[:60])
+    bad_positions = {7: str(not_an_image), 45: str(missing)}
+    for position, path in bad_positions.items():
+        paths[position] = path
+    return paths, bad_positions
+
+
+def test_unreadable_images_fail_with_the_partition_and_file_names(client, embedder, paths_with_bad_files):
+    paths, bad_positions = paths_with_bad_files
+    embeddings = embed_images(paths, embedder, partition_size=PARTITION_SIZE)
+    with pytest.raises(UnreadableImagesError, match=r"embed_images, partition \d of 3: .*could not read 1 of 20") as info:
+        embeddings.compute()
+    assert any(path in str(info.value) for path in bad_positions.values())
+    assert "on_error='warn'" in str(info.value)
+
+
+def test_on_error_warn_gives_nan_rows_and_gathers_failures(client, embedder, paths_with_bad_files, local_embeddings):
+    paths, bad_positions = paths_with_bad_files
+    warning_embedder = ClipImageEmbedder(**{**embedder.get_params(), "on_error": "warn"})
+    embeddings, failures = embed_images(paths, warning_embedder, partition_size=PARTITION_SIZE, return_failures=True)
+    result, failure_list = dask.compute(embeddings, failures)
+    assert [(position, source) for position, source, _ in failure_list] == sorted(bad_positions.items())
+    assert "cannot identify image file" in failure_list[0][2]
+    nan_rows = np.flatnonzero(np.isnan(result).any(axis=1))
+    assert nan_rows.tolist() == sorted(bad_positions)
+    good = np.setdiff1d(np.arange(len(paths)), nan_rows)
+    np.testing.assert_allclose(result[good], local_embeddings[good], atol=ATOL)
+
+
+def test_resume_cache_reads_finished_partitions(client, embedder, image_paths, local_embeddings, tmp_path):
+    cache_dir = tmp_path / "resume"
+    embeddings = embed_images(image_paths, embedder, partition_size=PARTITION_SIZE, cache_dir=cache_dir)
+
+    # An interrupted run: only the first two partitions finished.
+    before = client.run(worker_statistics)
+    embeddings[: 2 * PARTITION_SIZE].compute()
+    delta = statistics_delta(client, before)
+    assert (total(delta, "partitions_embedded"), total(delta, "partitions_from_cache")) == (2, 0)
+
+    before = client.run(worker_statistics)
+    resumed = embeddings.compute()
+    delta = statistics_delta(client, before)
+    assert (total(delta, "partitions_embedded"), total(delta, "partitions_from_cache")) == (N_PARTITIONS - 2, 2)
+    np.testing.assert_allclose(resumed, local_embeddings, atol=ATOL)
+
+    before = client.run(worker_statistics)
+    np.testing.assert_array_equal(embeddings.compute(), resumed)
+    assert total(statistics_delta(client, before), "partitions_from_cache") == N_PARTITIONS
+    cache_files = [path for path in cache_dir.rglob("*") if path.is_file()]
+    assert len(cache_files) == N_PARTITIONS and all(path.suffix == ".npy" for path in cache_files)
+
+
+def test_loader_processes_in_daemonic_workers_give_a_clear_error(client, embedder, image_paths):
+    loader_embedder = ClipImageEmbedder(**{**embedder.get_params(), "num_workers": 2})
+    with pytest.raises(ValueError, match="num_workers=0"):
+        embed_images(image_paths[:4], loader_embedder).compute()
+
+
+@pytest.fixture(scope="module")
+def fitted_classifier(tiny_model, local_embeddings):
+    labels = np.array(["cat", "dog", "bird"])[np.arange(N_IMAGES) % 3]
+    classifier = SageZeroShotClassifier(
+        tiny_model, pretrained=None, templates=["a photo of a {}.", "a drawing of a {}.", "a {} outside."], k=2
+    )
+    return classifier.fit(local_embeddings, labels)
+
+
+def test_predict_on_blocks_matches_local_predict(client, fitted_classifier, local_embeddings):
+    # Chunked along columns too: the functions rechunk to whole rows.
+    embeddings = da.from_array(local_embeddings, chunks=(50, 8))
+    labels, proba = dask.compute(predict(fitted_classifier, embeddings), predict_proba(fitted_classifier, embeddings))
+    np.testing.assert_array_equal(labels, fitted_classifier.predict(local_embeddings))
+    np.testing.assert_allclose(proba, fitted_classifier.predict_proba(local_embeddings), atol=1e-6)
+
+
+def test_predict_checks_the_classifier_before_computing(local_embeddings):
+    embeddings = da.from_array(local_embeddings, chunks=50)
+    with pytest.raises(ValueError, match="not fitted"):
+        predict(SageZeroShotClassifier(), embeddings)
+    with pytest.raises(TypeError, match="dask array"):
+        predict_proba(SageZeroShotClassifier(), local_embeddings)
+
+
+def test_predict_names_the_rows_of_nan_embeddings(fitted_classifier, local_embeddings):
+    with_nan = local_embeddings.copy()
+    with_nan[123] = np.nan
+    with pytest.raises(ValueError, match=r"In rows 100 to 149 of the dask array.*NaN or infinity in 1 of 50 rows \(23\)"):
+        predict(fitted_classifier, da.from_array(with_nan, chunks=50)).compute(scheduler="synchronous")
+
+
+def test_grid_search_under_the_dask_joblib_backend_matches_local(client, tiny_model, local_embeddings):
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    labels = np.array(["cat", "dog", "bird"])[np.arange(N_IMAGES) % 3]
+    classifier = SageZeroShotClassifier(
+        tiny_model, pretrained=None, templates=["a photo of a {}.", "a drawing of a {}.", "a {} outside."]
+    )
+    grid = {"selection": ["sage", "ensemble"], "k": [1, 2]}
+    local = GridSearchCV(classifier, grid, cv=3).fit(local_embeddings, labels)
+    with joblib.parallel_backend("dask"):
+        remote = GridSearchCV(classifier, grid, cv=3).fit(local_embeddings, labels)
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
+    assert remote.best_params_ == local.best_params_
+
+    def text_banks_in_memory():
+        from skclip_sage import _text_bank
+
+        return len(_text_bank._MEMORY)
+
+    # The fits ran on the workers, which encoded the prompts there and kept them.
+    assert sum(client.run(text_banks_in_memory).values()) >= 1
+    for numbers in client.run(worker_statistics).values():
+        assert numbers["models_loaded"] <= 1
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_no_rows(client, embedder, image_paths, local_embeddings):
+    import dask.bag
+
+    event_name = f"release-{uuid.uuid4().hex}"
+
+    def hold_until_released(paths, name):
+        # Later partitions wait here, so the run is certainly still going when the
+        # worker dies; secede() frees the worker's thread for the open partitions.
+        distributed.secede()
+        distributed.Event(name).wait(timeout=120)
+        distributed.rejoin()
+        return paths
+
+    chunks = [image_paths[start : start + PARTITION_SIZE] for start in range(0, N_IMAGES, PARTITION_SIZE)]
+    n_open = 6
+    partitions = [dask.delayed(chunk) for chunk in chunks[:n_open]]
+    partitions += [dask.delayed(hold_until_released)(chunk, event_name) for chunk in chunks[n_open:]]
+    bag = dask.bag.from_delayed(partitions)
+    before = client.run(worker_statistics)
+    future = client.compute(embed_images(bag, ClipImageEmbedder(**embedder.get_params()).fit()))
+
+    deadline = time.monotonic() + 120
+    while total(statistics_delta(client, before), "partitions_embedded") < 2:
+        assert time.monotonic() < deadline, "the open partitions were never embedded"
+        time.sleep(0.1)
+    delta = statistics_delta(client, before)
+    victim = max(delta, key=lambda address: delta[address]["partitions_embedded"])
+    assert delta[victim]["partitions_embedded"] >= 1  # its results die with it
+    assert future.status == "pending"
+    os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+    while victim in client.scheduler_info(n_workers=-1)["workers"]:
+        assert time.monotonic() < deadline, "the scheduler never noticed the killed worker"
+        time.sleep(0.1)
+    distributed.Event(event_name, client=client).set()
+
+    result = future.result(timeout=120)
+    assert result.shape == (N_IMAGES, 32)
+    np.testing.assert_allclose(result, local_embeddings, atol=ATOL)
+    # The victim's partitions died with it and were embedded again elsewhere.
+    delta = statistics_delta(client, before)
+    assert victim not in delta
+    assert total(delta, "partitions_embedded") >= N_PARTITIONS
