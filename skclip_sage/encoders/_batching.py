@@ -28,6 +28,8 @@ class OutOfMemoryBackoff:
 
     def __call__(self, function: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor) -> torch.Tensor:
         """Return ``function`` applied to ``batch``, concatenated over slices."""
+        if len(batch) == 0:
+            return function(batch)
         outputs = []
         start = 0
         while start < len(batch):
@@ -41,8 +43,10 @@ class OutOfMemoryBackoff:
                         "or use a smaller model."
                     ) from err
                 self.batch_size = max(1, size // 2)
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+            else:
+                start += size
                 continue
-            start += size
+            # Outside the except block, so the failed attempt's tensors are released first.
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         return torch.cat(outputs)

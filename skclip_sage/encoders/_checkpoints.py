@@ -23,7 +23,8 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 OFFLINE_HINT = (
     "If this machine is offline, either pass cache_dir= pointing at a folder where the weights were "
     "downloaded before (the Hugging Face cache layout), or save the model as a folder holding "
-    "open_clip_config.json and open_clip_model.safetensors and pass model='local-dir:/path/to/folder'."
+    "open_clip_config.json and open_clip_model.safetensors and pass model='local-dir:/path/to/folder'. "
+    "Set HF_HUB_OFFLINE=1 to fail at once instead of retrying the network for about a minute."
 )
 
 
@@ -98,7 +99,7 @@ def resolve_pretrained(name: str, pretrained: str | None, cache_dir: str | None)
         return open_clip.download_pretrained(config, cache_dir=cache_dir)
     except Exception as err:
         raise ModelLoadError(
-            f"Could not download the weights {name!r}/{pretrained!r}: {err}. {OFFLINE_HINT}"
+            f"Could not download the weights {name!r}/{pretrained!r}: {_sentence(err)} {OFFLINE_HINT}"
         ) from err
 
 
@@ -122,8 +123,13 @@ def hf_hub_checkpoint(identifier: str, cache_dir: str | None) -> str:
         return open_clip.pretrained.download_pretrained_from_hf(identifier, cache_dir=cache_dir)
     except Exception as err:
         raise ModelLoadError(
-            f"Could not fetch the weights of 'hf-hub:{identifier}': {err}. {OFFLINE_HINT}"
+            f"Could not fetch the weights of 'hf-hub:{identifier}': {_sentence(err)} {OFFLINE_HINT}"
         ) from err
+
+
+def _sentence(err: Exception) -> str:
+    """An exception's text ending in exactly one full stop."""
+    return str(err).rstrip().rstrip(".") + "."
 
 
 def file_fingerprint(path: str | os.PathLike) -> str:

@@ -51,6 +51,8 @@ def load_encoder(model, pretrained=None, *, device="auto", precision="auto", cac
     from ._device import resolve_device
 
     resolved = resolve_device(device)
+    if model.startswith(("local-dir:", "hf-hub:")):
+        pretrained = None  # ignored for these: the weights come with the model
     key = (model, pretrained, str(resolved), None if cache_dir is None else str(cache_dir))
     with _LOCK:
         if key not in _LOADED:

@@ -1,0 +1,388 @@
+"""Model loading, checkpoint safety, devices, OOM back-off and eval mode (skclip_sage.encoders)."""
+
+import json
+import pickle
+import shutil
+import time
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from conftest import TINY_MODEL_CONFIG
+
+from skclip_sage.encoders import (
+    OpenClipEncoder,
+    OutOfMemoryBackoff,
+    TextImageEncoder,
+    clear_encoder_cache,
+    encoder_load_count,
+    load_encoder,
+    resolve_device,
+)
+from skclip_sage.encoders._checkpoints import verify_checkpoint
+from skclip_sage.exceptions import ModelLoadError
+
+TINY_NAME = "skclip-tiny-test"
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks behaviour on a machine without CUDA")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture(scope="module")
+def tiny_name(tmp_path_factory):
+    """The tiny config registered as a built-in open_clip model name."""
+    folder = tmp_path_factory.mktemp("open_clip_configs")
+    (folder / f"{TINY_NAME}.json").write_text(json.dumps(TINY_MODEL_CONFIG))
+    open_clip.add_model_config(folder)
+    return TINY_NAME
+
+
+def local_dir_folder(tiny_model):
+    return tiny_model[len("local-dir:") :]
+
+
+@pytest.fixture
+def tiny_copy(tiny_model, tmp_path):
+    """A private copy of the tiny local-dir folder, free to damage."""
+    return shutil.copytree(local_dir_folder(tiny_model), tmp_path / "model")
+
+
+class Payload:
+    """Unpickling this runs code: it creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').close()",))
+
+
+# ---------------------------------------------------------------- loading and the per-process registry
+
+
+def test_local_dir_model_loads_once_per_process(tiny_model):
+    clear_encoder_cache()
+    loads = encoder_load_count()
+    encoder = load_encoder(tiny_model, device="cpu")
+    assert encoder_load_count() == loads + 1
+    assert load_encoder(tiny_model, device="cpu") is encoder
+    assert load_encoder(tiny_model, pretrained="ignored-for-local-dir", device="auto") is encoder
+    assert encoder_load_count() == loads + 1
+    assert isinstance(encoder, OpenClipEncoder) and isinstance(encoder, TextImageEncoder)
+    assert encoder.embedding_dim == 32 and encoder.context_length == 77
+    assert encoder.logit_scale == pytest.approx(1 / 0.07, rel=1e-4)
+    assert encoder.identity.startswith(tiny_model) and "open_clip_model.safetensors" in encoder.identity
+    texts = encoder.encode_text(["a photo of a cat.", "a photo of a dog."])
+    assert texts.dtype == np.float32 and texts.shape == (2, 32) and np.isfinite(texts).all()
+
+
+def test_another_precision_shares_the_loaded_weights(tiny_model):
+    encoder = load_encoder(tiny_model, device="cpu")
+    loads = encoder_load_count()
+    bf16 = load_encoder(tiny_model, device="cpu", precision="bf16")
+    assert encoder_load_count() == loads
+    assert bf16 is not encoder and bf16.model is encoder.model and bf16.precision == "bf16"
+    assert load_encoder(tiny_model, device="cpu", precision="auto") is encoder
+    np.testing.assert_allclose(bf16.encode_text(["a cat"]), encoder.encode_text(["a cat"]), atol=0.1)
+    with pytest.raises(ValueError, match="precision must be one of 'auto', 'fp32', 'bf16', 'fp16'; got 'fp8'"):
+        encoder.with_precision("fp8")
+
+
+def test_builtin_name_with_a_checkpoint_file(tiny_name, tiny_model):
+    weights = f"{local_dir_folder(tiny_model)}/open_clip_model.safetensors"
+    from pathlib import Path
+
+    by_str = load_encoder(tiny_name, weights, device="cpu")
+    by_path = load_encoder(tiny_name, Path(weights), device="cpu")
+    reference = load_encoder(tiny_model, device="cpu")
+    texts = ["itap of a cat.", "a bad photo of the dog."]
+    np.testing.assert_array_equal(by_str.encode_text(texts), reference.encode_text(texts))
+    np.testing.assert_array_equal(by_path.encode_text(texts), reference.encode_text(texts))
+    assert by_str.identity.startswith(f"{tiny_name}|") and weights in by_str.identity
+
+
+def test_an_injected_encoder_object_is_returned_as_it_is():
+    class Encoder:
+        identity, embedding_dim, logit_scale = "toy", 2, 100.0
+
+        def encode_text(self, texts):
+            return np.ones((len(texts), 2), np.float32)
+
+    encoder = Encoder()
+    assert load_encoder(encoder, device="cuda:7") is encoder  # no device or weights involved
+    with pytest.raises(ModelLoadError, match=r"Encoder lacks \['preprocess', 'encode_images'\]"):
+        load_encoder(encoder, needs_images=True)
+    with pytest.raises(ModelLoadError, match=r"object lacks \['encode_text', 'embedding_dim', 'logit_scale'\]"):
+        load_encoder(object())
+
+
+# ---------------------------------------------------------------- names, tags and folders
+
+
+def test_unknown_model_name_suggests_close_matches():
+    with pytest.raises(ModelLoadError, match=r"Unknown open_clip model 'ViT-B-33'\. Did you mean \[.*'ViT-B-32'"):
+        load_encoder("ViT-B-33", device="cpu")
+
+
+def test_model_error_is_a_value_error():
+    with pytest.raises(ValueError, match="open_clip.list_models()"):
+        load_encoder("no-such-architecture-at-all", device="cpu")
+
+
+def test_unknown_tag_lists_the_tags_of_the_model():
+    with pytest.raises(ModelLoadError) as caught:
+        load_encoder("RN50", "opena", device="cpu")
+    message = str(caught.value)
+    assert "pretrained='opena' is neither a weights tag of 'RN50' nor an existing checkpoint file" in message
+    assert "Did you mean ['openai']" in message
+    for tag in open_clip.list_pretrained_tags_by_model("RN50"):
+        assert repr(tag) in message
+
+
+def test_missing_local_dir_folder(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"folder '.*nowhere' does not exist"):
+        load_encoder(f"local-dir:{tmp_path / 'nowhere'}", device="cpu")
+
+
+def test_local_dir_without_config(tiny_copy):
+    (tiny_copy / "open_clip_config.json").unlink()
+    with pytest.raises(ModelLoadError, match=r"open_clip_config\.json' is missing.*model_cfg"):
+        load_encoder(f"local-dir:{tiny_copy}", device="cpu")
+
+
+def test_missing_checkpoint_file(tiny_name, tmp_path):
+    with pytest.raises(ModelLoadError, match="neither a weights tag .* nor an existing checkpoint file"):
+        load_encoder(tiny_name, str(tmp_path / "weights.pt"), device="cpu")
+    with pytest.raises(ModelLoadError, match="does not exist or is not a file"):
+        verify_checkpoint(tmp_path / "weights.pt")
+
+
+@pytest.mark.timeout(120)
+def test_pretrained_tag_offline_fails_fast_with_a_helpful_message(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError) as caught:
+        load_encoder("RN50", "openai", device="cpu", cache_dir=str(tmp_path))
+    assert time.monotonic() - started < 60
+    message = str(caught.value)
+    assert "Could not download the weights 'RN50'/'openai'" in message
+    assert "cache_dir=" in message and "local-dir:" in message and "HF_HUB_OFFLINE=1" in message
+    assert ".. " not in message
+
+
+@pytest.mark.timeout(120)
+def test_hf_hub_model_offline_fails_with_the_same_hint(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match=r"'hf-hub:someone/some-clip'.*cache_dir=.*local-dir:"):
+        load_encoder("hf-hub:someone/some-clip", device="cpu", cache_dir=str(tmp_path))
+
+
+# ---------------------------------------------------------------- reliability 27: unsafe and damaged files
+
+
+def test_the_payload_really_runs_code_when_unpickled_unsafely(tmp_path):
+    marker = tmp_path / "proof"
+    pickle.loads(pickle.dumps(Payload(marker)))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
+def test_malicious_checkpoint_file_is_refused_without_running_it(tiny_name, tmp_path, writer):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "weights.pt"
+    if writer == "torch.save":
+        torch.save({"state_dict": Payload(marker)}, path)
+    else:
+        path.write_bytes(pickle.dumps(Payload(marker), protocol=2))
+    loads = encoder_load_count()
+    for model in (tiny_name, "RN50"):
+        with pytest.raises(ModelLoadError) as caught:
+            load_encoder(model, str(path), device="cpu")
+        message = str(caught.value)
+        assert repr(str(path)) in message and "cannot be loaded safely" in message
+        assert "never falls back to unsafe pickle loading" in message
+    assert not marker.exists()
+    assert encoder_load_count() == loads
+
+
+def test_malicious_checkpoint_in_a_local_dir_is_refused(tiny_copy, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tiny_copy / "open_clip_pytorch_model.bin"
+    torch.save(Payload(marker), evil)
+    with pytest.raises(ModelLoadError, match=f"Checkpoint {str(evil)!r} cannot be loaded safely"):
+        load_encoder(f"local-dir:{tiny_copy}", device="cpu")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("keep", [lambda size: 100, lambda size: size // 2, lambda size: size - 10], ids=["header", "half", "tail"])
+def test_truncated_safetensors_in_a_local_dir_names_the_file(tiny_copy, keep):
+    weights = tiny_copy / "open_clip_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: keep(len(data))])
+    with pytest.raises(ModelLoadError, match=f"Checkpoint {str(weights)!r} is not a valid safetensors file"):
+        load_encoder(f"local-dir:{tiny_copy}", device="cpu")
+
+
+def test_a_safe_torch_checkpoint_is_accepted(tiny_name, tmp_path, tiny_model):
+    path = tmp_path / "weights.pt"
+    torch.save(load_encoder(tiny_model, device="cpu").model.state_dict(), path)
+    verify_checkpoint(path)
+    encoder = load_encoder(tiny_name, str(path), device="cpu")
+    np.testing.assert_array_equal(encoder.encode_text(["a"]), load_encoder(tiny_model, device="cpu").encode_text(["a"]))
+
+
+# ---------------------------------------------------------------- devices (reliability 29)
+
+
+def test_resolve_device_auto_and_cpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+@no_cuda
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
+def test_resolve_device_cuda_without_cuda(device):
+    with pytest.raises(ValueError, match="CUDA is not available on this machine; use device='auto'.*or device='cpu'"):
+        resolve_device(device)
+
+
+@no_cuda
+def test_loading_on_cuda_without_cuda(tiny_model):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        load_encoder(tiny_model, device="cuda")
+
+
+@pytest.mark.parametrize("device", ["gpu", "tpu", "", "cuda:x", 0, None])
+def test_resolve_device_rejects_other_values(device):
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        resolve_device(device)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_resolve_device_on_a_gpu_host():
+    assert resolve_device("auto").type == "cuda"
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match="does not exist"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_text_embeddings_are_allclose_to_the_cpu_ones(tiny_model):
+    texts = ["a photo of a cat.", "a sketch of a dog."]
+    cpu = load_encoder(tiny_model, device="cpu").encode_text(texts)
+    gpu = load_encoder(tiny_model, device="cuda", precision="fp32")
+    np.testing.assert_allclose(gpu.encode_text(texts), cpu, atol=1e-4)
+    np.testing.assert_allclose(gpu.encode_text(texts), gpu.encode_text(texts), atol=1e-6)
+
+
+# ---------------------------------------------------------------- OOM back-off (reliability 28)
+
+
+class OutOfMemoryAbove:
+    """Row-wise function that fails like a GPU when given more than ``limit`` rows."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.calls = []
+
+    def __call__(self, rows):
+        self.calls.append(len(rows))
+        if len(rows) > self.limit:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory with {len(rows)} rows")
+        return rows * 2.0 + rows.sum(dim=1, keepdim=True)
+
+
+def test_oom_backoff_halves_until_it_fits_and_keeps_every_row_once():
+    batch = torch.arange(100 * 3, dtype=torch.float32).reshape(100, 3)
+    function = OutOfMemoryAbove(16)
+    backoff = OutOfMemoryBackoff(64, "cuda:0")
+    output = backoff(function, batch)
+    reference = torch.cat([function(row[None]) for row in batch])
+    assert torch.equal(output, reference)
+    assert function.calls[:3] == [64, 32, 16]
+    successful = [size for size in function.calls[:-100] if size <= 16]
+    assert sum(successful) == 100  # no row lost, none repeated
+    assert backoff.batch_size == 16
+    # The size that fits is remembered: the next batch does not fail again.
+    function.calls.clear()
+    backoff(function, batch[:40])
+    assert function.calls == [16, 16, 8]
+
+
+def test_oom_even_at_batch_size_one_names_device_and_batch_size():
+    backoff = OutOfMemoryBackoff(8, "cuda:3")
+    with pytest.raises(torch.cuda.OutOfMemoryError, match="Out of memory on cuda:3 even with batch size 1") as caught:
+        backoff(OutOfMemoryAbove(0), torch.ones(5, 2))
+    assert isinstance(caught.value.__cause__, torch.cuda.OutOfMemoryError)
+
+
+def test_other_errors_are_not_retried():
+    calls = []
+
+    def broken(rows):
+        calls.append(len(rows))
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        OutOfMemoryBackoff(8, "cpu")(broken, torch.ones(20, 2))
+    assert calls == [8]
+
+
+def test_oom_backoff_of_an_empty_batch():
+    output = OutOfMemoryBackoff(8, "cpu")(lambda rows: rows * 2, torch.ones(0, 3))
+    assert output.shape == (0, 3)
+
+
+# ---------------------------------------------------------------- eval mode and determinism (reliability 30)
+
+
+def test_eval_mode_is_enforced_on_an_injected_model_in_train_mode():
+    config = {**TINY_MODEL_CONFIG, "vision_cfg": {**TINY_MODEL_CONFIG["vision_cfg"], "patch_dropout": 0.5}}
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**config)
+    pixels = torch.randn(4, 3, 32, 32)
+    model.train()
+    with torch.no_grad():
+        # Sanity: in train mode patch dropout makes two passes differ.
+        assert not torch.equal(model.encode_image(pixels), model.encode_image(pixels))
+        model.eval()
+        expected = model.encode_image(pixels)
+    model.train()
+    encoder = OpenClipEncoder(
+        model,
+        open_clip.get_tokenizer("ViT-B-32"),
+        open_clip.image_transform(32, is_train=False),
+        identity="injected",
+        device=torch.device("cpu"),
+    )
+    model.train()
+    first = encoder.encode_images(pixels)
+    model.train()
+    second = encoder.encode_images(pixels)
+    assert torch.equal(first, second) and torch.equal(first, expected.float())
+    model.train()
+    texts = ["a photo of a cat.", "a drawing of a dog."]
+    np.testing.assert_array_equal(encoder.encode_text(texts), encoder.encode_text(texts))
+    assert not model.training
+
+
+def test_text_embeddings_do_not_depend_on_the_batch(tiny_model):
+    encoder = load_encoder(tiny_model, device="cpu")
+    texts = [f"a photo of a {word}." for word in ("cat", "dog", "bird", "fish", "tree")]
+    together = encoder.encode_text(texts)
+    one_by_one = np.vstack([encoder.encode_text([text]) for text in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-6)
+    np.testing.assert_array_equal(encoder.encode_text(texts), together)
+
+
+def test_count_tokens_includes_start_and_end(tiny_model):
+    encoder = load_encoder(tiny_model, device="cpu")
+    assert encoder.count_tokens(["a cat", "cat"]) == [4, 3]
