@@ -7,7 +7,8 @@ import json
 import numpy as np
 
 from ._errors import ExitCode, InputError
-from ._inputs import collect_class_names, expand_image_arguments, resolve_templates_option
+from ._inputs import expand_image_arguments
+from ._text_inputs import collect_class_names, resolve_templates_option
 from ._models import check_k, embed_images, fit_classifier, resolve_seed
 from ._options import (
     SELECTIONS,
@@ -45,7 +46,20 @@ templates (JSON lists of the templates used for that image)."""
 
 
 def add_parser(subparsers, parents):
-    """Register ``classify``."""
+    """Register ``classify`` and its options.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``skclip-sage`` command list.
+    parents : list of argparse.ArgumentParser
+        Parsers whose options every command shares (``--quiet``, ``--debug``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The command's parser; its ``run`` default is :func:`run`.
+    """
     parser = command_parser(
         subparsers, "classify", help="classify images zero-shot into the classes you name",
         description=DESCRIPTION, examples=EXAMPLES, parents=parents,
@@ -68,7 +82,19 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    """Run ``classify``; return the exit code."""
+    """Run ``classify``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    exit_code : ExitCode
+        ``OK``, or ``SOME_IMAGES_FAILED`` when ``--on-error skip`` left images out;
+        other outcomes are raised as errors and mapped to codes by ``main``.
+    """
     # Everything cheap is checked before the model loads, so typos fail in a second.
     classes = collect_class_names(args.classes, args.class_file)
     templates = resolve_templates_option(args.templates)

@@ -30,7 +30,20 @@ CSV with the columns row, path when --paths ends in .csv."""
 
 
 def add_parser(subparsers, parents):
-    """Register ``embed``."""
+    """Register ``embed`` and its options.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``skclip-sage`` command list.
+    parents : list of argparse.ArgumentParser
+        Parsers whose options every command shares (``--quiet``, ``--debug``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The command's parser; its ``run`` default is :func:`run`.
+    """
     parser = command_parser(
         subparsers, "embed", help="save CLIP image embeddings as .npy with a paths sidecar",
         description=DESCRIPTION, examples=EXAMPLES, parents=parents,
@@ -64,7 +77,19 @@ def write_sidecar(path, image_paths):
 
 
 def run(args):
-    """Run ``embed``; return the exit code."""
+    """Run ``embed``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    exit_code : ExitCode
+        ``OK``, or ``SOME_IMAGES_FAILED`` when ``--on-error skip`` left images out;
+        other outcomes are raised as errors and mapped to codes by ``main``.
+    """
     if not args.output.lower().endswith(".npy"):
         raise InputError(f"--output {args.output!r} must end in .npy (the file is written with numpy.save).")
     sidecar = sidecar_path(args.output, args.paths)

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 
 from ._errors import ExitCode, InputError, UsageError
-from ._inputs import ImageList, resolve_templates_option
+from ._inputs import ImageList
+from ._text_inputs import resolve_templates_option
 from ._models import SELECTIONS_USING_K, check_k, embed_images, fit_classifier, parse_selections, resolve_seed
 from ._options import add_error_options, add_model_options, add_template_options, command_parser
 from ._report_output import format_table, run_record, write_json, write_report_csv
@@ -45,7 +46,20 @@ waterbirds, celeba (WILDS layouts), pacs, vlcs (DomainBed layouts) or folder
 
 
 def add_parser(subparsers, parents):
-    """Register ``evaluate``."""
+    """Register ``evaluate`` and its options.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``skclip-sage`` command list.
+    parents : list of argparse.ArgumentParser
+        Parsers whose options every command shares (``--quiet``, ``--debug``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The command's parser; its ``run`` default is :func:`run`.
+    """
     parser = command_parser(
         subparsers, "evaluate", help="robustness report (Avg, WGA, Gap, HM, groups) on a dataset",
         description=DESCRIPTION, examples=EXAMPLES, parents=parents,
@@ -112,7 +126,19 @@ def choose_average(args, bunch):
 
 
 def run(args):
-    """Run ``evaluate``; return the exit code."""
+    """Run ``evaluate``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    exit_code : ExitCode
+        ``OK``, or ``SOME_IMAGES_FAILED`` when ``--on-error skip`` left images out;
+        other outcomes are raised as errors and mapped to codes by ``main``.
+    """
     selections = parse_selections(args.compare)
     templates = resolve_templates_option(args.templates)
     check_k(args.k, len(templates), selections)

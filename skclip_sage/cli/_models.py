@@ -98,6 +98,8 @@ def embed_images(images, args):
     failures.sort()
     for position, _, reason in failures:
         LOGGER.warning("could not read %r: %s", images.paths[position], reason)
+    if failures:
+        LOGGER.warning("skipped %d of %d image(s) that could not be read", len(failures), len(images.paths))
     kept = np.flatnonzero(np.isfinite(embeddings).all(axis=1))
     return EmbeddedImages(
         embeddings[kept], kept, [(images.paths[position], reason) for position, _, reason in failures]

@@ -73,12 +73,12 @@ def format_table(result):
     ...           "average": "plain", "runs": [run_record("sage", 1, report)]}
     >>> print(format_table(result))
     folder: 2 images; Avg = accuracy over all images; accuracies in %
-    metric    sage k=1
-    Avg          50.00
-    WGA          50.00
-    Gap           0.00
-    HM           50.00
-    a (n=2)      50.00
+    metric   sage k=1
+    Avg         50.00
+    WGA         50.00
+    Gap          0.00
+    HM          50.00
+    a (n=2)     50.00
     """
     runs = result["runs"]
     split = f" ({result['split']} split)" if result.get("split") else ""

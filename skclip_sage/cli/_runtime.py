@@ -162,4 +162,4 @@ def write_failures(path, failures):
     """
     write_csv(path, ["path", "reason"], [list(failure) for failure in failures])
     if failures:
-        LOGGER.warning("%d image(s) could not be read; listed in %s", len(failures), path)
+        LOGGER.warning("listed the unreadable image(s) in %s", path)

@@ -17,7 +17,20 @@ EXAMPLES = """\
 
 
 def add_parser(subparsers, parents):
-    """Register ``templates``."""
+    """Register ``templates`` and its options.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``skclip-sage`` command list.
+    parents : list of argparse.ArgumentParser
+        Parsers whose options every command shares (``--quiet``, ``--debug``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The command's parser; its ``run`` default is :func:`run`.
+    """
     parser = command_parser(
         subparsers, "templates", help="list the built-in prompt-template sets or print one",
         description="Without NAME, list the built-in prompt-template sets. With NAME, print its "
@@ -27,14 +40,25 @@ def add_parser(subparsers, parents):
     )
     parser.add_argument("name", nargs="?", metavar="NAME", help=TEMPLATES_HELP)
     parser.add_argument("-n", "--numbered", action="store_true", help="prefix each template with its index")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, uses_models=False)
     return parser
 
 
 def run(args):
-    """Run ``templates``; return the exit code."""
+    """Run ``templates``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    exit_code : ExitCode
+        ``OK``; an unknown set or a bad file is raised as an error.
+    """
     from .._template_sets import TEMPLATE_SETS
-    from ._inputs import resolve_templates_option
+    from ._text_inputs import resolve_templates_option
 
     if args.name is None:
         width = max(map(len, TEMPLATE_SETS))

@@ -1,0 +1,111 @@
+"""Class names and templates from the command line and from one-item-per-line text files."""
+
+from __future__ import annotations
+
+import os
+
+from ._errors import InputError, UsageError
+
+
+def read_line_file(path, what):
+    """Non-empty lines of a text file with their line numbers; ``#`` starts a comment line.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    what : str
+        What the file holds, for messages (e.g. ``"class file"``).
+
+    Returns
+    -------
+    lines : list of (int, str)
+        1-based line number and stripped text of each line kept.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"the {what} {path!r} does not exist or is not a file.")
+    try:
+        with open(path, encoding="utf-8-sig") as stream:
+            numbered = list(enumerate(stream, start=1))
+    except UnicodeDecodeError as err:
+        raise InputError(f"the {what} {path!r} is not UTF-8 text: {err}.") from err
+    kept = [(number, line.strip()) for number, line in numbered]
+    kept = [(number, text) for number, text in kept if text and not text.startswith("#")]
+    if not kept:
+        raise InputError(f"the {what} {path!r} is empty (blank lines and '#' comments are ignored).")
+    return kept
+
+
+def collect_class_names(classes, class_file):
+    """The class names from ``--classes`` and ``--class-file``, in that order.
+
+    Parameters
+    ----------
+    classes : list of str or None
+        Names given on the command line.
+    class_file : str or None
+        A file with one class name per line.
+
+    Returns
+    -------
+    names : list of str
+        At least two distinct, non-empty names.
+    """
+    names = [name.strip() for name in classes or []]
+    if class_file is not None:
+        names.extend(text for _, text in read_line_file(class_file, "class file"))
+    if any(not name for name in names):
+        raise UsageError("class names must not be empty.")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UsageError(f"class names must be distinct; {duplicates} given more than once.")
+    if len(names) < 2:
+        raise UsageError(
+            f"zero-shot classification needs at least 2 classes; got {len(names)} "
+            f"({names}). Give them with --classes A B ... or --class-file FILE."
+        )
+    return names
+
+
+def resolve_templates_option(value, option="--templates"):
+    """The templates named by ``--templates``: a built-in set name or a text file.
+
+    Parameters
+    ----------
+    value : str
+        ``"openai_imagenet"``, ``"simple"``, or a file with one template per line,
+        each holding one ``{}`` for the class name.
+    option : str, default="--templates"
+        How the value was given, for messages.
+
+    Returns
+    -------
+    templates : list of str
+        Checked templates.
+
+    Examples
+    --------
+    >>> len(resolve_templates_option("simple"))
+    7
+    """
+    from .._template_sets import TEMPLATE_SETS
+
+    if value in TEMPLATE_SETS:
+        return list(TEMPLATE_SETS[value])
+    if not os.path.isfile(value):
+        hint = " To use one template, write it in a text file and pass the file." if "{" in value else ""
+        raise UsageError(
+            f"{option} {value!r} is neither a built-in set ({', '.join(sorted(TEMPLATE_SETS))}) "
+            f"nor an existing file.{hint}"
+        )
+    # Imported only for files: it pulls in scikit-learn, which listing a set does not need.
+    from .._prompts import resolve_templates
+
+    templates = []
+    for number, text in read_line_file(value, "templates file"):
+        try:
+            templates.extend(resolve_templates([text]))
+        except ValueError as err:
+            message = str(err).replace("Template 0 ", "template ", 1)
+            raise InputError(f"templates file {value!r} line {number}: {message}") from err
+    return templates
