@@ -8,12 +8,18 @@ module's ``__all__`` in an autosummary table; autosummary then writes a page per
 object. A module is listed only if it imports, so subpackages still being written
 (``synthetic``, ``distributed``, ``cli``) appear as soon as they exist and never
 break the build before.
+
+Examples are ``.. code-block:: python`` blocks, executed by ``tests/test_docs.py``
+(each in a fresh namespace and temporary folder; ``:class: continue`` carries on from
+the previous block of the page, ``:class: no-run`` marks a block that needs
+downloaded weights or data, ``:class: gpu`` one that needs CUDA; a block starting
+with ``>>>`` is a doctest). See that file's docstring.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,6 +50,7 @@ pygments_style = "sphinx"
 
 html_theme = "alabaster"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_title = f"skclip-sage {release}"
 html_theme_options = {
     "description": "Robust zero-shot CLIP classification with SAGE, for scikit-learn",
@@ -118,7 +125,11 @@ def importable_api_modules():
 
 
 def write_api_pages():
-    GENERATED.mkdir(parents=True, exist_ok=True)
+    # Start clean: a page left over from a module or name that no longer exists would
+    # be an orphan document, which -W turns into a failed build. autosummary writes
+    # the per-object pages after this file has run.
+    shutil.rmtree(GENERATED, ignore_errors=True)
+    GENERATED.mkdir(parents=True)
     toctree = [".. toctree::", "   :maxdepth: 1", ""]
     for name, title, role, names in importable_api_modules():
         heading = f"{title}: ``{name}``"
@@ -139,14 +150,9 @@ def write_api_pages():
             "",
         ]
         lines += [f"   {item}" for item in names]
-        _write_if_changed(GENERATED / f"module-{name}.rst", "\n".join(lines) + "\n")
+        (GENERATED / f"module-{name}.rst").write_text("\n".join(lines) + "\n")
         toctree.append(f"   generated/module-{name}")
-    _write_if_changed(GENERATED / "modules.rst.inc", "\n".join(toctree) + "\n")
-
-
-def _write_if_changed(path, text):
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    (GENERATED / "modules.rst.inc").write_text("\n".join(toctree) + "\n")
 
 
 write_api_pages()
