@@ -96,8 +96,6 @@ def dataset_problem(args):
     from skclip_sage import ClipImageEmbedder
     from skclip_sage import datasets
 
-    if args.root is None:
-        raise SystemExit(f"--dataset {args.dataset} needs --root, the dataset folder or its parent.")
     if args.dataset in ("waterbirds", "celeba"):
         loader = datasets.load_waterbirds if args.dataset == "waterbirds" else datasets.load_celeba
         bunch = loader(args.root, split=args.split)
@@ -184,13 +182,21 @@ def evaluate_one(problem, mode, k, args):
 
 def main(argv=None):
     """Run the comparison; return the process exit status (0 on success)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.dataset is not None and args.root is None:
+        parser.error(f"--dataset {args.dataset} needs --root, the dataset folder or its parent")
     if any(k < 1 for k in args.k):
-        raise SystemExit(f"--k values must be >= 1; got {args.k}.")
+        parser.error(f"--k values must be >= 1; got {args.k}")
     args.output.mkdir(parents=True, exist_ok=True)
     if args.cache_dir is None and args.dataset is not None:
         args.cache_dir = args.output / "cache"
-    problem = simulated_problem(args) if args.simulate else dataset_problem(args)
+    try:
+        problem = simulated_problem(args) if args.simulate else dataset_problem(args)
+    except FileNotFoundError as err:
+        # The loaders say which file is expected where and where the dataset comes from.
+        log(f"error: {err}")
+        return 2
     rows, n_templates = evaluate(problem, args.k, args)
     context = {
         "dataset": problem["dataset"], "title": problem["title"], "model": problem["model_name"],

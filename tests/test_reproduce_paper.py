@@ -102,9 +102,16 @@ def test_waterbirds_fixture_with_tiny_local_dir_model(reproduce_paper, tmp_path,
     assert row_of(again, "ensemble", 80)["paper_WGA"] == "36.2"
 
 
-def test_dataset_needs_a_root(reproduce_paper, tmp_path):
-    with pytest.raises(SystemExit, match="--root"):
+def test_dataset_needs_a_root(reproduce_paper, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         reproduce_paper.main(["--dataset", "waterbirds", "--output", str(tmp_path)])
+    assert exit_info.value.code == 2 and "needs --root" in capsys.readouterr().err
+
+
+def test_missing_dataset_folder_is_reported_not_raised(reproduce_paper, tmp_path, capsys):
+    status = reproduce_paper.main(["--dataset", "pacs", "--root", str(tmp_path / "nowhere"),
+                                   "--output", str(tmp_path / "out")])
+    assert status == 2 and "error:" in capsys.readouterr().err
 
 
 def test_runs_as_a_script_the_way_the_readme_says(tmp_path):
