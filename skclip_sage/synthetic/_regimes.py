@@ -6,7 +6,7 @@ how the spurious concept is spread over the templates. Each template gets a
 class-content strength ``m`` and a leakage angle ``theta``: its prompts carry
 ``m * cos(theta)`` of the core concept and ``m * sin(theta)`` of the spurious one.
 For a minority image the template votes correctly while ``theta`` stays below
-``90 - atan(0.75) ~ 53`` degrees; its separation is about ``m * |cos(theta + 37)|``,
+``90 - atan(0.75) ~ 53`` degrees; its separation grows with ``m * |cos(theta + 37)|``,
 large for clean templates *and* for strongly leaking ones.
 """
 
