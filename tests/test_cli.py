@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 import pytest
-from dataset_fixtures import make_image_folder, make_waterbirds, write_image
+from dataset_fixtures import make_celeba, make_image_folder, make_pacs, make_waterbirds, write_image
 
 from skclip_sage._template_sets import SIMPLE_IMAGENET_TEMPLATES
 from skclip_sage.cli import main
@@ -226,6 +226,27 @@ def test_manifest_to_stdout_with_ensemble(image_tree, tiny_model, capsys, monkey
     assert "wrote 2 prediction(s) to stdout" in captured.err
 
 
+@pytest.mark.parametrize(
+    ("dataset", "build", "options", "average", "n_groups"),
+    [
+        ("celeba", lambda root: make_celeba(root, n_per_group=1), [], "plain", 4),
+        ("pacs", lambda root: make_pacs(root), [], "groups", 28),
+        ("folder", lambda root: make_image_folder(root, domains=("a", "b")), ["--domain-folders"], "groups", 4),
+    ],
+)
+def test_evaluate_uses_the_papers_average_per_dataset(
+    dataset, build, options, average, n_groups, tiny_model, tmp_path, capsys
+):
+    root = build(tmp_path / "data")
+    report_path = tmp_path / "report.json"
+    code = main(["evaluate", dataset, str(root), "--compare", "single", "--templates", "simple",
+                 "--json", str(report_path), *options, *model_options(tiny_model)])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(report_path.read_text())
+    assert report["average"] == average and len(report["runs"][0]["groups"]) == n_groups
+    assert "single" in capsys.readouterr().out
+
+
 def test_on_error_raise_names_every_unreadable_image_and_writes_nothing(image_tree, tiny_model, capsys, tmp_path):
     manifest = tmp_path / "images.csv"
     manifest.write_text(f"path\n{image_tree / 'single.png'}\n{image_tree / 'photos/cat/broken.jpg'}\nmissing.png\n")
@@ -237,6 +258,17 @@ def test_on_error_raise_names_every_unreadable_image_and_writes_nothing(image_tr
     assert "broken.jpg" in err and "missing.png" in err
     assert "2 of 3 image(s) could not be read" in err and "--on-error skip" in err
     assert not output.exists() and not list(tmp_path.glob("*.failures.csv"))
+
+
+def test_skip_under_strict_writes_readable_rows_and_exits_non_zero(image_tree, tiny_model, capsys, tmp_path):
+    # RELIABILITY case 25: predictions for the readable images, a failures file, non-zero exit.
+    output, failures = tmp_path / "out.csv", tmp_path / "bad.csv"
+    code = main(["classify", str(image_tree / "photos"), "--classes", "cat", "dog", "--templates", "simple",
+                 "--on-error", "skip", "--strict", "--output", str(output), "--failures", str(failures),
+                 *model_options(tiny_model)])
+    assert code == 1, capsys.readouterr().err
+    assert len(read_csv(output)) == 6
+    assert [row["path"] for row in read_csv(failures)] == [str(image_tree / "photos" / "cat" / "broken.jpg")]
 
 
 def test_bad_model_and_debug_traceback(image_tree, capsys):

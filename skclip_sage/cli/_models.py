@@ -77,6 +77,11 @@ def embed_images(images, args):
     LOGGER.info("loading model %s", args.model)
     embedder.fit()
     LOGGER.info("embedding %d image(s)", len(images.locations))
+    repeated = len(images.paths) - len(set(images.paths))
+    if repeated:
+        # Kept, not dropped: every input gets its row, but overlapping folders and
+        # globs are usually a mistake worth a note.
+        LOGGER.info("%d image path(s) were given more than once; each occurrence gets its own row", repeated)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SkippedImagesWarning)
