@@ -540,6 +540,15 @@ def test_cache_dir_keeps_text_banks_on_disk_across_cache_clears(tmp_path, empty_
     np.testing.assert_array_equal(second.text_embeddings_, first.text_embeddings_)
 
 
+def test_changing_a_fitted_bank_does_not_change_the_cache(empty_text_bank_cache):
+    X, y = make_data()
+    clf = make_classifier().fit(X, y)
+    expected = clf.text_embeddings_.copy()
+    clf.text_embeddings_[:] = 0.0
+    np.testing.assert_array_equal(clf.fit(X, y).text_embeddings_, expected)
+    assert clf.model.calls() == 1
+
+
 def test_different_prompts_or_precision_are_encoded_again(empty_text_bank_cache):
     X, y = make_data()
     clf = make_classifier().fit(X, y)
