@@ -174,13 +174,27 @@ def run_snippet(snippet: Snippet, namespace: dict) -> None:
 
 
 def run_chain(chain: list[Snippet], workdir: Path, monkeypatch) -> None:
+    """Run snippets in one namespace, in ``workdir``, leaving global state as it was.
+
+    Examples may call ``sklearn.set_config`` or ``torch.manual_seed``; the
+    scikit-learn configuration and the global NumPy and torch random states are
+    restored afterwards so that no other test sees a difference.
+    """
+    import numpy as np
     import sklearn
+    import torch
 
     monkeypatch.chdir(workdir)
     namespace = {"__name__": "__docs__"}
-    with sklearn.config_context():
-        for snippet in chain:
-            run_snippet(snippet, namespace)
+    numpy_state = np.random.get_state()
+    torch_state = torch.random.get_rng_state()
+    try:
+        with sklearn.config_context():
+            for snippet in chain:
+                run_snippet(snippet, namespace)
+    finally:
+        np.random.set_state(numpy_state)
+        torch.random.set_rng_state(torch_state)
 
 
 # -- the build --------------------------------------------------------------------------
@@ -189,6 +203,8 @@ def run_chain(chain: list[Snippet], workdir: Path, monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def built_docs(tmp_path_factory):
     """Build the HTML site once: ``sphinx-build -W --keep-going -q -E``."""
+    pytest.importorskip("sphinx", reason="the docs tools come with the [docs] (and [dev]) extra")
+    pytest.importorskip("numpydoc", reason="the docs tools come with the [docs] (and [dev]) extra")
     output = tmp_path_factory.mktemp("html")
     start = time.perf_counter()
     result = subprocess.run(
