@@ -334,6 +334,18 @@ def test_cuda_without_cuda_is_an_error_suggesting_auto_or_cpu(device, tiny_model
             clf.fit(X, y)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("selection", ["sage", "random", "ensemble"])
+def test_cuda_predictions_match_the_cpu(selection):
+    X, y = make_data()
+    cpu = make_classifier(selection=selection, k=2, random_state=0).fit(X, y)
+    gpu = make_classifier(selection=selection, k=2, random_state=0, device="cuda").fit(X, y)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(gpu.selected_templates(X), cpu.selected_templates(X))
+    np.testing.assert_allclose(gpu.predict_proba(X), gpu.predict_proba(X), atol=1e-7)  # allclose on GPU
+
+
 def test_unknown_device_string_is_an_error():
     X, y = make_data()
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'gpu'"):
