@@ -21,7 +21,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     #: An input or the model could not be used: missing file, no images found,
     #: unreadable images (with ``--on-error raise``), bad template file, bad
-    #: dataset folder, model that does not load; or a warning under ``--strict``.
+    #: dataset folder, model that does not load, out of memory; or a warning
+    #: under ``--strict``.
     INPUT = 3
     #: An unexpected internal error (a bug): rerun with ``--debug`` and report it.
     INTERNAL = 4
@@ -37,7 +38,7 @@ exit codes:
   2    usage error (unknown option, bad value, fewer than two classes, ...)
   3    input or model error (missing file, no images, unreadable images with
        --on-error raise, bad template file or dataset folder, model that does not
-       load), or any warning under --strict
+       load, out of memory), or any warning under --strict
   4    internal error (a bug: rerun with --debug for the traceback and report it)
   130  interrupted
 """

@@ -123,6 +123,11 @@ def main(argv=None):
         if isinstance(error, _user_error_types()):
             sys.stderr.write(f"{command}: error: {_one_line(error)}{_strict_note(error, args)}\n")
             return ExitCode.INPUT
+        if "out of memory" in str(error).lower():
+            # torch's OutOfMemoryError (a RuntimeError) after the batch back-off gave up: a
+            # resource limit the user can change, not a bug.
+            sys.stderr.write(f"{command}: error: {_one_line(error)} Lower --batch-size, or use --device cpu.\n")
+            return ExitCode.INPUT
         sys.stderr.write(
             f"{command}: error: unexpected {type(error).__name__}: {_one_line(error)}. This is a bug in "
             f"skclip-sage; rerun with --debug for the traceback and report it.\n"
