@@ -281,6 +281,29 @@ def test_verbose_shows_a_progress_bar(tiny_model, picture_paths, reference, caps
     assert "Embedding images" in capsys.readouterr().err
 
 
+def test_preprocessing_in_process_runs_on_one_torch_thread():
+    # Small per-image ops lose to thread hand-offs; the model keeps the caller's threads.
+    seen = {"preprocess": set(), "model": set()}
+
+    class ThreadRecording(RecordingEncoder):
+        def preprocess(self, image):
+            seen["preprocess"].add(torch.get_num_threads())
+            return _preprocess_to_tensor(image)
+
+        def encode_images(self, pixels):
+            seen["model"].add(torch.get_num_threads())
+            return super().encode_images(pixels)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        ClipImageEmbedder(ThreadRecording(), batch_size=2).fit().transform(np.zeros((5, 8, 8, 3), np.uint8))
+        assert seen == {"preprocess": {1}, "model": {2}}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 # --- inputs -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,149 @@
+"""Throughput of ClipImageEmbedder on JPEG files against the bare model forward.
+
+Writes ``--images`` JPEG files (default 300 at 256 x 256) to a temporary folder,
+loads ``ViT-B-32`` with random weights (``pretrained=None``: no download, works
+offline) and measures, in images per second:
+
+- **bare forward**: the model's ``encode_images`` on tensors decoded and
+  preprocessed beforehand (the upper bound: no file is read in the timed part);
+- **ClipImageEmbedder**: ``transform(paths)`` with ``num_workers`` in ``--workers``
+  (reading, decoding, preprocessing in a DataLoader, then the same model object,
+  which the embedder gets from the shared per-process registry);
+- **decode only**: reading and preprocessing the files in this process, to show
+  what the workers have to hide.
+
+Target (issue 2): the embedder at ``num_workers=2`` reaches at least 0.85x the bare
+forward on the CPU. Nothing is asserted; a markdown table is printed.
+
+Examples: ``python benchmarks/bench_embedder.py`` (CPU) and
+``python benchmarks/bench_embedder.py --device cuda --precision bf16 --workers 0 4 8 --images 2000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=300, help="JPEG files to embed (default: 300)")
+    parser.add_argument("--size", type=int, default=256, help="side of the square JPEGs in pixels (default: 256)")
+    parser.add_argument("--model", default="ViT-B-32", help="open_clip model name, random weights (default: ViT-B-32)")
+    parser.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'auto' (default: cpu)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                        help="autocast precision; 'auto' is fp32 on CPU, bf16 on GPU (default: auto)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
+                        help="num_workers values to measure (default: 0 2)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed runs per setting after a warm-up; the fastest counts (default: 2)")
+    parser.add_argument("--folder", default=None, help="where to write the JPEGs (default: a temporary folder)")
+    return parser.parse_args(argv)
+
+
+def write_jpegs(folder: Path, count: int, size: int) -> list[str]:
+    """Photo-like JPEGs (smooth colour fields plus grain), so decoding costs what it does for photos."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = np.random.default_rng(0)
+    axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    paths = []
+    for index in range(count):
+        weights = generator.uniform(0, 255, size=(3, 3)).astype(np.float32)
+        field = weights[0] * axis[:, None, None] + weights[1] * axis[None, :, None] + weights[2] * 0.5
+        grain = generator.normal(0, 12, size=(size, size, 3)).astype(np.float32)
+        pixels = np.clip(field / 2 + grain, 0, 255).astype(np.uint8)
+        path = folder / f"image_{index:05d}.jpg"
+        Image.fromarray(pixels).save(path, quality=90)
+        paths.append(str(path))
+    return paths
+
+
+def best_seconds(function, repeats: int, synchronize) -> float:
+    function()  # warm-up: allocator, kernels, worker start-up paths
+    synchronize()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def run(args) -> None:
+    import torch
+
+    from skclip_sage import ClipImageEmbedder
+    from skclip_sage.encoders import load_encoder
+    from skclip_sage.io import open_image
+
+    encoder = load_encoder(args.model, None, device=args.device, precision=args.precision)
+    cuda = encoder.device.type == "cuda"
+
+    def synchronize():
+        if cuda:
+            torch.cuda.synchronize()
+
+    print(f"Machine: python {platform.python_version()}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs, device {encoder.device}"
+          + (f" ({torch.cuda.get_device_name()})" if cuda else "")
+          + f", precision {args.precision}", flush=True)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(args.folder) if args.folder else Path(temporary)
+        paths = write_jpegs(folder, args.images, args.size)
+
+        def decode_all():
+            return [encoder.preprocess(open_image(path)) for path in paths]
+
+        decode_seconds = best_seconds(decode_all, 1, lambda: None)
+        pixels = torch.stack(decode_all())
+
+        def bare_forward():
+            for start in range(0, len(pixels), args.batch_size):
+                embeddings = encoder.encode_images(pixels[start : start + args.batch_size])
+                embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True)
+                embeddings.cpu()
+
+        bare_seconds = best_seconds(bare_forward, args.repeats, synchronize)
+        results = []
+        for workers in args.workers:
+            embedder = ClipImageEmbedder(
+                args.model, pretrained=None, device=args.device, precision=args.precision,
+                batch_size=args.batch_size, num_workers=workers,
+            ).fit()
+            seconds = best_seconds(lambda: embedder.transform(paths), args.repeats, synchronize)
+            results.append((workers, seconds))
+            print(f"  measured num_workers={workers}", flush=True)
+    print_table(args, encoder, decode_seconds, bare_seconds, results)
+
+
+def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
+    count = args.images
+    bare_rate = count / bare_seconds
+    print()
+    print(f"### ClipImageEmbedder throughput: {count} JPEGs of {args.size}x{args.size}, {args.model} "
+          f"(random weights), {encoder.device}, precision {args.precision}, batch {args.batch_size}")
+    print()
+    print("| what | images/s | vs bare forward |")
+    print("|---|---:|---:|")
+    print(f"| bare forward on pre-decoded tensors | {bare_rate:,.1f} | 1.00x |")
+    for workers, seconds in results:
+        rate = count / seconds
+        print(f"| ClipImageEmbedder, num_workers={workers} | {rate:,.1f} | {rate / bare_rate:.2f}x |")
+    print(f"| decode + preprocess only, one process | {count / decode_seconds:,.1f} | "
+          f"{(count / decode_seconds) / bare_rate:.2f}x |")
+    print()
+    print(f"Fastest of {args.repeats} timed runs after a warm-up run (decode only: one run).")
+
+
+if __name__ == "__main__":
+    run(parse_arguments())
