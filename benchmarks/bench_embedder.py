@@ -86,7 +86,10 @@ def run(args) -> None:
     from skclip_sage.encoders import load_encoder
     from skclip_sage.io import open_image
 
-    encoder = load_encoder(args.model, None, device=args.device, precision=args.precision)
+    try:
+        encoder = load_encoder(args.model, None, device=args.device, precision=args.precision)
+    except ValueError as err:  # e.g. --device cuda without CUDA: say so, no traceback
+        raise SystemExit(str(err)) from err
     cuda = encoder.device.type == "cuda"
 
     def synchronize():
