@@ -21,7 +21,7 @@ so it needs only the ``(n, T*C)`` similarity matrix, never an ``(n, T, C, D)`` o
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -121,7 +121,22 @@ def template_separation(similarities: Array) -> Array:
     >>> template_separation(np.array([[[0.1, 0.4], [0.3, 0.2]]])).round(3).tolist()
     [[0.3, 0.1]]
     """
-    return backend.amax_minus_amin(similarities, axis=-1)
+    n_classes = similarities.shape[-1]
+    if n_classes == 2:
+        # max - min of two numbers is |a - b|, bit for bit: one pass instead of three.
+        difference = similarities[..., 0] - similarities[..., 1]
+        return difference.abs_() if backend.is_torch(difference) else np.abs(difference, out=difference)
+    if backend.is_torch(similarities):
+        return backend.amax_minus_amin(similarities, axis=-1)
+    # One class slab at a time, updating running extremes in place: with the
+    # class-major layout of template_similarities each slab is contiguous and the
+    # extremes stay in cache, so the scores are read once instead of twice.
+    highest = similarities[..., 0].copy()
+    lowest = highest.copy()
+    for index in range(1, n_classes):
+        np.maximum(highest, similarities[..., index], out=highest)
+        np.minimum(lowest, similarities[..., index], out=lowest)
+    return np.subtract(highest, lowest, out=highest)
 
 
 def top_k_templates(separation: Array, k: int) -> Array:
@@ -148,15 +163,60 @@ def top_k_templates(separation: Array, k: int) -> Array:
     if k == 1:
         # argmax returns the first maximum on both backends: the same tie rule.
         return backend.argmax_keepdims(separation, axis=-1)
+    if k <= ARGMAX_ROUNDS_UP_TO_K and not backend.is_torch(separation):
+        return _top_k_by_argmax_rounds(separation, k)
     if k <= ARGMAX_ROUNDS_UP_TO_K:
-        remaining = separation.clone() if backend.is_torch(separation) else separation.copy()
+        remaining = separation.clone()
         rounds = []
         for _ in range(k):
             best = backend.argmax_keepdims(remaining, axis=-1)
             backend.fill_along_axis(remaining, best, -float("inf"), axis=-1)
             rounds.append(best)
         return backend.concatenate_columns(rounds)
+    if not backend.is_torch(separation) and separation.dtype == np.float32:
+        return _top_k_by_packed_keys(separation, k)
     return backend.argsort_descending_stable(separation, axis=-1)[:, :k]
+
+
+def _top_k_by_argmax_rounds(separation: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k_templates` for NumPy rows: ``k`` rounds of argmax, masking each winner.
+
+    argmax returns the first maximum, so ties go to the lowest index. Winners are
+    masked through flat positions computed once, the cheapest write NumPy offers.
+    """
+    n_rows, n_templates = separation.shape
+    remaining = np.array(separation, order="C", copy=True)
+    flat_remaining = remaining.reshape(-1)
+    row_starts = np.arange(n_rows) * n_templates
+    chosen = np.empty((n_rows, k), dtype=np.intp)
+    for round_index in range(k):
+        best = remaining.argmax(axis=1)
+        chosen[:, round_index] = best
+        if round_index + 1 < k:
+            flat_remaining[row_starts + best] = -np.inf
+    return chosen
+
+
+def _top_k_by_packed_keys(separation: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k_templates` for float32 NumPy rows, by sorting one int64 key per entry.
+
+    A float32's bits, read as a signed integer and with the negative range flipped,
+    order like the float; shifted left past the template index and or-ed with it,
+    they make a key whose ascending order is "largest value first, then lowest index".
+    NumPy sorts int64 with SIMD quicksort, several times faster than the stable
+    argsort this replaces (50 ms -> 13 ms for 20,000 x 80), with the same tie rule.
+    """
+    n_templates = separation.shape[1]
+    shift = max(1, (n_templates - 1).bit_length())
+    # Adding +0.0 turns -0.0 into +0.0, so the two tie (and go by index) as in argmax.
+    keys = (separation + np.float32(0.0)).view(np.int32).astype(np.int64)
+    negative = keys < 0
+    keys[negative] ^= 0x7FFFFFFF  # negative floats: reverse their order
+    np.negative(keys, out=keys)  # descending values
+    np.left_shift(keys, shift, out=keys)
+    keys |= np.arange(n_templates, dtype=np.int64)
+    keys.sort(axis=1)
+    return keys[:, :k] & ((1 << shift) - 1)
 
 
 def class_gram_matrices(text_bank: Array) -> Array:
@@ -174,7 +234,42 @@ def class_gram_matrices(text_bank: Array) -> Array:
     return backend.einsum("tcd,ucd->ctu", text_bank, text_bank)
 
 
-def prototype_scores(similarities: Array, selected: Array, gram: Array) -> Array:
+class GramTables(NamedTuple):
+    """The class Gram matrices laid out for the two ways of summing their entries.
+
+    Attributes
+    ----------
+    pairs : array of shape (C, T*T)
+        ``pairs[c, t * T + u] = gram[c, t, u]``: gathered at each image's template
+        pairs when few templates are kept.
+    rows : array of shape (T, C*T)
+        ``rows[t, c * T + u] = gram[c, t, u]``: multiplied by a 0/1 template mask
+        when many templates are kept.
+    """
+
+    pairs: Array
+    rows: Array
+
+
+def gram_tables(gram: Array) -> GramTables:
+    """Lay out class Gram matrices for :func:`prototype_scores`, once per call.
+
+    Parameters
+    ----------
+    gram : array of shape (C, T, T)
+        From :func:`class_gram_matrices`.
+
+    Returns
+    -------
+    tables : GramTables
+    """
+    n_classes, n_templates, _ = gram.shape
+    pairs = gram.reshape(n_classes, n_templates * n_templates)
+    rows = backend.contiguous_transpose(gram, (1, 0, 2)).reshape(n_templates, n_classes * n_templates)
+    return GramTables(pairs, rows)
+
+
+def prototype_scores(similarities: Array, selected: Array, gram: Array, *, tables: GramTables | None = None) -> Array:
     """Score each image against prototypes averaged over its own selected templates.
 
     Parameters
@@ -182,9 +277,11 @@ def prototype_scores(similarities: Array, selected: Array, gram: Array) -> Array
     similarities : array of shape (n, T, C)
         Image-to-text cosine similarities.
     selected : integer array of shape (n, K)
-        Templates chosen for each image.
+        Templates chosen for each image, distinct within a row.
     gram : array of shape (C, T, T)
         Class Gram matrices from :func:`class_gram_matrices`.
+    tables : GramTables, default=None
+        :func:`gram_tables` of ``gram``, to reuse across chunks.
 
     Returns
     -------
@@ -193,16 +290,36 @@ def prototype_scores(similarities: Array, selected: Array, gram: Array) -> Array
     """
     n_templates = similarities.shape[1]
     k = selected.shape[1]
-    numerator = backend.take_along_axis(similarities, selected[:, :, None], axis=1).sum(axis=1)
+    tables = gram_tables(gram) if tables is None else tables
+    if k == 1:
+        # One template: its similarity over its own norm, no sum at all.
+        numerator = backend.take_along_axis(similarities, selected[:, :, None], axis=1)[:, 0]
+        return numerator / backend.sqrt_clamped(tables.pairs[:, selected[:, 0] * (n_templates + 1)].T)
+    # A 0/1 template mask turns the gather-and-sum of K similarities into one small
+    # batched product, several times faster than fancy indexing over (n, K, C).
+    mask = backend.one_hot_rows(selected, n_templates, like=similarities)
+    numerator = backend.masked_sum(similarities, mask)
     if k * k <= n_templates:
-        # Small K: gather each image's K x K block of every class Gram matrix.
-        block = gram[:, selected[:, :, None], selected[:, None, :]]
-        squared_norm = block.sum(axis=(-1, -2)).T
+        # Few templates: sum each image's K x K Gram block over its diagonal and the
+        # pairs above it, counted twice (the block is symmetric): one gather of
+        # (C, n, pairs) entries and one product with the 1/2 weights.
+        first, second, weights = _symmetric_pairs(k)
+        first, second = backend.as_indices(first, selected), backend.as_indices(second, selected)
+        pair_positions = selected[:, first] * n_templates + selected[:, second]
+        gathered = backend.take_columns(tables.pairs, pair_positions)
+        squared_norm = (gathered @ backend.as_values(weights, like=similarities)).T
     else:
-        # Large K: a 0/1 template mask turns the same sum into matrix products.
-        mask = backend.one_hot_rows(selected, n_templates, like=similarities)
-        squared_norm = (backend.einsum("nt,ctu->ncu", mask, gram) * mask[:, None, :]).sum(axis=-1)
+        # Many templates: mask^T G_c mask for every class from one matrix product.
+        products = (mask @ tables.rows).reshape(mask.shape[0], -1, n_templates)
+        squared_norm = backend.masked_sum(products.transpose(1, 2) if backend.is_torch(products)
+                                          else products.transpose(0, 2, 1), mask)
     return numerator / backend.sqrt_clamped(squared_norm)
+
+
+def _symmetric_pairs(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions ``(a, b)`` with ``a <= b`` in a K x K block, and their weights 1 (diagonal) or 2."""
+    first, second = np.triu_indices(k)
+    return first, second, np.where(first == second, 1.0, 2.0)
 
 
 def fixed_prototypes(text_bank: Array, template_indices: Array) -> Array:
@@ -241,9 +358,11 @@ def duplicate_template_map(text_bank: Array) -> np.ndarray | None:
     """
     host = backend.to_numpy(text_bank)
     flat = np.ascontiguousarray(host.reshape(host.shape[0], -1))
-    _, first_index, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
-    first_copy = first_index[inverse.reshape(-1)]
-    if np.array_equal(first_copy, np.arange(len(first_copy))):
+    # Hashing each template's bytes is linear; np.unique(axis=0) sorts the rows as
+    # structured scalars, which took a third of a second for a (80, 100, 512) bank.
+    first_seen: dict = {}
+    first_copy = np.array([first_seen.setdefault(row.tobytes(), index) for index, row in enumerate(flat)], dtype=np.intp)
+    if len(first_seen) == len(first_copy):
         return None
     return first_copy
 
@@ -306,6 +425,7 @@ def score_in_chunks(
     n_templates, n_classes, _ = text_bank.shape
     n_images = image_embeddings.shape[0]
     gram = class_gram_matrices(text_bank) if gram is None else gram
+    tables = gram_tables(gram)
     flat_bank = class_major(text_bank)
     if chunk_size is None:
         bytes_per_image = 3 * n_templates * n_classes * image_embeddings.dtype.itemsize
@@ -315,7 +435,7 @@ def score_in_chunks(
         stop = min(start + chunk_size, n_images)
         similarities = template_similarities(image_embeddings[start:stop], text_bank, flat_bank=flat_bank)
         chosen = choose_templates(similarities, start, stop)
-        scores.append(prototype_scores(similarities, chosen, gram))
+        scores.append(prototype_scores(similarities, chosen, gram, tables=tables))
         selected.append(chosen)
     return (
         backend.concatenate(scores, empty_shape=(0, n_classes), like=image_embeddings),
