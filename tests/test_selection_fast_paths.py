@@ -11,8 +11,6 @@ import torch
 
 from skclip_sage import _backend as backend
 from skclip_sage._selection import (
-    _top_k_by_argmax_rounds,
-    _top_k_by_packed_keys,
     class_gram_matrices,
     duplicate_template_map,
     gram_tables,
@@ -22,6 +20,7 @@ from skclip_sage._selection import (
     template_similarities,
     top_k_templates,
 )
+from skclip_sage._top_k import _top_k_by_argmax_rounds, _top_k_by_packed_keys
 
 
 def _plain_top_k(values, k):
