@@ -181,9 +181,12 @@ def paths_with_bad_files(image_paths, tmp_path_factory):
 def test_unreadable_images_fail_with_the_partition_and_file_names(client, embedder, paths_with_bad_files):
     paths, bad_positions = paths_with_bad_files
     embeddings = embed_images(paths, embedder, partition_size=PARTITION_SIZE)
-    with pytest.raises(UnreadableImagesError, match=r"embed_images, partition \d of 3: .*could not read 1 of 20") as info:
+    pattern = r"embed_images, partition \d of 3 \(0-based\), rows \d+ to \d+: ClipImageEmbedder could not read 1 of 20"
+    with pytest.raises(UnreadableImagesError, match=pattern) as info:
         embeddings.compute()
-    assert any(path in str(info.value) for path in bad_positions.values())
+    # The first failing partition stops the run: either bad file, with its whole-input row.
+    (position, source, _), = info.value.failures
+    assert bad_positions[position] == source and source in str(info.value)
     assert "on_error='warn'" in str(info.value)
 
 

@@ -57,8 +57,9 @@ def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return
     Raises
     ------
     UnreadableImagesError
-        At compute time, with ``on_error="raise"``: names the partition and its
-        unreadable files (the first failing partition stops the computation).
+        At compute time, with ``on_error="raise"``: names the partition (and its
+        rows, for a list) and its unreadable files; the first failing partition
+        stops the computation.
 
     See Also
     --------
@@ -99,10 +100,13 @@ def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return
     width = getattr(embedder, "embedding_dim_", None)
     if width is None:
         width = dask.delayed(embedding_width, pure=True)(params).compute()
+    first_rows = [None] * len(partitions)
+    if not np.isnan(row_counts).any():
+        first_rows = np.concatenate([[0], np.cumsum(row_counts[:-1], dtype=np.int64)]).tolist()
     embed = dask.delayed(embed_partition, pure=True)
     results = [
-        embed(partition, params, index, len(partitions), None if cache_dir is None else str(cache_dir))
-        for index, partition in enumerate(partitions)
+        embed(partition, params, index, len(partitions), first_row, None if cache_dir is None else str(cache_dir))
+        for index, (partition, first_row) in enumerate(zip(partitions, first_rows))
     ]
     blocks = [
         dask.array.from_delayed(result[0], shape=(n_rows, width), dtype=np.float32)

@@ -143,8 +143,8 @@ def _apply_to_block(block, classifier, method, block_info=None):
         return getattr(classifier, method)(block)
     except ValueError as err:
         location = (block_info or {}).get(0, {}).get("array-location")
-        if location is None:
-            raise
+        if location is None or np.isnan(location[0][0]):
+            raise  # row positions unknown (e.g. after boolean indexing): the block's own message
         start, stop = location[0]
         # Row numbers in the classifier's message count from this block's start.
         raise ValueError(f"In rows {start} to {stop - 1} of the dask array (row numbers below count from {start}): {err}") from err

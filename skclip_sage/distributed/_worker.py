@@ -29,7 +29,7 @@ _LOCK = threading.Lock()
 _STATISTICS = {"partitions_embedded": 0, "partitions_from_cache": 0, "images_embedded": 0}
 
 
-def embed_partition(paths, embedder_params, partition, n_partitions, cache_dir=None):
+def embed_partition(paths, embedder_params, partition, n_partitions, first_row=None, cache_dir=None):
     """Embed one partition of image sources on the current process.
 
     Parameters
@@ -40,6 +40,9 @@ def embed_partition(paths, embedder_params, partition, n_partitions, cache_dir=N
         ``ClipImageEmbedder.get_params()``; ``model`` is a name, never an object.
     partition, n_partitions : int
         Where this partition sits, for error messages.
+    first_row : int or None, default=None
+        Position of its first image in the whole input, when known (a list input);
+        errors then name whole-input rows.
     cache_dir : str, path-like or None, default=None
         Root of the per-partition resume cache.
 
@@ -69,9 +72,11 @@ def embed_partition(paths, embedder_params, partition, n_partitions, cache_dir=N
         try:
             embeddings = embedder.transform(sources)
         except UnreadableImagesError as err:
-            raise UnreadableImagesError(
-                f"embed_images, partition {partition} of {n_partitions}: {err}", err.failures
-            ) from err
+            where, offset = f"partition {partition} of {n_partitions} (0-based)", 0
+            if first_row is not None:
+                where, offset = f"{where}, rows {first_row} to {first_row + len(sources) - 1}", first_row
+            failures = [(offset + position, source, reason) for position, source, reason in err.failures]
+            raise UnreadableImagesError(f"embed_images, {where}: {err}", failures) from err
     failures = []
     for warning in caught:
         # Worker logs are the only place a worker's warnings can show up.
