@@ -4,6 +4,7 @@ One cluster serves the whole module (worker start-up imports torch and open_clip
 the slow part); the test that kills a worker runs last.
 """
 
+import importlib
 import os
 import signal
 import subprocess
@@ -14,15 +15,15 @@ import uuid
 import numpy as np
 import pytest
 
-pytest.importorskip("dask")
+from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
+from skclip_sage.distributed import embed_images, predict, predict_proba, worker_statistics
+from skclip_sage.exceptions import UnreadableImagesError
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+pytest.importorskip("dask.bag")
+pytest.importorskip("dask.dataframe")  # both reached below as dask.bag, dask.dataframe
 distributed = pytest.importorskip("distributed")
-
-import dask  # noqa: E402
-import dask.array as da  # noqa: E402
-
-from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier  # noqa: E402
-from skclip_sage.distributed import embed_images, predict, predict_proba, worker_statistics  # noqa: E402
-from skclip_sage.exceptions import UnreadableImagesError  # noqa: E402
 
 N_IMAGES = 240
 PARTITION_SIZE = 20
@@ -56,12 +57,10 @@ def image_paths(tmp_path_factory):
     from PIL import Image
 
     folder = tmp_path_factory.mktemp("distributed_images")
-    rng = np.random.default_rng(0)
-    paths = []
-    for index in range(N_IMAGES):
-        path = folder / f"image_{index:03d}.png"
-        Image.fromarray(rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)).save(path)
-        paths.append(str(path))
+    pixels = np.random.default_rng(0).integers(0, 256, size=(N_IMAGES, 8, 8, 3), dtype=np.uint8)
+    paths = [str(folder / f"image_{index:03d}.png") for index in range(N_IMAGES)]
+    for path, image in zip(paths, pixels):
+        Image.fromarray(image).save(path)
     return paths
 
 
@@ -87,6 +86,21 @@ def total(delta, name):
     return sum(numbers[name] for numbers in delta.values())
 
 
+def wait_until(condition, failure, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
+
+
+def counted(client, compute):
+    """``compute()``, and how many partitions the workers embedded and read from the cache meanwhile."""
+    before = client.run(worker_statistics)
+    result = compute()
+    delta = statistics_delta(client, before)
+    return result, total(delta, "partitions_embedded"), total(delta, "partitions_from_cache")
+
+
 def test_importing_the_package_does_not_import_dask_or_torch():
     code = (
         "import sys, skclip_sage, skclip_sage.distributed\n"
@@ -106,7 +120,6 @@ def test_graph_carries_parameters_not_torch_objects(embedder, image_paths):
     graph_bytes = cloudpickle.dumps(dict(embeddings.__dask_graph__()))
     assert embedder.model.encode() in graph_bytes
     assert b"torch" not in graph_bytes
-    assert embeddings.chunks == ((PARTITION_SIZE,) * N_PARTITIONS, (32,))
 
 
 def test_rejects_encoder_objects_and_bad_arguments(embedder, image_paths):
@@ -121,26 +134,25 @@ def test_rejects_encoder_objects_and_bad_arguments(embedder, image_paths):
         embed_images(image_paths, ClipImageEmbedder(embedder.model, on_error="skip"))
     with pytest.raises(ValueError, match="partition_size must be a positive integer"):
         embed_images(image_paths, embedder, partition_size=0)
-    import dask.bag
-
     with pytest.raises(ValueError, match="Repartition it instead"):
         embed_images(dask.bag.from_sequence(image_paths), embedder, partition_size=10)
     with pytest.raises(ValueError, match="single str"):
         embed_images(image_paths[0], embedder)
+    embeddings = da.from_array(np.ones((4, 32), dtype=np.float32), chunks=2)
+    with pytest.raises(ValueError, match="not fitted"):  # checked now, not on a worker
+        predict(SageZeroShotClassifier(), embeddings)
+    with pytest.raises(TypeError, match="dask array"):
+        predict_proba(SageZeroShotClassifier(), np.ones((4, 32)))
 
 
 def test_embeddings_match_one_process_and_each_worker_loads_the_model_once(
     client, embedder, image_paths, local_embeddings
 ):
-    before = client.run(worker_statistics)
     embeddings = embed_images(image_paths, embedder, partition_size=PARTITION_SIZE)  # unfitted: probes the width
-    result = embeddings.compute()
+    result, embedded, _ = counted(client, embeddings.compute)
     assert result.dtype == np.float32 and result.shape == (N_IMAGES, 32)
     np.testing.assert_allclose(result, local_embeddings, atol=ATOL)
-
-    delta = statistics_delta(client, before)
-    assert total(delta, "partitions_embedded") == N_PARTITIONS
-    assert total(delta, "images_embedded") == N_IMAGES
+    assert embedded == N_PARTITIONS
     for numbers in client.run(worker_statistics).values():
         # One configuration in this module, so never more than one load per process,
         # however many partitions (and tests) a worker has served.
@@ -149,8 +161,6 @@ def test_embeddings_match_one_process_and_each_worker_loads_the_model_once(
 
 
 def test_bag_dataframe_and_array_inputs_keep_input_order(client, embedder, image_paths, local_embeddings):
-    import dask.bag
-    import dask.dataframe
     import pandas as pd
 
     reversed_paths = image_paths[::-1]
@@ -165,31 +175,18 @@ def test_bag_dataframe_and_array_inputs_keep_input_order(client, embedder, image
         np.testing.assert_allclose(result, local_embeddings[::-1], atol=ATOL)
 
 
-@pytest.fixture(scope="module")
-def paths_with_bad_files(image_paths, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bad_images")
-    (folder / "not_an_image.png").write_text("<html>this is not a PNG</html>")
-    paths = list(image_paths[:60])
-    bad_positions = {7: str(folder / "not_an_image.png"), 45: str(folder / "missing.png")}
-    for position, path in bad_positions.items():
-        paths[position] = path
-    return paths, bad_positions
+def test_unreadable_images_are_named_or_become_nan_rows(client, embedder, image_paths, local_embeddings, tmp_path):
+    (tmp_path / "not_an_image.png").write_text("<html>this is not a PNG</html>")
+    bad_positions = {7: str(tmp_path / "not_an_image.png"), 45: str(tmp_path / "missing.png")}
+    paths = [bad_positions.get(position, path) for position, path in enumerate(image_paths[:60])]
 
-
-def test_unreadable_images_fail_with_the_partition_and_file_names(client, embedder, paths_with_bad_files):
-    paths, bad_positions = paths_with_bad_files
-    embeddings = embed_images(paths, embedder, partition_size=PARTITION_SIZE)
     pattern = r"embed_images, partition \d of 3 \(0-based\), rows \d+ to \d+: ClipImageEmbedder could not read 1 of 20"
     with pytest.raises(UnreadableImagesError, match=pattern) as info:
-        embeddings.compute()
+        embed_images(paths, embedder, partition_size=PARTITION_SIZE).compute()
     # The first failing partition stops the run: either bad file, with its whole-input row.
     (position, source, _), = info.value.failures
-    assert bad_positions[position] == source and source in str(info.value)
-    assert "on_error='warn'" in str(info.value)
+    assert bad_positions[position] == source and source in str(info.value) and "on_error='warn'" in str(info.value)
 
-
-def test_on_error_warn_gives_nan_rows_and_gathers_failures(client, embedder, paths_with_bad_files, local_embeddings):
-    paths, bad_positions = paths_with_bad_files
     warning_embedder = ClipImageEmbedder(**{**embedder.get_params(), "on_error": "warn"})
     embeddings, failures = embed_images(paths, warning_embedder, partition_size=PARTITION_SIZE, return_failures=True)
     result, failure_list = dask.compute(embeddings, failures)
@@ -206,20 +203,13 @@ def test_resume_cache_reads_finished_partitions(client, embedder, image_paths, l
     embeddings = embed_images(image_paths, embedder, partition_size=PARTITION_SIZE, cache_dir=cache_dir)
 
     # An interrupted run: only the first two partitions finished.
-    before = client.run(worker_statistics)
-    embeddings[: 2 * PARTITION_SIZE].compute()
-    delta = statistics_delta(client, before)
-    assert (total(delta, "partitions_embedded"), total(delta, "partitions_from_cache")) == (2, 0)
-
-    before = client.run(worker_statistics)
-    resumed = embeddings.compute()
-    delta = statistics_delta(client, before)
-    assert (total(delta, "partitions_embedded"), total(delta, "partitions_from_cache")) == (N_PARTITIONS - 2, 2)
+    assert counted(client, embeddings[: 2 * PARTITION_SIZE].compute)[1:] == (2, 0)
+    resumed, embedded, from_cache = counted(client, embeddings.compute)
+    assert (embedded, from_cache) == (N_PARTITIONS - 2, 2)
     np.testing.assert_allclose(resumed, local_embeddings, atol=ATOL)
-
-    before = client.run(worker_statistics)
-    np.testing.assert_array_equal(embeddings.compute(), resumed)
-    assert total(statistics_delta(client, before), "partitions_from_cache") == N_PARTITIONS
+    again, embedded, from_cache = counted(client, embeddings.compute)
+    assert (embedded, from_cache) == (0, N_PARTITIONS)
+    np.testing.assert_array_equal(again, resumed)
     cache_files = [path for path in cache_dir.rglob("*") if path.is_file()]
     assert len(cache_files) == N_PARTITIONS and all(path.suffix == ".npy" for path in cache_files)
 
@@ -243,19 +233,12 @@ def test_predict_on_blocks_matches_local_predict(client, fitted_classifier, loca
     np.testing.assert_allclose(proba, fitted_classifier.predict_proba(local_embeddings), atol=1e-6)
 
 
-def test_predict_checks_the_classifier_before_computing(local_embeddings):
-    embeddings = da.from_array(local_embeddings, chunks=50)
-    with pytest.raises(ValueError, match="not fitted"):
-        predict(SageZeroShotClassifier(), embeddings)
-    with pytest.raises(TypeError, match="dask array"):
-        predict_proba(SageZeroShotClassifier(), local_embeddings)
-
-
 def test_nan_rows_are_named_and_can_be_dropped_first(fitted_classifier, local_embeddings):
     with_nan = local_embeddings.copy()
     with_nan[123] = np.nan
     embeddings = da.from_array(with_nan, chunks=50)
-    with pytest.raises(ValueError, match=r"In rows 100 to 149 of the dask array.*NaN or infinity in 1 of 50 rows \(23\)"):
+    message = r"In rows 100 to 149 of the dask array.*NaN or infinity in 1 of 50 rows \(23\)"
+    with pytest.raises(ValueError, match=message):
         predict(fitted_classifier, embeddings).compute(scheduler="synchronous")
     readable = embeddings[da.isfinite(embeddings).all(axis=1)]  # unknown chunk sizes from here
     expected = fitted_classifier.predict_proba(np.delete(local_embeddings, 123, axis=0))
@@ -274,21 +257,14 @@ def test_grid_search_under_the_dask_joblib_backend_matches_local(client, tiny_mo
         remote = GridSearchCV(classifier, grid, cv=3).fit(local_embeddings, LABELS)
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
     assert remote.best_params_ == local.best_params_
-
-    def text_banks_in_memory():
-        from skclip_sage import _text_bank
-
-        return len(_text_bank._MEMORY)
-
     # The fits ran on the workers, which encoded the prompts there and kept them.
-    assert sum(client.run(text_banks_in_memory).values()) >= 1
+    text_banks = client.run(lambda: len(importlib.import_module("skclip_sage._text_bank")._MEMORY))
+    assert sum(text_banks.values()) >= 1
     for numbers in client.run(worker_statistics).values():
         assert numbers["models_loaded"] <= 1
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_no_rows(client, embedder, image_paths, local_embeddings):
-    import dask.bag
-
     event_name = f"release-{uuid.uuid4().hex}"
 
     def hold_until_released(paths, name):
@@ -300,30 +276,22 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_rows(client, embedder, 
         return paths
 
     chunks = [image_paths[start : start + PARTITION_SIZE] for start in range(0, N_IMAGES, PARTITION_SIZE)]
-    n_open = 6
-    partitions = [dask.delayed(chunk) for chunk in chunks[:n_open]]
-    partitions += [dask.delayed(hold_until_released)(chunk, event_name) for chunk in chunks[n_open:]]
-    bag = dask.bag.from_delayed(partitions)
+    partitions = [dask.delayed(chunk) for chunk in chunks[:6]]  # six open partitions, six held back
+    partitions += [dask.delayed(hold_until_released)(chunk, event_name) for chunk in chunks[6:]]
     before = client.run(worker_statistics)
-    future = client.compute(embed_images(bag, ClipImageEmbedder(**embedder.get_params()).fit()))
+    fitted = ClipImageEmbedder(**embedder.get_params()).fit()  # no width probe: workers only embed
+    future = client.compute(embed_images(dask.bag.from_delayed(partitions), fitted))
 
-    deadline = time.monotonic() + 120
-    while total(statistics_delta(client, before), "partitions_embedded") < 2:
-        assert time.monotonic() < deadline, "the open partitions were never embedded"
-        time.sleep(0.1)
+    wait_until(lambda: total(statistics_delta(client, before), "partitions_embedded") >= 2, "nothing was embedded")
     delta = statistics_delta(client, before)
     victim = max(delta, key=lambda address: delta[address]["partitions_embedded"])
     assert delta[victim]["partitions_embedded"] >= 1  # its results die with it
     assert future.status == "pending"
     os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
-    while victim in client.scheduler_info(n_workers=-1)["workers"]:
-        assert time.monotonic() < deadline, "the scheduler never noticed the killed worker"
-        time.sleep(0.1)
+    wait_until(lambda: victim not in client.scheduler_info(n_workers=-1)["workers"], "the death went unnoticed")
     distributed.Event(event_name, client=client).set()
 
-    result = future.result(timeout=120)
-    assert result.shape == (N_IMAGES, 32)
-    np.testing.assert_allclose(result, local_embeddings, atol=ATOL)
+    np.testing.assert_allclose(future.result(timeout=120), local_embeddings, atol=ATOL)  # also checks the shape
     # The victim's partitions died with it and were embedded again elsewhere.
     delta = statistics_delta(client, before)
     assert victim not in delta

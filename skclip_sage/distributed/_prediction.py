@@ -147,4 +147,6 @@ def _apply_to_block(block, classifier, method, block_info=None):
             raise  # row positions unknown (e.g. after boolean indexing): the block's own message
         start, stop = location[0]
         # Row numbers in the classifier's message count from this block's start.
-        raise ValueError(f"In rows {start} to {stop - 1} of the dask array (row numbers below count from {start}): {err}") from err
+        raise ValueError(
+            f"In rows {start} to {stop - 1} of the dask array (row numbers below count from {start}): {err}"
+        ) from err

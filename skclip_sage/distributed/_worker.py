@@ -49,6 +49,8 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
     Returns
     -------
     embeddings : ndarray of shape (n_images, embedding_dim), float32
+        Unit-norm rows in the partition's order (NaN rows for unreadable images
+        under ``on_error="warn"``).
     failures : list of (int, str, str)
         ``(position in the partition, source, reason)``; empty unless
         ``on_error="warn"`` and some images were unreadable.
@@ -62,7 +64,8 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
     folder, key = _partition_cache_entry(embedder, sources, cache_dir)
     if key is not None:
         cached = load_cached_array(folder, key)
-        if cached is not None and cached.shape == (len(sources), embedder.embedding_dim_) and cached.dtype == np.float32:
+        expected_shape = (len(sources), embedder.embedding_dim_)
+        if cached is not None and cached.shape == expected_shape and cached.dtype == np.float32:
             _count(partitions_from_cache=1)
             return cached, []
     with warnings.catch_warnings(record=True) as caught:
