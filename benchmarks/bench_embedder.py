@@ -42,8 +42,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
                         help="num_workers values to measure (default: 0 2)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="timed runs per setting after a warm-up; the fastest counts (default: 2)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed rounds after a warm-up round; the fastest run of each setting counts (default: 3)")
     parser.add_argument("--folder", default=None, help="where to write the JPEGs (default: a temporary folder)")
     return parser.parse_args(argv)
 
@@ -116,17 +116,37 @@ def run(args) -> None:
                 embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True)
                 embeddings.cpu()
 
-        bare_seconds = best_seconds(bare_forward, args.repeats, synchronize)
-        results = []
+        contenders = {"bare": bare_forward}
         for workers in args.workers:
             embedder = ClipImageEmbedder(
                 args.model, pretrained=None, device=args.device, precision=args.precision,
                 batch_size=args.batch_size, num_workers=workers,
             ).fit()
-            seconds = best_seconds(lambda: embedder.transform(paths), args.repeats, synchronize)
-            results.append((workers, seconds))
-            print(f"  measured num_workers={workers}", flush=True)
-    print_table(args, encoder, decode_seconds, bare_seconds, results)
+            contenders[workers] = lambda embedder=embedder: embedder.transform(paths)
+        seconds = time_interleaved(contenders, args.repeats, synchronize)
+    results = [(workers, seconds[workers]) for workers in args.workers]
+    print_table(args, encoder, decode_seconds, seconds["bare"], results)
+
+
+def time_interleaved(contenders: dict, repeats: int, synchronize) -> dict:
+    """Fastest wall time of each contender, timed in rounds of one run each.
+
+    Interleaving means a busy spell on a shared machine slows one round of every
+    contender rather than all runs of one, so the ratios stay fair.
+    """
+    for function in contenders.values():  # warm-up round
+        function()
+        synchronize()
+    times = {name: [] for name in contenders}
+    for round_index in range(repeats):
+        for name, function in contenders.items():
+            start = time.perf_counter()
+            function()
+            synchronize()
+            times[name].append(time.perf_counter() - start)
+        print(f"  round {round_index + 1}/{repeats}: " + ", ".join(
+            f"{name}={elapsed[-1]:.2f}s" for name, elapsed in times.items()), flush=True)
+    return {name: min(elapsed) for name, elapsed in times.items()}
 
 
 def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
@@ -145,7 +165,8 @@ def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
     print(f"| decode + preprocess only, one process | {count / decode_seconds:,.1f} | "
           f"{(count / decode_seconds) / bare_rate:.2f}x |")
     print()
-    print(f"Fastest of {args.repeats} timed runs after a warm-up run (decode only: one run).")
+    print(f"Fastest of {args.repeats} rounds (each round times every row once, interleaved) after a warm-up "
+          "round; decode only: one run.")
 
 
 if __name__ == "__main__":
