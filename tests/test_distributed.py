@@ -44,8 +44,8 @@ def client():
         # own process with its own model registry.
         context = distributed.utils.get_mp_context()
         context.set_forkserver_preload(["distributed", "numpy", "torch", "open_clip", "skclip_sage._embedder"])
-        cluster = distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+        cluster = distributed.LocalCluster(  # ":0": any free port, so parallel runs never collide
+            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0",
         )
         with distributed.Client(cluster) as dask_client:
             yield dask_client
