@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from ..utils._docstrings import fill_docstring
 from ._folder import collect_images, domain_bunch, list_subfolders
 from ._paths import check_root, find_dataset_folder
 
@@ -97,21 +98,8 @@ def _load_domainbed(root, domains, *, name, known_domains, class_names, descr, f
     )
 
 
-def load_pacs(root, domains=None):
-    """Load PACS from its DomainBed folder (nothing is downloaded).
-
-    Reads ``PACS/<domain>/<class>/<image>`` for the chosen domains; every domain must
-    hold exactly the seven class folders, each with at least one image.
-
-    Parameters
-    ----------
-    root : str or os.PathLike
-        The ``PACS`` folder itself, or the folder that contains it.
-    domains : list of str, default=None
-        Domains to load among ``"art_painting"``, ``"cartoon"``, ``"photo"`` and
-        ``"sketch"``; None loads all four. Chosen domains keep this canonical order.
-
-    Returns
+_RETURNS_AND_RAISES = """\
+Returns
     -------
     sklearn.utils.Bunch
         Dictionary-like object with the fields:
@@ -142,7 +130,25 @@ def load_pacs(root, domains=None):
         If the folder, a chosen domain folder or a class folder is missing.
     ValueError
         For unknown domains, an unexpected or empty class folder, or a symlink that
-        leads outside the dataset folder.
+        leads outside the dataset folder."""
+
+
+@fill_docstring(returns_and_raises=_RETURNS_AND_RAISES)
+def load_pacs(root, domains=None):
+    """Load PACS from its DomainBed folder (nothing is downloaded).
+
+    Reads ``PACS/<domain>/<class>/<image>`` for the chosen domains; every domain must
+    hold exactly the seven class folders, each with at least one image.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The ``PACS`` folder itself, or the folder that contains it.
+    domains : list of str, default=None
+        Domains to load among ``"art_painting"``, ``"cartoon"``, ``"photo"`` and
+        ``"sketch"``; None loads all four. Chosen domains keep this canonical order.
+
+    %(returns_and_raises)s
 
     See Also
     --------
@@ -170,6 +176,7 @@ def load_pacs(root, domains=None):
     )
 
 
+@fill_docstring(returns_and_raises=_RETURNS_AND_RAISES)
 def load_vlcs(root, domains=None):
     """Load VLCS from its DomainBed folder (nothing is downloaded).
 
@@ -184,38 +191,7 @@ def load_vlcs(root, domains=None):
         Domains to load among ``"Caltech101"``, ``"LabelMe"``, ``"SUN09"`` and
         ``"VOC2007"``; None loads all four. Chosen domains keep this canonical order.
 
-    Returns
-    -------
-    sklearn.utils.Bunch
-        Dictionary-like object with the fields:
-
-        data : list of str of length n_samples
-            Absolute image paths, by domain, then class, then file name.
-        target : ndarray of shape (n_samples,)
-            Class index in ``target_names``.
-        groups : ndarray of shape (n_samples,)
-            ``domain_index * n_classes + class_index``, with domains numbered in the
-            order of ``domain_names``.
-        target_names : list of str
-            The class folder names.
-        group_names : list of str
-            ``"domain/class"`` for every group, in group order.
-        domain_names : list of str
-            The loaded domains, in canonical order.
-        class_prompts : list of str
-            The class folder names, as the SAGE paper's code uses them.
-        train_group_counts : None
-            Zero-shot evaluation uses every image; there is no training split.
-        DESCR : str
-            Description of the dataset, its source and citation.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the folder, a chosen domain folder or a class folder is missing.
-    ValueError
-        For unknown domains, an unexpected or empty class folder, or a symlink that
-        leads outside the dataset folder.
+    %(returns_and_raises)s
 
     See Also
     --------
