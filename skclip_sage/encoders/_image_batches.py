@@ -80,10 +80,12 @@ def _one_thread_while_fetching(batches: Iterator[ImageBatch]) -> Iterator[ImageB
     """Fetch each batch with torch limited to one intra-op thread, then restore the count.
 
     Preprocessing applies small element-wise ops (to-tensor, normalise) to one image
-    at a time; spread over torch's thread pool they cost far more in hand-offs than
-    they save: measured on 2 CPU cores, 0.4 ms -> 15 ms per image for ``ToTensor``
-    with 2 threads on a busy machine. The model's forward pass, which does benefit
-    from threads, runs between fetches with the caller's setting. The thread count is
+    at a time. On an idle machine torch's thread pool saves little on them (measured
+    on 2 cores: ``ToTensor`` 0.31 -> 0.19 ms), but when the cores are shared with
+    other work each hand-off waits for a time slice (0.4 -> 15 ms per image), which
+    made in-process decoding slower than the model itself. One thread is what
+    DataLoader workers use too. The model's forward pass, which does benefit from
+    threads, runs between fetches with the caller's setting. The thread count is
     process-wide, so torch work in other threads briefly sees one thread too.
     """
     while True:
