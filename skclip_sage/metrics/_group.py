@@ -4,7 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_group_inputs, resolve_group_weights
+from ..utils._docstrings import fill_docstring
+from ._validation import LABELS_AND_GROUPS, check_group_inputs, resolve_group_weights
 
 
 class GroupAccuracies(NamedTuple):
@@ -80,17 +81,13 @@ def group_accuracies(y_true, y_pred, *, groups):
     return _compute_group_accuracies(y_true, y_pred, groups)
 
 
+@fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
 def worst_group_accuracy(y_true, y_pred, *, groups):
     """Compute the worst-group accuracy (WGA): the minimum accuracy over groups.
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels, of the same type as ``y_true``.
-    groups : array-like of shape (n_samples,)
-        Group label of each sample.
+    %(labels_and_groups)s
 
     Returns
     -------
@@ -114,6 +111,7 @@ def worst_group_accuracy(y_true, y_pred, *, groups):
     return float(_compute_group_accuracies(y_true, y_pred, groups).accuracy.min())
 
 
+@fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
 def average_group_accuracy(y_true, y_pred, *, groups):
     """Compute the unweighted mean of the group accuracies.
 
@@ -122,12 +120,7 @@ def average_group_accuracy(y_true, y_pred, *, groups):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels, of the same type as ``y_true``.
-    groups : array-like of shape (n_samples,)
-        Group label of each sample.
+    %(labels_and_groups)s
 
     Returns
     -------
@@ -151,6 +144,7 @@ def average_group_accuracy(y_true, y_pred, *, groups):
     return float(_compute_group_accuracies(y_true, y_pred, groups).accuracy.mean())
 
 
+@fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
 def weighted_group_accuracy(y_true, y_pred, *, groups, weights):
     """Compute the weighted mean of the group accuracies.
 
@@ -160,12 +154,7 @@ def weighted_group_accuracy(y_true, y_pred, *, groups, weights):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels, of the same type as ``y_true``.
-    groups : array-like of shape (n_samples,)
-        Group label of each sample.
+    %(labels_and_groups)s
     weights : dict or array-like of shape (n_groups,)
         Non-negative weight of each group: a dict (or pandas Series) ``group ->
         weight`` naming exactly the groups present, or one weight per group in

@@ -2,13 +2,15 @@
 
 import numpy as np
 
+from ..utils._docstrings import fill_docstring
 from ._summary import _summarize
-from ._validation import resolve_group_names
+from ._validation import LABELS_AND_GROUPS, resolve_group_names
 
 REPORT_COLUMNS = ("name", "kind", "count", "value")
 SUMMARY_NAMES = ("Avg", "WGA", "Gap", "HM")
 
 
+@fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
 def robustness_report(
     y_true, y_pred, *, groups, group_names=None, average="plain", weights=None, as_frame=False
 ):
@@ -16,12 +18,7 @@ def robustness_report(
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels, of the same type as ``y_true``.
-    groups : array-like of shape (n_samples,)
-        Group label of each sample.
+    %(labels_and_groups)s
     group_names : dict or array-like of shape (n_groups,), default=None
         Display name of each group: a dict (or pandas Series) ``group -> name``,
         which may also name groups absent from the data, or one name per group in

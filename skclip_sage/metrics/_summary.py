@@ -3,8 +3,9 @@ that compare it with the worst-group accuracy."""
 
 import numpy as np
 
+from ..utils._docstrings import fill_docstring
 from ._group import _compute_group_accuracies, _weighted_mean
-from ._validation import check_average, check_group_inputs, resolve_group_weights
+from ._validation import LABELS_AND_GROUPS, check_average, check_group_inputs, resolve_group_weights
 
 
 class _RobustnessSummary:
@@ -99,17 +100,13 @@ def average_accuracy(y_true, y_pred, *, groups=None, average="plain", weights=No
     ).average
 
 
+@fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
 def accuracy_gap(y_true, y_pred, *, groups, average="plain", weights=None):
     """Compute the gap between average and worst-group accuracy (Avg - WGA).
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels, of the same type as ``y_true``.
-    groups : array-like of shape (n_samples,)
-        Group label of each sample.
+    %(labels_and_groups)s
     average : {"plain", "groups", "weighted"}, default="plain"
         Definition of Avg; see :func:`average_accuracy`.
     weights : dict or array-like of shape (n_groups,), default=None
@@ -137,6 +134,7 @@ def accuracy_gap(y_true, y_pred, *, groups, average="plain", weights=None):
     ).gap
 
 
+@fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
 def harmonic_mean_accuracy(y_true, y_pred, *, groups, average="plain", weights=None):
     """Compute the harmonic mean of average and worst-group accuracy.
 
@@ -144,12 +142,7 @@ def harmonic_mean_accuracy(y_true, y_pred, *, groups, average="plain", weights=N
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels, of the same type as ``y_true``.
-    groups : array-like of shape (n_samples,)
-        Group label of each sample.
+    %(labels_and_groups)s
     average : {"plain", "groups", "weighted"}, default="plain"
         Definition of Avg; see :func:`average_accuracy`.
     weights : dict or array-like of shape (n_groups,), default=None

@@ -14,6 +14,16 @@ AVERAGE_CHOICES = ("plain", "groups", "weighted")
 # How many offending positions or groups an error message lists before "...".
 _MAX_LISTED = 5
 
+# The parameters every group metric shares, written once (see fill_docstring).
+LABELS_AND_GROUPS = """\
+y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels, of the same type as ``y_true``.
+    groups : array-like of shape (n_samples,)
+        Group label of each sample."""
+
+
 
 def _listed(items):
     """Format at most ``_MAX_LISTED`` items for an error message."""
