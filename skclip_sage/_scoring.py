@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _backend as backend
 from ._baselines import random_chooser, random_template_indices
-from ._selection import duplicate_template_map, fixed_prototypes, l2_normalize, sage_chooser, score_in_chunks
+from ._prototypes import fixed_prototypes, l2_normalize
+from ._selection import duplicate_template_map, sage_chooser, score_in_chunks
 from .exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
 
 SELECTIONS = ("sage", "ensemble", "single", "random", "text")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ._prompts import check_prompt_lengths, expand_prompts
-from ._selection import l2_normalize
+from ._prototypes import l2_normalize
 from .io._cache import cache_key, load_cached_array, save_cached_array
 
 MEMORY_CACHE_ENTRIES = 32
