@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 
+from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError
 from ._inputs import expand_image_arguments
 from ._text_inputs import collect_class_names, resolve_templates_option
 from ._models import check_k, embed_images, fit_classifier, resolve_seed
 from ._options import (
+    ADD_PARSER_SECTIONS,
     SELECTIONS,
     add_error_options,
     add_image_arguments,
@@ -45,20 +47,11 @@ probability_<class> column per class (in the order given), template_indices and
 templates (JSON lists of the templates used for that image)."""
 
 
+@fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
 def add_parser(subparsers, parents):
     """Register ``classify`` and its options.
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The ``skclip-sage`` command list.
-    parents : list of argparse.ArgumentParser
-        Parsers whose options every command shares (``--quiet``, ``--debug``).
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The command's parser; its ``run`` default is :func:`run`.
+    %(add_parser_sections)s
     """
     parser = command_parser(
         subparsers, "classify", help="classify images zero-shot into the classes you name",

@@ -6,10 +6,11 @@ import os
 
 import numpy as np
 
+from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError
 from ._inputs import expand_image_arguments
 from ._models import embed_images
-from ._options import add_error_options, add_image_arguments, add_model_options, command_parser
+from ._options import ADD_PARSER_SECTIONS, add_error_options, add_image_arguments, add_model_options, command_parser
 from ._runtime import LOGGER, check_output_path, default_failures_path, open_output, write_csv, write_failures
 
 EXAMPLES = """\
@@ -29,20 +30,11 @@ the image of each row: OUTPUT_STEM.paths.txt (one path per line) by default, or 
 CSV with the columns row, path when --paths ends in .csv."""
 
 
+@fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
 def add_parser(subparsers, parents):
     """Register ``embed`` and its options.
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The ``skclip-sage`` command list.
-    parents : list of argparse.ArgumentParser
-        Parsers whose options every command shares (``--quiet``, ``--debug``).
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The command's parser; its ``run`` default is :func:`run`.
+    %(add_parser_sections)s
     """
     parser = command_parser(
         subparsers, "embed", help="save CLIP image embeddings as .npy with a paths sidecar",

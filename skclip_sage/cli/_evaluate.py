@@ -10,11 +10,12 @@ import sys
 
 import numpy as np
 
+from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError, UsageError
 from ._inputs import ImageList
 from ._text_inputs import resolve_templates_option
 from ._models import SELECTIONS_USING_K, check_k, embed_images, fit_classifier, parse_selections, resolve_seed
-from ._options import add_error_options, add_model_options, add_template_options, command_parser
+from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
 from ._report_output import format_table, run_record, write_json, write_report_csv
 from ._runtime import LOGGER, check_output_path, default_failures_path, write_failures
 
@@ -45,20 +46,11 @@ waterbirds, celeba (WILDS layouts), pacs, vlcs (DomainBed layouts) or folder
 (ROOT/<class>/<image>, or ROOT/<domain>/<class>/<image> with --domain-folders)."""
 
 
+@fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
 def add_parser(subparsers, parents):
     """Register ``evaluate`` and its options.
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The ``skclip-sage`` command list.
-    parents : list of argparse.ArgumentParser
-        Parsers whose options every command shares (``--quiet``, ``--debug``).
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The command's parser; its ``run`` default is :func:`run`.
+    %(add_parser_sections)s
     """
     parser = command_parser(
         subparsers, "evaluate", help="robustness report (Avg, WGA, Gap, HM, groups) on a dataset",

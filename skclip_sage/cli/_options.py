@@ -19,6 +19,21 @@ TEMPLATES_HELP = (
     "for the class name ('#' starts a comment line)"
 )
 
+# The contract every command module's add_parser shares, written once (fill_docstring).
+ADD_PARSER_SECTIONS = """\
+Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``skclip-sage`` command list.
+    parents : list of argparse.ArgumentParser
+        Parsers whose options every command shares (``--quiet``, ``--debug``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The command's parser; its ``run`` default is :func:`run`."""
+
+
 
 def positive_int(text):
     """argparse type: an integer >= 1."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode
-from ._options import TEMPLATES_HELP, command_parser
+from ._options import ADD_PARSER_SECTIONS, TEMPLATES_HELP, command_parser
 
 EXAMPLES = """\
   skclip-sage templates                            # the built-in sets
@@ -16,20 +17,11 @@ EXAMPLES = """\
 """
 
 
+@fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
 def add_parser(subparsers, parents):
     """Register ``templates`` and its options.
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The ``skclip-sage`` command list.
-    parents : list of argparse.ArgumentParser
-        Parsers whose options every command shares (``--quiet``, ``--debug``).
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The command's parser; its ``run`` default is :func:`run`.
+    %(add_parser_sections)s
     """
     parser = command_parser(
         subparsers, "templates", help="list the built-in prompt-template sets or print one",
