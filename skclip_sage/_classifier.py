@@ -17,13 +17,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._baselines import text_selected_templates
 from ._prompts import class_names_for, resolve_templates
-from ._scoring import SELECTIONS, score_embeddings, softmax
+from ._choices import PRECISIONS, SELECTIONS, SELECTIONS_USING_K
+from ._scoring import score_embeddings, softmax
 from ._text_bank import encode_text_bank
 from .encoders import load_encoder
 from .exceptions import NotFittedError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-SELECTIONS_USING_K = ("sage", "random", "text")
 
 
 class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):

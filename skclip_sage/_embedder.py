@@ -12,14 +12,13 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._choices import ON_ERROR, PRECISIONS
 from .encoders import load_encoder
 from .encoders._protocol import missing_members
 from .exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
 from .io._cache import cache_key, image_source_key, load_cached_array, save_cached_array
 from .io._sources import as_image_sources
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-ON_ERROR = ("raise", "warn")
 FAILURES_SHOWN = 5
 # The embedder needs only the image side of the TextImageEncoder protocol.
 IMAGE_MEMBERS = ("preprocess", "encode_images", "embedding_dim")

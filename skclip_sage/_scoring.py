@@ -11,12 +11,12 @@ import warnings
 import numpy as np
 
 from . import _backend as backend
+from ._choices import SELECTIONS
 from ._baselines import random_chooser, random_template_indices
 from ._prototypes import fixed_prototypes, l2_normalize
 from ._selection import duplicate_template_map, sage_chooser, score_in_chunks
 from .exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
 
-SELECTIONS = ("sage", "ensemble", "single", "random", "text")
 
 
 def score_embeddings(image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu"):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from .._choices import SELECTIONS
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError
 from ._inputs import expand_image_arguments
@@ -13,7 +14,6 @@ from ._text_inputs import collect_class_names, resolve_templates_option
 from ._models import check_k, embed_images, fit_classifier, resolve_seed
 from ._options import (
     ADD_PARSER_SECTIONS,
-    SELECTIONS,
     add_error_options,
     add_image_arguments,
     add_model_options,

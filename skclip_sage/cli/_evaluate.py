@@ -10,11 +10,12 @@ import sys
 
 import numpy as np
 
+from .._choices import SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError, UsageError
 from ._inputs import ImageList
 from ._text_inputs import resolve_templates_option
-from ._models import SELECTIONS_USING_K, check_k, embed_images, fit_classifier, parse_selections, resolve_seed
+from ._models import check_k, embed_images, fit_classifier, parse_selections, resolve_seed
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
 from ._report_output import format_table, run_record, write_json, write_report_csv
 from ._runtime import LOGGER, check_output_path, default_failures_path, write_failures

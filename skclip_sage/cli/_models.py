@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._choices import SELECTIONS, SELECTIONS_USING_K
 from ._errors import InputError, UsageError
 from ._runtime import LOGGER, show_progress
 
-SELECTIONS_USING_K = ("sage", "random", "text")
 
 
 @dataclass
@@ -113,7 +113,6 @@ def embed_images(images, args):
 
 def parse_selections(text):
     """Split ``--compare sage,ensemble`` into checked selection names, in order, without repeats."""
-    from .._scoring import SELECTIONS
 
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in SELECTIONS]

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from .._choices import PRECISIONS
 from ._errors import EXIT_CODES_HELP
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-SELECTIONS = ("sage", "ensemble", "single", "random", "text")
 TEMPLATES_HELP = (
     "a built-in template set (openai_imagenet: 80 templates, simple: 7; see "
     "'skclip-sage templates') or a text file with one template per line, each with one {} "

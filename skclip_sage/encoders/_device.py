@@ -6,7 +6,8 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from .._choices import PRECISIONS
+
 
 
 def resolve_device(device: str) -> torch.device:
