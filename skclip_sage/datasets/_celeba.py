@@ -13,6 +13,7 @@ from ._paths import (
     check_unique,
     find_dataset_folder,
     require_path,
+    rows_in_split,
 )
 
 __all__ = ["load_celeba"]
@@ -200,16 +201,11 @@ def load_celeba(root, split="test", target="Blond_Hair", spurious="Male"):
     partitions = _partition_codes(folder, columns["image_id"], lines, attributes_path)
     train_group_counts = np.bincount(groups[partitions == 0], minlength=4)
 
-    if split_code is None:
-        selected = np.arange(len(entries))
-    else:
-        selected = np.flatnonzero(partitions == split_code)
-    if selected.size == 0:
-        raise ValueError(
-            f"{str(folder / 'list_eval_partition.csv')!r} assigns no image to partition "
-            f"{split_code} ({split!r})."
-        )
-    order = sorted(selected, key=entries.__getitem__)
+    order = rows_in_split(
+        partitions, split_code, entries,
+        f"{str(folder / 'list_eval_partition.csv')!r} assigns no image to partition "
+        f"{split_code} ({split!r}).",
+    )
     paths = resolver.resolve(
         [(entries[row], lines[row]) for row in order], dataset="CelebA", source=SOURCE
     )

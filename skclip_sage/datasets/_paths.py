@@ -42,6 +42,17 @@ def check_split(split, function_name: str) -> int | None:
     return SPLIT_CODES.get(split)
 
 
+def rows_in_split(split_codes, split_code: int | None, entries: list[str], empty_message: str) -> list[int]:
+    """Rows of the chosen split (every row for None), ordered by their manifest entry.
+
+    Raises ``ValueError(empty_message)`` when the split holds no row.
+    """
+    selected = range(len(entries)) if split_code is None else (split_codes == split_code).nonzero()[0]
+    if len(selected) == 0:
+        raise ValueError(empty_message)
+    return sorted(selected, key=entries.__getitem__)
+
+
 def find_dataset_folder(
     root: Path, *, folder_names: tuple[str, ...], markers: tuple[str, ...], dataset: str,
     source: str,

@@ -12,6 +12,7 @@ from ._paths import (
     check_split,
     check_unique,
     find_dataset_folder,
+    rows_in_split,
 )
 
 __all__ = ["load_waterbirds"]
@@ -150,16 +151,11 @@ def load_waterbirds(root, split="test"):
     else:
         train_group_counts = np.asarray(WILDS_TRAIN_GROUP_COUNTS, dtype=np.int64)
 
-    if split_code is None:
-        selected = np.arange(len(entries))
-    else:
-        selected = np.flatnonzero(splits == split_code)
-    if selected.size == 0:
-        raise ValueError(
-            f"{str(manifest)!r} has no rows with split == {split_code} ({split!r}); "
-            f"the official file has 4795 train, 1199 val and 5794 test rows."
-        )
-    order = sorted(selected, key=entries.__getitem__)
+    order = rows_in_split(
+        splits, split_code, entries,
+        f"{str(manifest)!r} has no rows with split == {split_code} ({split!r}); "
+        f"the official file has 4795 train, 1199 val and 5794 test rows.",
+    )
     paths = resolver.resolve(
         [(entries[row], lines[row]) for row in order], dataset="Waterbirds", source=SOURCE
     )
