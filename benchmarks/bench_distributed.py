@@ -100,7 +100,10 @@ class OnCluster:
         trim = {} if keep_malloc_trim else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
         with dask.config.set(trim):
             self.cluster = LocalCluster(
-                n_workers=n_workers, threads_per_worker=threads, processes=True, host="127.0.0.1",
+                n_workers=n_workers,
+                threads_per_worker=threads,
+                processes=True,
+                host="127.0.0.1",
                 dashboard_address=":0",
             )
         self.client = Client(self.cluster, set_as_default=False)

@@ -37,13 +37,22 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=256, help="side of the square JPEGs in pixels (default: 256)")
     parser.add_argument("--model", default="ViT-B-32", help="open_clip model name, random weights (default: ViT-B-32)")
     parser.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'auto' (default: cpu)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                        help="autocast precision; 'auto' is fp32 on CPU, bf16 on GPU (default: auto)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="autocast precision; 'auto' is fp32 on CPU, bf16 on GPU (default: auto)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
-                        help="num_workers values to measure (default: 0 2)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed rounds after a warm-up round; the fastest run of each setting counts (default: 3)")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[0, 2], help="num_workers values to measure (default: 0 2)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed rounds after a warm-up round; the fastest run of each setting counts (default: 3)",
+    )
     parser.add_argument("--folder", default=None, help="where to write the JPEGs (default: a temporary folder)")
     return parser.parse_args(argv)
 
@@ -96,10 +105,13 @@ def run(args) -> None:
         if cuda:
             torch.cuda.synchronize()
 
-    print(f"Machine: python {platform.python_version()}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs, device {encoder.device}"
-          + (f" ({torch.cuda.get_device_name()})" if cuda else "")
-          + f", precision {args.precision}", flush=True)
+    print(
+        f"Machine: python {platform.python_version()}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs, device {encoder.device}"
+        + (f" ({torch.cuda.get_device_name()})" if cuda else "")
+        + f", precision {args.precision}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(args.folder) if args.folder else Path(temporary)
         paths = write_jpegs(folder, args.images, args.size)
@@ -119,8 +131,12 @@ def run(args) -> None:
         contenders = {"bare": bare_forward}
         for workers in args.workers:
             embedder = ClipImageEmbedder(
-                args.model, pretrained=None, device=args.device, precision=args.precision,
-                batch_size=args.batch_size, num_workers=workers,
+                args.model,
+                pretrained=None,
+                device=args.device,
+                precision=args.precision,
+                batch_size=args.batch_size,
+                num_workers=workers,
             ).fit()
             contenders[workers] = lambda embedder=embedder: embedder.transform(paths)
         seconds = time_interleaved(contenders, args.repeats, synchronize)
@@ -144,8 +160,11 @@ def time_interleaved(contenders: dict, repeats: int, synchronize) -> dict:
             function()
             synchronize()
             times[name].append(time.perf_counter() - start)
-        print(f"  round {round_index + 1}/{repeats}: " + ", ".join(
-            f"{name}={elapsed[-1]:.2f}s" for name, elapsed in times.items()), flush=True)
+        print(
+            f"  round {round_index + 1}/{repeats}: "
+            + ", ".join(f"{name}={elapsed[-1]:.2f}s" for name, elapsed in times.items()),
+            flush=True,
+        )
     return {name: min(elapsed) for name, elapsed in times.items()}
 
 
@@ -153,8 +172,10 @@ def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
     count = args.images
     bare_rate = count / bare_seconds
     print()
-    print(f"### ClipImageEmbedder throughput: {count} JPEGs of {args.size}x{args.size}, {args.model} "
-          f"(random weights), {encoder.device}, precision {args.precision}, batch {args.batch_size}")
+    print(
+        f"### ClipImageEmbedder throughput: {count} JPEGs of {args.size}x{args.size}, {args.model} "
+        f"(random weights), {encoder.device}, precision {args.precision}, batch {args.batch_size}"
+    )
     print()
     print("| what | images/s | vs bare forward |")
     print("|---|---:|---:|")
@@ -162,11 +183,15 @@ def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
     for workers, seconds in results:
         rate = count / seconds
         print(f"| ClipImageEmbedder, num_workers={workers} | {rate:,.1f} | {rate / bare_rate:.2f}x |")
-    print(f"| decode + preprocess only, one process | {count / decode_seconds:,.1f} | "
-          f"{(count / decode_seconds) / bare_rate:.2f}x |")
+    print(
+        f"| decode + preprocess only, one process | {count / decode_seconds:,.1f} | "
+        f"{(count / decode_seconds) / bare_rate:.2f}x |"
+    )
     print()
-    print(f"Fastest of {args.repeats} rounds (each round times every row once, interleaved) after a warm-up "
-          "round; decode only: one run.")
+    print(
+        f"Fastest of {args.repeats} rounds (each round times every row once, interleaved) after a warm-up "
+        "round; decode only: one run."
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Three ways to score ``n`` image embeddings against a ``(T, C, D)`` text bank:
 
 - **floor**: the similarity product ``X @ bank.reshape(T * C, D).T`` alone, which
   any method that looks at every (template, class) pair must at least pay;
-- **ours**: :func:`skclip_sage._selection.sage_scores` (selection, prototype scores,
+- **ours**: :func:`skclip_sage.selection._sage.sage_scores` (selection, prototype scores,
   Gram-matrix norms, chunked over images);
 - **paper**: the reference formulation of SPEC.md section 3, batches of 512 images
   that materialise a ``(B, T, C, D)`` tensor, then a Python loop over images that
@@ -32,7 +32,7 @@ import tracemalloc
 
 import numpy as np
 
-from skclip_sage._selection import CHUNK_BYTES, sage_scores
+from skclip_sage.selection._sage import CHUNK_BYTES, sage_scores
 
 MIB = 2**20
 
@@ -45,19 +45,40 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--classes", type=int, nargs="+", default=[2, 100], help="class counts C (default: 2 100)")
     parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 20], help="templates kept K (default: 1 5 20)")
     parser.add_argument("--device", default="cpu", help="'cpu' (NumPy) or 'cuda' (torch tensors on the GPU)")
-    parser.add_argument("--backend", choices=["numpy", "torch"], default=None,
-                        help="array kind on the CPU (default: numpy; always torch on CUDA)")
+    parser.add_argument(
+        "--backend",
+        choices=["numpy", "torch"],
+        default=None,
+        help="array kind on the CPU (default: numpy; always torch on CUDA)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the fastest is reported (default: 3)")
-    parser.add_argument("--paper-images", type=int, default=1024,
-                        help="images the paper's loop is timed on before extrapolating to n (default: 1024)")
+    parser.add_argument(
+        "--paper-images",
+        type=int,
+        default=1024,
+        help="images the paper's loop is timed on before extrapolating to n (default: 1024)",
+    )
     parser.add_argument("--paper-batch", type=int, default=512, help="the reference's batch size (default: 512)")
-    parser.add_argument("--paper-repeats", type=int, default=2,
-                        help="timed runs of the paper's loop; the fastest is reported (default: 2)")
-    parser.add_argument("--paper-max-gib", type=float, default=2.0,
-                        help="cap on the (B, T, C, D) tensor; the batch shrinks to fit and this is reported "
-                        "(default: 2 GiB; the reference's 512 x 80 x 100 x 512 float32 is 7.8 GiB)")
-    parser.add_argument("--memory-n", type=int, nargs="+", default=[5_000, 20_000],
-                        help="sizes at which peak memory is measured (default: 5000 20000)")
+    parser.add_argument(
+        "--paper-repeats",
+        type=int,
+        default=2,
+        help="timed runs of the paper's loop; the fastest is reported (default: 2)",
+    )
+    parser.add_argument(
+        "--paper-max-gib",
+        type=float,
+        default=2.0,
+        help="cap on the (B, T, C, D) tensor; the batch shrinks to fit and this is reported "
+        "(default: 2 GiB; the reference's 512 x 80 x 100 x 512 float32 is 7.8 GiB)",
+    )
+    parser.add_argument(
+        "--memory-n",
+        type=int,
+        nargs="+",
+        default=[5_000, 20_000],
+        help="sizes at which peak memory is measured (default: 5000 20000)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -221,8 +242,9 @@ def run(args) -> None:
             if k > args.templates:
                 continue
             # Floor and ours alternate, so a busy spell on a shared machine hits both.
-            floor, ours = arrays.best_times([lambda: images @ flat_bank.T, lambda: sage_scores(images, bank, k)],
-                                            args.repeats)
+            floor, ours = arrays.best_times(
+                [lambda: images @ flat_bank.T, lambda: sage_scores(images, bank, k)], args.repeats
+            )
             paper, difference = time_paper(arrays, host_images, host_bank, k, batch, args)
             timing_rows.append((n_classes, k, floor, ours, paper, difference))
             print(f"  measured C={n_classes} K={k}", flush=True)
@@ -250,19 +272,27 @@ def time_paper(arrays: Arrays, host_images, host_bank, k: int, batch: int, args)
 def print_timing_table(args, rows, notes) -> None:
     subset = min(args.paper_images, args.n)
     print()
-    print(f"### SAGE scoring time, n = {args.n:,}, D = {args.dim}, T = {args.templates}, float32, "
-          f"{args.device} ({'NumPy' if args.device == 'cpu' and args.backend != 'torch' else 'torch'})")
+    print(
+        f"### SAGE scoring time, n = {args.n:,}, D = {args.dim}, T = {args.templates}, float32, "
+        f"{args.device} ({'NumPy' if args.device == 'cpu' and args.backend != 'torch' else 'torch'})"
+    )
     print()
-    print("| C | K | floor `X @ bank.T` | ours `sage_scores` | ours / floor | paper loop* | "
-          "ours vs paper | max abs diff vs paper |")
+    print(
+        "| C | K | floor `X @ bank.T` | ours `sage_scores` | ours / floor | paper loop* | "
+        "ours vs paper | max abs diff vs paper |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n_classes, k, floor, ours, paper, difference in rows:
-        print(f"| {n_classes} | {k} | {floor * 1e3:,.1f} ms | {ours * 1e3:,.1f} ms | {ours / floor:.2f}x | "
-              f"{paper:,.2f} s | {paper / ours:,.0f}x faster | {difference:.1e} |")
+        print(
+            f"| {n_classes} | {k} | {floor * 1e3:,.1f} ms | {ours * 1e3:,.1f} ms | {ours / floor:.2f}x | "
+            f"{paper:,.2f} s | {paper / ours:,.0f}x faster | {difference:.1e} |"
+        )
     print()
-    print(f"\\* paper loop: timed on the first {subset:,} images and scaled by n / {subset:,}; the bank is "
-          "given, so its per-batch prompt re-encoding is not counted. Fastest of "
-          f"{args.repeats} runs ({args.paper_repeats} for the paper loop) after a warm-up run.")
+    print(
+        f"\\* paper loop: timed on the first {subset:,} images and scaled by n / {subset:,}; the bank is "
+        "given, so its per-batch prompt re-encoding is not counted. Fastest of "
+        f"{args.repeats} runs ({args.paper_repeats} for the paper loop) after a warm-up run."
+    )
     for note in notes:
         print(f"- {note}")
 
@@ -272,8 +302,10 @@ def print_memory_table(args, arrays: Arrays, generator) -> None:
         print("\n(peak memory is measured for NumPy and CUDA only)")
         return
     print()
-    print(f"### Peak memory of `sage_scores` ({'tracemalloc' if arrays.kind == 'numpy' else 'CUDA allocator'}), "
-          f"D = {args.dim}, T = {args.templates}")
+    print(
+        f"### Peak memory of `sage_scores` ({'tracemalloc' if arrays.kind == 'numpy' else 'CUDA allocator'}), "
+        f"D = {args.dim}, T = {args.templates}"
+    )
     print()
     print("| C | K | n | peak | output (n x C scores + n x K indices) | peak - output |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -287,17 +319,21 @@ def print_memory_table(args, arrays: Arrays, generator) -> None:
                 else:
                     peak = peak_memory_cuda(arrays, arrays.put(host_images), arrays.put(host_bank), k)
                 output = n * n_classes * 4 + n * k * 8
-                print(f"| {n_classes} | {k} | {n:,} | {peak / MIB:,.1f} MiB | {output / MIB:,.1f} MiB | "
-                      f"{(peak - output) / MIB:,.1f} MiB |")
+                print(
+                    f"| {n_classes} | {k} | {n:,} | {peak / MIB:,.1f} MiB | {output / MIB:,.1f} MiB | "
+                    f"{(peak - output) / MIB:,.1f} MiB |"
+                )
     print()
-    print(f"Working memory is bounded by the chunk budget (_selection.CHUNK_BYTES = {CHUNK_BYTES / MIB:.0f} MiB of "
-          "similarities and temporaries per chunk of images), not by n; below one chunk it grows with n up to "
-          "that bound. For comparison, the floor's own output (n x T*C float32) at n = "
-          f"{args.n:,} is "
-          + ", ".join(f"{args.n * args.templates * c * 4 / MIB:,.0f} MiB (C={c})" for c in args.classes)
-          + "; the paper's (B, T, C, D) batch tensor at B = 512 is "
-          + ", ".join(f"{512 * args.templates * c * args.dim * 4 / MIB:,.0f} MiB (C={c})" for c in args.classes)
-          + ".")
+    print(
+        f"Working memory is bounded by the chunk budget (_selection.CHUNK_BYTES = {CHUNK_BYTES / MIB:.0f} MiB of "
+        "similarities and temporaries per chunk of images), not by n; below one chunk it grows with n up to "
+        "that bound. For comparison, the floor's own output (n x T*C float32) at n = "
+        f"{args.n:,} is "
+        + ", ".join(f"{args.n * args.templates * c * 4 / MIB:,.0f} MiB (C={c})" for c in args.classes)
+        + "; the paper's (B, T, C, D) batch tensor at B = 512 is "
+        + ", ".join(f"{512 * args.templates * c * args.dim * 4 / MIB:,.0f} MiB (C={c})" for c in args.classes)
+        + "."
+    )
 
 
 def describe_machine(args, arrays: Arrays) -> None:

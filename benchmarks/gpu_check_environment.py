@@ -3,8 +3,19 @@
 import importlib
 import platform
 
-MODULES = ["torch", "torchvision", "open_clip", "ftfy", "sklearn", "numpy", "PIL", "pandas", "safetensors", "tqdm",
-           "pytest"]
+MODULES = [
+    "torch",
+    "torchvision",
+    "open_clip",
+    "ftfy",
+    "sklearn",
+    "numpy",
+    "PIL",
+    "pandas",
+    "safetensors",
+    "tqdm",
+    "pytest",
+]
 
 print("python", platform.python_version())
 for name in MODULES:

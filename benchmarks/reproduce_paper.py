@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from reproduce_report import write_csv, write_markdown, write_plot
 
 K_VALUES = (1, 3, 5, 10, 20, 80)
@@ -33,8 +32,14 @@ DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder")
 REGIME_NAMES = ("theory_holds", "confidently_wrong", "no_leakage")
 # The paper's Avg per dataset (SPEC section 2): WILDS's adjusted average on Waterbirds,
 # plain accuracy on CelebA, the mean of the group accuracies on PACS and VLCS.
-AVERAGE_OF_DATASET = {"waterbirds": "weighted", "celeba": "plain", "pacs": "groups", "vlcs": "groups",
-                      "folder": "groups", "simulation": "plain"}
+AVERAGE_OF_DATASET = {
+    "waterbirds": "weighted",
+    "celeba": "plain",
+    "pacs": "groups",
+    "vlcs": "groups",
+    "folder": "groups",
+    "simulation": "plain",
+}
 
 
 def log(message):
@@ -54,18 +59,25 @@ def build_parser():
     parser.add_argument("--output", type=Path, default=Path("results"), help="folder for results.{md,csv,png}")
     parser.add_argument("--model", default="ViT-B-32", help="open_clip model name or local-dir:/path")
     parser.add_argument("--pretrained", default="laion2b_s34b_b79k", help="weights tag or checkpoint file")
-    parser.add_argument("--paper-model", help="the paper's backbone this model is (e.g. ViT-B-32), for the "
-                        "paper columns when --model is a local-dir: path (default: --model)")
-    parser.add_argument("--cache-dir", type=Path, help="keep weights, text banks and image embeddings here "
-                        "(default: <output>/cache)")
+    parser.add_argument(
+        "--paper-model",
+        help="the paper's backbone this model is (e.g. ViT-B-32), for the "
+        "paper columns when --model is a local-dir: path (default: --model)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="keep weights, text banks and image embeddings here (default: <output>/cache)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding images")
     parser.add_argument("--templates", default="openai_imagenet", help="built-in template set for real data")
     parser.add_argument("--split", default="test", help="Waterbirds/CelebA split (default: test)")
     parser.add_argument("--domains", action="store_true", help="--dataset folder: root/domain/class/image")
-    parser.add_argument("--skip-unreadable", action="store_true",
-                        help="drop images that cannot be read (listed in the log) instead of stopping")
+    parser.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="drop images that cannot be read (listed in the log) instead of stopping",
+    )
     parser.add_argument("--k", type=int, nargs="+", default=list(K_VALUES), help="values of K (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the simulator and the random mode")
     parser.add_argument("--n-samples", type=int, default=2000, help="simulated images (default: 2000)")
@@ -79,22 +91,32 @@ def simulated_problem(args):
     from skclip_sage.synthetic import make_spurious_benchmark
 
     simulation = make_spurious_benchmark(
-        args.simulate, args.n_samples, n_templates=args.n_templates, seed=args.seed,
+        args.simulate,
+        args.n_samples,
+        n_templates=args.n_templates,
+        seed=args.seed,
     )
     log(f"simulated regime {args.simulate!r}: {args.n_samples} images, {args.n_templates} templates")
     return {
-        "dataset": "simulation", "title": f"simulation, regime {args.simulate!r} (seed {args.seed})",
-        "X": simulation.data, "y": simulation.target, "groups": simulation.groups,
-        "group_names": dict(enumerate(simulation.group_names)), "class_names": simulation.class_names,
-        "templates": simulation.templates, "model": simulation.encoder, "model_name": "simulated text encoder",
-        "pretrained": None, "weights": None, "notes": [simulation.DESCR.splitlines()[0]],
+        "dataset": "simulation",
+        "title": f"simulation, regime {args.simulate!r} (seed {args.seed})",
+        "X": simulation.data,
+        "y": simulation.target,
+        "groups": simulation.groups,
+        "group_names": dict(enumerate(simulation.group_names)),
+        "class_names": simulation.class_names,
+        "templates": simulation.templates,
+        "model": simulation.encoder,
+        "model_name": "simulated text encoder",
+        "pretrained": None,
+        "weights": None,
+        "notes": [simulation.DESCR.splitlines()[0]],
     }
 
 
 def dataset_problem(args):
     """Load a dataset folder and embed its images once (cached on disk)."""
-    from skclip_sage import ClipImageEmbedder
-    from skclip_sage import datasets
+    from skclip_sage import ClipImageEmbedder, datasets
 
     if args.dataset in ("waterbirds", "celeba"):
         loader = datasets.load_waterbirds if args.dataset == "waterbirds" else datasets.load_celeba
@@ -103,11 +125,18 @@ def dataset_problem(args):
         bunch = datasets.load_image_folder(args.root, domains=args.domains)
     else:
         bunch = getattr(datasets, f"load_{args.dataset}")(args.root)
-    log(f"{args.dataset}: {len(bunch.data)} images, {len(set(bunch.groups.tolist()))} groups; embedding with "
-        f"{args.model} ({args.pretrained}), cache {args.cache_dir}")
+    log(
+        f"{args.dataset}: {len(bunch.data)} images, {len(set(bunch.groups.tolist()))} groups; embedding with "
+        f"{args.model} ({args.pretrained}), cache {args.cache_dir}"
+    )
     embedder = ClipImageEmbedder(
-        args.model, pretrained=args.pretrained, device=args.device, batch_size=args.batch_size,
-        num_workers=args.workers, cache_dir=args.cache_dir, verbose=True,
+        args.model,
+        pretrained=args.pretrained,
+        device=args.device,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        cache_dir=args.cache_dir,
+        verbose=True,
         on_error="warn" if args.skip_unreadable else "raise",
     )
     started = time.perf_counter()
@@ -125,12 +154,19 @@ def dataset_problem(args):
     if AVERAGE_OF_DATASET[args.dataset] == "weighted":
         weights = {int(group): int(bunch.train_group_counts[group]) for group in present}
     return {
-        "dataset": args.dataset, "title": f"{args.dataset} ({args.split} split)" if args.dataset in
-        ("waterbirds", "celeba") else args.dataset, "X": X, "y": y, "groups": groups,
+        "dataset": args.dataset,
+        "title": f"{args.dataset} ({args.split} split)" if args.dataset in ("waterbirds", "celeba") else args.dataset,
+        "X": X,
+        "y": y,
+        "groups": groups,
         "group_names": {group: bunch.group_names[group] for group in range(len(bunch.group_names))},
         "class_names": {int(label): bunch.class_prompts[label] for label in np.unique(y)},
-        "templates": args.templates, "model": args.model, "model_name": args.model,
-        "pretrained": args.pretrained, "weights": weights, "notes": notes,
+        "templates": args.templates,
+        "model": args.model,
+        "model_name": args.model,
+        "pretrained": args.pretrained,
+        "weights": weights,
+        "notes": notes,
     }
 
 
@@ -157,26 +193,43 @@ def evaluate_one(problem, mode, k, args):
 
     started = time.perf_counter()
     clf = SageZeroShotClassifier(
-        problem["model"], pretrained=problem["pretrained"], templates=problem["templates"],
-        class_names=problem["class_names"], selection=mode, k=k, random_state=args.seed,
-        device=args.device, cache_dir=args.cache_dir,
+        problem["model"],
+        pretrained=problem["pretrained"],
+        templates=problem["templates"],
+        class_names=problem["class_names"],
+        selection=mode,
+        k=k,
+        random_state=args.seed,
+        device=args.device,
+        cache_dir=args.cache_dir,
     ).fit(problem["X"], problem["y"])
     y_pred = clf.predict(problem["X"])
     report = robustness_report(
-        problem["y"], y_pred, groups=problem["groups"], group_names=problem["group_names"],
-        average=AVERAGE_OF_DATASET[problem["dataset"]], weights=problem["weights"],
+        problem["y"],
+        y_pred,
+        groups=problem["groups"],
+        group_names=problem["group_names"],
+        average=AVERAGE_OF_DATASET[problem["dataset"]],
+        weights=problem["weights"],
     )
     n_templates = len(clf.templates_)
     values = dict(zip(report["name"], (100 * report["value"]).tolist()))
     group_rows = [name for name, kind in zip(report["name"], report["kind"]) if kind == "group"]
     row = {
-        "mode": mode, "k": n_templates if mode == "ensemble" else k, "n_templates": n_templates,
-        "Avg": values["Avg"], "WGA": values["WGA"], "Gap": values["Gap"], "HM": values["HM"],
+        "mode": mode,
+        "k": n_templates if mode == "ensemble" else k,
+        "n_templates": n_templates,
+        "Avg": values["Avg"],
+        "WGA": values["WGA"],
+        "Gap": values["Gap"],
+        "HM": values["HM"],
         "worst_group": min(group_rows, key=values.__getitem__),
         "groups": {name: values[name] for name in group_rows},
     }
-    log(f"{mode:>8} K={row['k']:<3d} Avg {row['Avg']:5.1f}  WGA {row['WGA']:5.1f}  "
-        f"({time.perf_counter() - started:.2f} s)")
+    log(
+        f"{mode:>8} K={row['k']:<3d} Avg {row['Avg']:5.1f}  WGA {row['WGA']:5.1f}  "
+        f"({time.perf_counter() - started:.2f} s)"
+    )
     return row
 
 
@@ -199,13 +252,20 @@ def main(argv=None):
         return 2
     rows, n_templates = evaluate(problem, args.k, args)
     context = {
-        "dataset": problem["dataset"], "title": problem["title"], "model": problem["model_name"],
+        "dataset": problem["dataset"],
+        "title": problem["title"],
+        "model": problem["model_name"],
         "paper_model": args.paper_model or problem["model_name"],
-        "pretrained": problem["pretrained"], "n_images": len(problem["y"]), "n_templates": n_templates,
-        "average": AVERAGE_OF_DATASET[problem["dataset"]], "notes": problem["notes"],
+        "pretrained": problem["pretrained"],
+        "n_images": len(problem["y"]),
+        "n_templates": n_templates,
+        "average": AVERAGE_OF_DATASET[problem["dataset"]],
+        "notes": problem["notes"],
     }
-    written = [write_csv(args.output / "results.csv", rows, context),
-               write_markdown(args.output / "results.md", rows, context)]
+    written = [
+        write_csv(args.output / "results.csv", rows, context),
+        write_markdown(args.output / "results.md", rows, context),
+    ]
     if not args.no_plot:
         try:
             written.append(write_plot(args.output / "results.png", rows, context))

@@ -31,20 +31,43 @@ def _number(value, digits):
 def write_csv(path, rows, context):
     """One line per (mode, K): metrics, the paper's numbers and every group's accuracy."""
     group_names = list(rows[0]["groups"])
-    header = ["dataset", "model", "pretrained", "mode", "k", "n_templates", "n_images",
-              *SUMMARY_COLUMNS, "worst_group", "paper_WGA", "paper_HM", "paper_source",
-              *(f"group_accuracy[{name}]" for name in group_names)]
+    header = [
+        "dataset",
+        "model",
+        "pretrained",
+        "mode",
+        "k",
+        "n_templates",
+        "n_images",
+        *SUMMARY_COLUMNS,
+        "worst_group",
+        "paper_WGA",
+        "paper_HM",
+        "paper_source",
+        *(f"group_accuracy[{name}]" for name in group_names),
+    ]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in rows:
             paper = _paper(row, context)
-            writer.writerow([
-                context["dataset"], context["model"], context["pretrained"] or "", row["mode"], row["k"],
-                row["n_templates"], context["n_images"], *(_number(row[name], 2) for name in SUMMARY_COLUMNS),
-                row["worst_group"], _number(paper.get("WGA"), 1), _number(paper.get("HM"), 1),
-                paper.get("source", ""), *(_number(row["groups"][name], 2) for name in group_names),
-            ])
+            writer.writerow(
+                [
+                    context["dataset"],
+                    context["model"],
+                    context["pretrained"] or "",
+                    row["mode"],
+                    row["k"],
+                    row["n_templates"],
+                    context["n_images"],
+                    *(_number(row[name], 2) for name in SUMMARY_COLUMNS),
+                    row["worst_group"],
+                    _number(paper.get("WGA"), 1),
+                    _number(paper.get("HM"), 1),
+                    paper.get("source", ""),
+                    *(_number(row["groups"][name], 2) for name in group_names),
+                ]
+            )
     return path
 
 
@@ -63,7 +86,8 @@ def write_markdown(path, rows, context):
     for row in rows:
         paper = _paper(row, context)
         lines.append(
-            f"| {row['mode']} | {row['k']} | " + " | ".join(_number(row[name], 1) for name in SUMMARY_COLUMNS)
+            f"| {row['mode']} | {row['k']} | "
+            + " | ".join(_number(row[name], 1) for name in SUMMARY_COLUMNS)
             + f" | {row['worst_group']} | {_number(paper.get('WGA'), 1)} | {_number(paper.get('HM'), 1)} |"
         )
     sources = sorted({_paper(row, context).get("source") for row in rows} - {None})
@@ -71,8 +95,12 @@ def write_markdown(path, rows, context):
         "All numbers are percentages. WGA: accuracy of the worst group. Gap: Avg - WGA "
         "(lower is better). HM: harmonic mean of Avg and WGA. K: templates per image "
         "(ensemble: all of them; single: template 0). Per-group accuracies are in results.csv.",
-        "Paper columns: " + ("; ".join(sources) + " (Ye et al., AAAI 2026; approximate)." if sources else
-                             "the paper publishes no numbers for this setting."),
+        "Paper columns: "
+        + (
+            "; ".join(sources) + " (Ye et al., AAAI 2026; approximate)."
+            if sources
+            else "the paper publishes no numbers for this setting."
+        ),
         *context["notes"],
     ]
     for note in notes:
@@ -95,8 +123,15 @@ def write_plot(path, rows, context):
                 xs, ys = k_values, [mode_rows[0][metric]] * len(k_values)
             else:
                 xs, ys = [row["k"] for row in mode_rows], [row[metric] for row in mode_rows]
-            axis.plot(xs, ys, LINE_STYLES[mode], marker="" if mode in ("single", "ensemble") else "o",
-                      label={"single": "single (template 0)", "ensemble": f"ensemble (K={mode_rows[0]['k']})"}.get(mode, mode))
+            axis.plot(
+                xs,
+                ys,
+                LINE_STYLES[mode],
+                marker="" if mode in ("single", "ensemble") else "o",
+                label={"single": "single (template 0)", "ensemble": f"ensemble (K={mode_rows[0]['k']})"}.get(
+                    mode, mode
+                ),
+            )
         published = [(row["k"], _paper(row, context).get(metric)) for row in rows]
         published = [(k, value) for k, value in published if value is not None]
         if published:

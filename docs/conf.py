@@ -86,6 +86,8 @@ nitpick_ignore_regex = [
 API_MODULES = [
     ("skclip_sage", "Estimators", "The two scikit-learn estimators."),
     ("skclip_sage.encoders", "Encoders", "Loading CLIP models and the encoder protocol."),
+    ("skclip_sage.selection", "Template selection", "The pure array math of SAGE and its baselines."),
+    ("skclip_sage.prompts", "Prompts", "Template sets, class names and the encoded text bank."),
     ("skclip_sage.metrics", "Metrics", "Worst-group accuracy and the other robustness metrics; scorers."),
     ("skclip_sage.datasets", "Datasets", "Loaders for Waterbirds, CelebA, PACS, VLCS and image folders."),
     ("skclip_sage.io", "Image input", "Opening images defensively."),

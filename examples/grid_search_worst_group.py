@@ -40,11 +40,15 @@ def run_grid_search(n_samples=1200, seed=0):
         {"templates": list(pools.values()), "selection": ["random", "text", "sage"], "k": [1, 5, 20]},
     ]
     classifier = SageZeroShotClassifier(
-        simulation.encoder, templates=simulation.templates, class_names=simulation.class_names,
-        random_state=seed, device="cpu",
+        simulation.encoder,
+        templates=simulation.templates,
+        class_names=simulation.class_names,
+        random_state=seed,
+        device="cpu",
     )
     search = GridSearchCV(
-        classifier, param_grid,
+        classifier,
+        param_grid,
         scoring=make_group_scorer("worst_group_accuracy", groups_param="eval_groups"),
         # Stratified by class, grouped by site: every fold sees both classes, no site is split.
         cv=StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed),
@@ -69,8 +73,10 @@ def main():
     results = search.cv_results_
     print("rank  mean WGA  (std)   candidate")
     for index in np.argsort(results["rank_test_score"], kind="stable"):
-        print(f"{results['rank_test_score'][index]:>4}  {results['mean_test_score'][index]:8.3f}  "
-              f"({results['std_test_score'][index]:.3f})  {describe(results['params'][index], pools)}")
+        print(
+            f"{results['rank_test_score'][index]:>4}  {results['mean_test_score'][index]:8.3f}  "
+            f"({results['std_test_score'][index]:.3f})  {describe(results['params'][index], pools)}"
+        )
     print(f"best: {describe(search.best_params_, pools)} with worst-group accuracy {search.best_score_:.3f}")
     return search
 

@@ -1,7 +1,7 @@
 """SageZeroShotClassifier: scikit-learn's classifier interface over SAGE scoring.
 
 A thin layer: it validates input, prepares the text bank in ``fit`` and delegates
-every number to :mod:`skclip_sage._scoring`.
+every number to :mod:`skclip_sage.selection._scoring`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._baselines import text_selected_templates
-from ._prompts import class_names_for, resolve_templates
-from ._choices import PRECISIONS, SELECTIONS, SELECTIONS_USING_K
-from ._scoring import score_embeddings, softmax
-from ._text_bank import encode_text_bank
-from .encoders import load_encoder
+from .encoders import PRECISIONS, load_encoder
 from .exceptions import NotFittedError
-
+from .prompts import class_names_for, encode_text_bank, resolve_templates
+from .selection import SELECTIONS, SELECTIONS_USING_K, score_embeddings, softmax, text_selected_templates
 
 
 class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
@@ -220,8 +216,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         class_names = class_names_for(classes, self.class_names)
         encoder = self._load_encoder()
         bank = encode_text_bank(
-            encoder, templates, class_names, batch_size=self.batch_size, truncate=self.truncate,
-            cache_dir=self.cache_dir, verbose=self.verbose,
+            encoder,
+            templates,
+            class_names,
+            batch_size=self.batch_size,
+            truncate=self.truncate,
+            cache_dir=self.cache_dir,
+            verbose=self.verbose,
         )
         if X.shape[1] != bank.shape[2]:
             raise ValueError(

@@ -12,12 +12,14 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._choices import ON_ERROR, PRECISIONS
-from .encoders import load_encoder
+from .encoders import PRECISIONS, load_encoder
 from .encoders._protocol import missing_members
 from .exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
 from .io._cache import cache_key, image_source_key, load_cached_array, save_cached_array
 from .io._sources import as_image_sources
+
+ON_ERROR = ("raise", "warn")
+"""What :class:`ClipImageEmbedder` does with images it cannot read."""
 
 FAILURES_SHOWN = 5
 # The embedder needs only the image side of the TextImageEncoder protocol.
@@ -168,9 +170,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             ``on_error="warn"``.
         """
         if not hasattr(self, "embedding_dim_"):
-            raise NotFittedError(
-                "This ClipImageEmbedder instance is not fitted yet. Call 'fit' before 'transform'."
-            )
+            raise NotFittedError("This ClipImageEmbedder instance is not fitted yet. Call 'fit' before 'transform'.")
         check_is_fitted(self)
         items = as_image_sources(X).items
         encoder = self._encoder()
@@ -212,8 +212,11 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             return [], []
         device = getattr(encoder, "device", "cpu")
         batches = iterate_image_batches(
-            [items[position] for position in positions], positions, encoder.preprocess,
-            batch_size=self.batch_size, num_workers=self.num_workers,
+            [items[position] for position in positions],
+            positions,
+            encoder.preprocess,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
             pin_memory=str(device).startswith("cuda"),
         )
         if self.verbose:
@@ -248,8 +251,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             )
         warnings.warn(
             SkippedImagesWarning(
-                f"{summary} Their rows are NaN; drop them before classifying, e.g. "
-                "X[np.isfinite(X).all(axis=1)].",
+                f"{summary} Their rows are NaN; drop them before classifying, e.g. X[np.isfinite(X).all(axis=1)].",
                 failures,
             ),
             stacklevel=3,
@@ -279,8 +281,12 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 )
             return self.model
         return load_encoder(
-            self.model, self.pretrained, device=self.device, precision=self.precision,
-            cache_dir=self.cache_dir, needs_images=True,
+            self.model,
+            self.pretrained,
+            device=self.device,
+            precision=self.precision,
+            cache_dir=self.cache_dir,
+            needs_images=True,
         )
 
     def __sklearn_tags__(self):

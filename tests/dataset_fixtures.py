@@ -41,18 +41,59 @@ VLCS_DOMAINS = ("Caltech101", "LabelMe", "SUN09", "VOC2007")
 VLCS_CLASSES = ("bird", "car", "chair", "dog", "person")
 # The 40 attribute columns of CelebA's list_attr_celeba.csv, in the file's order.
 CELEBA_ATTRIBUTES = (
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
-    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair",
-    "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair",
-    "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
-    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
-    "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
-    "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+    "5_o_Clock_Shadow",
+    "Arched_Eyebrows",
+    "Attractive",
+    "Bags_Under_Eyes",
+    "Bald",
+    "Bangs",
+    "Big_Lips",
+    "Big_Nose",
+    "Black_Hair",
+    "Blond_Hair",
+    "Blurry",
+    "Brown_Hair",
+    "Bushy_Eyebrows",
+    "Chubby",
+    "Double_Chin",
+    "Eyeglasses",
+    "Goatee",
+    "Gray_Hair",
+    "Heavy_Makeup",
+    "High_Cheekbones",
+    "Male",
+    "Mouth_Slightly_Open",
+    "Mustache",
+    "Narrow_Eyes",
+    "No_Beard",
+    "Oval_Face",
+    "Pale_Skin",
+    "Pointy_Nose",
+    "Receding_Hairline",
+    "Rosy_Cheeks",
+    "Sideburns",
+    "Smiling",
+    "Straight_Hair",
+    "Wavy_Hair",
+    "Wearing_Earrings",
+    "Wearing_Hat",
+    "Wearing_Lipstick",
+    "Wearing_Necklace",
+    "Wearing_Necktie",
+    "Young",
 )
 # Well-separated colours, one per class or group index (cycled beyond the list).
 PALETTE = (
-    (34, 139, 34), (30, 144, 255), (160, 82, 45), (0, 0, 139), (255, 215, 0), (220, 20, 60),
-    (128, 0, 128), (255, 140, 0), (0, 128, 128), (112, 128, 144),
+    (34, 139, 34),
+    (30, 144, 255),
+    (160, 82, 45),
+    (0, 0, 139),
+    (255, 215, 0),
+    (220, 20, 60),
+    (128, 0, 128),
+    (255, 140, 0),
+    (0, 128, 128),
+    (112, 128, 144),
 )
 
 
@@ -79,7 +120,10 @@ def _group_sizes(n_per_group, n_groups):
 
 
 def make_waterbirds(
-    root, n_per_group: int | Sequence[int] = 2, *, splits=("train", "val", "test"),
+    root,
+    n_per_group: int | Sequence[int] = 2,
+    *,
+    splits=("train", "val", "test"),
     folder_name="waterbirds_v1.0",
 ) -> Path:
     """Write a WILDS-layout Waterbirds folder with ``n_per_group`` images per group and split.
@@ -99,10 +143,7 @@ def make_waterbirds(
             for index in range(count):
                 name = f"{species[label]}/{species[label][4:]}_{img_id:04d}.jpg"
                 write_image(folder / name, _color(group, index))
-                rows.append(
-                    f"{img_id},{name},{label},{SPLIT_CODES[split]},{place},"
-                    f"{places[place]}/{img_id:08d}.jpg"
-                )
+                rows.append(f"{img_id},{name},{label},{SPLIT_CODES[split]},{place},{places[place]}/{img_id:08d}.jpg")
                 img_id += 1
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
@@ -110,7 +151,10 @@ def make_waterbirds(
 
 
 def make_celeba(
-    root, n_per_group: int | Sequence[int] = 2, *, splits=("train", "val", "test"),
+    root,
+    n_per_group: int | Sequence[int] = 2,
+    *,
+    splits=("train", "val", "test"),
     folder_name="celebA_v1.0",
 ) -> Path:
     """Write a WILDS-layout CelebA folder with ``n_per_group`` images per group and split.
@@ -130,8 +174,7 @@ def make_celeba(
                 image_id = f"{number:06d}.jpg"
                 write_image(folder / "img_align_celeba" / image_id, _color(group, index))
                 values = {
-                    name: 1 if (number + position) % 3 == 0 else -1
-                    for position, name in enumerate(CELEBA_ATTRIBUTES)
+                    name: 1 if (number + position) % 3 == 0 else -1 for position, name in enumerate(CELEBA_ATTRIBUTES)
                 }
                 values["Blond_Hair"] = 1 if blond else -1
                 values["Male"] = 1 if male else -1
@@ -165,9 +208,7 @@ def make_vlcs(root, n_per_class=1, *, domains=VLCS_DOMAINS, classes=VLCS_CLASSES
     return _make_domain_tree(Path(root) / "VLCS", domains, classes, n_per_class, ".jpg")
 
 
-def make_image_folder(
-    root, classes=("cat", "dog"), n_per_class=2, *, domains=None, extension=".png"
-) -> Path:
+def make_image_folder(root, classes=("cat", "dog"), n_per_class=2, *, domains=None, extension=".png") -> Path:
     """Write ``root/class/image`` (or ``root/domain/class/image`` given ``domains``).
 
     Returns ``root`` itself, the folder to pass to ``load_image_folder``.

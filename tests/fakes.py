@@ -41,8 +41,7 @@ class WordSumEncoder:
     def encode_text(self, texts):
         ENCODE_CALLS[self.identity] += 1
         rows = [
-            sum(word_vector(word, self.embedding_dim) for word in re.findall(r"\w+", text.lower()))
-            for text in texts
+            sum(word_vector(word, self.embedding_dim) for word in re.findall(r"\w+", text.lower())) for text in texts
         ]
         return np.stack(rows).astype(np.float32)
 

@@ -1,4 +1,4 @@
-"""Selection baselines (skclip_sage._baselines) and every mode of _scoring.score_embeddings."""
+"""Selection baselines (skclip_sage.selection._baselines) and every mode of _scoring.score_embeddings."""
 
 import warnings
 
@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from skclip_sage._baselines import (
+from skclip_sage.exceptions import ZeroNormEmbeddingWarning
+from skclip_sage.selection._baselines import (
     random_chooser,
     random_template_indices,
     text_selected_templates,
     worst_class_pair_similarity,
 )
-from skclip_sage._scoring import score_embeddings, softmax
-from skclip_sage._selection import score_in_chunks
-from skclip_sage.exceptions import ZeroNormEmbeddingWarning
+from skclip_sage.selection._sage import score_in_chunks
+from skclip_sage.selection._scoring import score_embeddings, softmax
 
 
 def unit_rows(array):
@@ -124,9 +124,7 @@ def test_single_and_ensemble_match_the_reference(dtype):
     images, bank = random_problem(13, 7, 4, seed=4, dtype=dtype)
     tolerance = 2e-6 if dtype == np.float32 else 1e-12
     for selection, templates in [("single", [0]), ("ensemble", list(range(7))), ("text", [5, 2])]:
-        scores, selected = score_embeddings(
-            images, bank, selection=selection, k=1, fixed_templates=np.array(templates)
-        )
+        scores, selected = score_embeddings(images, bank, selection=selection, k=1, fixed_templates=np.array(templates))
         assert scores.dtype == dtype
         np.testing.assert_allclose(scores, reference_fixed(images, bank, templates), atol=tolerance)
         np.testing.assert_array_equal(selected, np.tile(templates, (13, 1)))

@@ -19,9 +19,6 @@ from sklearn.preprocessing import Normalizer
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skclip_sage import SageZeroShotClassifier
-from skclip_sage._scoring import softmax
-from skclip_sage._selection import fixed_prototypes, l2_normalize, sage_scores
-from skclip_sage._text_bank import clear_text_bank_cache
 from skclip_sage.encoders import encoder_load_count
 from skclip_sage.exceptions import (
     DeviceFallbackWarning,
@@ -31,6 +28,9 @@ from skclip_sage.exceptions import (
     NumericClassNamesWarning,
     ZeroNormEmbeddingWarning,
 )
+from skclip_sage.prompts._text_bank import clear_text_bank_cache
+from skclip_sage.selection._sage import fixed_prototypes, l2_normalize, sage_scores
+from skclip_sage.selection._scoring import softmax
 
 WIDTH = 16
 NAMES = {"bird": "landbird", "fish": "goldfish", "tree": "oak"}
@@ -153,7 +153,9 @@ def test_width_mismatch_at_fit_names_both_widths_and_the_model():
 
 def test_width_mismatch_at_predict_names_both_widths_and_the_model(fitted):
     clf, X, _ = fitted
-    with pytest.raises(ValueError, match="X has 12 features, but SageZeroShotClassifier is expecting 16 features.*WordSumEncoder"):
+    with pytest.raises(
+        ValueError, match="X has 12 features, but SageZeroShotClassifier is expecting 16 features.*WordSumEncoder"
+    ):
         clf.predict(X[:, :12])
 
 
@@ -354,7 +356,9 @@ def test_unknown_device_string_is_an_error():
 
 def test_auto_device_runs_here(fitted):
     clf, X, _ = fitted
-    np.testing.assert_array_equal(clf.set_params(device="auto").predict_proba(X), clf.set_params(device="cpu").predict_proba(X))
+    np.testing.assert_array_equal(
+        clf.set_params(device="auto").predict_proba(X), clf.set_params(device="cpu").predict_proba(X)
+    )
 
 
 # ---------------------------------------------------------------- reliability 10: persistence
@@ -577,7 +581,9 @@ def test_different_prompts_or_precision_are_encoded_again(empty_text_bank_cache)
 def test_pipeline_with_a_normalizer():
     X, y = make_data()
     pipeline = make_pipeline(Normalizer(), make_classifier(k=2)).fit(X, y)
-    np.testing.assert_allclose(pipeline.predict_proba(X * 3.0), make_classifier(k=2).fit(X, y).predict_proba(X), atol=1e-12)
+    np.testing.assert_allclose(
+        pipeline.predict_proba(X * 3.0), make_classifier(k=2).fit(X, y).predict_proba(X), atol=1e-12
+    )
 
 
 def test_grid_search_over_a_pipeline_with_template_sets(empty_text_bank_cache):
@@ -653,6 +659,8 @@ def test_an_injected_open_clip_encoder_equals_the_named_model(tiny_model):
     X = np.random.default_rng(0).normal(size=(6, 32))
     y = ["a", "b", "c"] * 2
     named = SageZeroShotClassifier(tiny_model, device="cpu", templates="simple").fit(X, y)
-    injected = SageZeroShotClassifier(load_encoder(tiny_model, device="cpu"), device="cpu", templates="simple").fit(X, y)
+    injected = SageZeroShotClassifier(load_encoder(tiny_model, device="cpu"), device="cpu", templates="simple").fit(
+        X, y
+    )
     np.testing.assert_array_equal(injected.text_embeddings_, named.text_embeddings_)
     assert re.search(r"OpenClipEncoder", repr(injected))

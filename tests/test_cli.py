@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from dataset_fixtures import make_celeba, make_image_folder, make_pacs, make_waterbirds, write_image
 
-from skclip_sage._template_sets import SIMPLE_IMAGENET_TEMPLATES
 from skclip_sage.cli import main
 from skclip_sage.cli._errors import InputError, UsageError
 from skclip_sage.cli._inputs import expand_image_arguments
 from skclip_sage.cli._text_inputs import collect_class_names, resolve_templates_option
+from skclip_sage.prompts._template_sets import SIMPLE_IMAGENET_TEMPLATES
 
 COMMANDS = ("classify", "evaluate", "embed", "templates")
 
@@ -32,7 +32,10 @@ def start_cli(*arguments, cwd):
     """Start ``python -m skclip_sage ARGUMENTS`` in ``cwd``, capturing its output."""
     return subprocess.Popen(
         [sys.executable, "-m", "skclip_sage", *map(str, arguments)],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -89,17 +92,49 @@ def model_runs(image_tree, tiny_model, tmp_path_factory):
     processes = {
         # 1 file + 7 images in photos/ (one broken) + 2 from the glob: 9 of 10 readable.
         "classify": start_cli(
-            "classify", "single.png", "photos", "more/*.png", "--classes", "cat", "dog",
-            "--templates", "simple", "--k", "2", "--on-error", "skip", "--output", "predictions.csv",
-            *model, cwd=image_tree,
+            "classify",
+            "single.png",
+            "photos",
+            "more/*.png",
+            "--classes",
+            "cat",
+            "dog",
+            "--templates",
+            "simple",
+            "--k",
+            "2",
+            "--on-error",
+            "skip",
+            "--output",
+            "predictions.csv",
+            *model,
+            cwd=image_tree,
         ),
         "evaluate": start_cli(
-            "evaluate", "waterbirds", "data", "--compare", "sage,ensemble", "--k", "1", "2",
-            "--json", "report.json", "--csv", "report.csv", *model, cwd=evaluate_folder,
+            "evaluate",
+            "waterbirds",
+            "data",
+            "--compare",
+            "sage,ensemble",
+            "--k",
+            "1",
+            "2",
+            "--json",
+            "report.json",
+            "--csv",
+            "report.csv",
+            *model,
+            cwd=evaluate_folder,
         ),
         "embed": start_cli(
-            "embed", image_tree / "photos", "--output", embed_folder / "emb.npy", "--on-error", "skip",
-            *model, cwd=image_tree,
+            "embed",
+            image_tree / "photos",
+            "--output",
+            embed_folder / "emb.npy",
+            "--on-error",
+            "skip",
+            *model,
+            cwd=image_tree,
         ),
     }
     results = {name: finish(process) for name, process in processes.items()}
@@ -125,7 +160,12 @@ def test_classify_files_folder_glob_skips_unreadable_image(image_tree, model_run
     )
     assert [row["path"] for row in rows] == expected_paths
     assert list(rows[0]) == [
-        "path", "predicted_class", "probability_cat", "probability_dog", "template_indices", "templates",
+        "path",
+        "predicted_class",
+        "probability_cat",
+        "probability_dog",
+        "template_indices",
+        "templates",
     ]
     for row in rows:
         probabilities = [float(row["probability_cat"]), float(row["probability_dog"])]
@@ -165,8 +205,9 @@ def test_embed_writes_npy_and_sidecar_for_readable_images(image_tree, model_runs
     assert result.returncode == 1, result.stderr
     embeddings = np.load(tmp_path / "emb.npy")
     paths = (tmp_path / "emb.paths.txt").read_text().splitlines()
-    expected = [str(image_tree / "photos" / name / f"{name}_{index:03d}.png")
-                for name in ("cat", "dog") for index in range(3)]
+    expected = [
+        str(image_tree / "photos" / name / f"{name}_{index:03d}.png") for name in ("cat", "dog") for index in range(3)
+    ]
     assert paths == expected
     assert embeddings.shape == (6, 32) and embeddings.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1, rtol=1e-5)
@@ -216,8 +257,23 @@ def test_missing_image_is_a_one_line_error_without_traceback(tmp_path):
 
 def test_manifest_to_stdout_with_ensemble(image_tree, tiny_model, capsys, monkeypatch):
     monkeypatch.chdir(image_tree)
-    code = main(["classify", "--manifest", "manifest.csv", "--path-column", "file", "--classes", "cat", "dog",
-                 "--templates", "simple", "--selection", "ensemble", *model_options(tiny_model)])
+    code = main(
+        [
+            "classify",
+            "--manifest",
+            "manifest.csv",
+            "--path-column",
+            "file",
+            "--classes",
+            "cat",
+            "dog",
+            "--templates",
+            "simple",
+            "--selection",
+            "ensemble",
+            *model_options(tiny_model),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     rows = read_csv(captured.out)
@@ -239,8 +295,21 @@ def test_evaluate_uses_the_papers_average_per_dataset(
 ):
     root = build(tmp_path / "data")
     report_path = tmp_path / "report.json"
-    code = main(["evaluate", dataset, str(root), "--compare", "single", "--templates", "simple",
-                 "--json", str(report_path), *options, *model_options(tiny_model)])
+    code = main(
+        [
+            "evaluate",
+            dataset,
+            str(root),
+            "--compare",
+            "single",
+            "--templates",
+            "simple",
+            "--json",
+            str(report_path),
+            *options,
+            *model_options(tiny_model),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     report = json.loads(report_path.read_text())
     assert report["average"] == average and len(report["runs"][0]["groups"]) == n_groups
@@ -251,8 +320,21 @@ def test_on_error_raise_names_every_unreadable_image_and_writes_nothing(image_tr
     manifest = tmp_path / "images.csv"
     manifest.write_text(f"path\n{image_tree / 'single.png'}\n{image_tree / 'photos/cat/broken.jpg'}\nmissing.png\n")
     output = tmp_path / "out.csv"
-    code = main(["classify", "--manifest", str(manifest), "--classes", "cat", "dog", "--templates", "simple",
-                 "--output", str(output), *model_options(tiny_model)])
+    code = main(
+        [
+            "classify",
+            "--manifest",
+            str(manifest),
+            "--classes",
+            "cat",
+            "dog",
+            "--templates",
+            "simple",
+            "--output",
+            str(output),
+            *model_options(tiny_model),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3
     assert "broken.jpg" in err and "missing.png" in err
@@ -263,17 +345,42 @@ def test_on_error_raise_names_every_unreadable_image_and_writes_nothing(image_tr
 def test_skip_under_strict_writes_readable_rows_and_exits_non_zero(image_tree, tiny_model, capsys, tmp_path):
     # RELIABILITY case 25: predictions for the readable images, a failures file, non-zero exit.
     output, failures = tmp_path / "out.csv", tmp_path / "bad.csv"
-    code = main(["classify", str(image_tree / "photos"), "--classes", "cat", "dog", "--templates", "simple",
-                 "--on-error", "skip", "--strict", "--output", str(output), "--failures", str(failures),
-                 *model_options(tiny_model)])
+    code = main(
+        [
+            "classify",
+            str(image_tree / "photos"),
+            "--classes",
+            "cat",
+            "dog",
+            "--templates",
+            "simple",
+            "--on-error",
+            "skip",
+            "--strict",
+            "--output",
+            str(output),
+            "--failures",
+            str(failures),
+            *model_options(tiny_model),
+        ]
+    )
     assert code == 1, capsys.readouterr().err
     assert len(read_csv(output)) == 6
     assert [row["path"] for row in read_csv(failures)] == [str(image_tree / "photos" / "cat" / "broken.jpg")]
 
 
 def test_bad_model_and_debug_traceback(image_tree, capsys):
-    arguments = ["classify", str(image_tree / "single.png"), "--classes", "cat", "dog",
-                 "--templates", "simple", "--model", "local-dir:/no/such/folder"]
+    arguments = [
+        "classify",
+        str(image_tree / "single.png"),
+        "--classes",
+        "cat",
+        "dog",
+        "--templates",
+        "simple",
+        "--model",
+        "local-dir:/no/such/folder",
+    ]
     assert main(arguments) == 3
     err = capsys.readouterr().err
     assert "error:" in err and "/no/such/folder" in err and "Traceback" not in err
@@ -283,8 +390,16 @@ def test_bad_model_and_debug_traceback(image_tree, capsys):
 
 def test_strict_turns_warnings_into_errors(image_tree, tiny_model, capsys):
     # "Cat" and "cat" give the same prompt: a DuplicatePromptWarning.
-    arguments = ["classify", str(image_tree / "single.png"), "--classes", "Cat", "cat",
-                 "--templates", "simple", *model_options(tiny_model)]
+    arguments = [
+        "classify",
+        str(image_tree / "single.png"),
+        "--classes",
+        "Cat",
+        "cat",
+        "--templates",
+        "simple",
+        *model_options(tiny_model),
+    ]
     assert main(arguments) == 0
     assert "warning: Class names" in capsys.readouterr().err
     assert main([*arguments, "--strict"]) == 3
@@ -292,8 +407,20 @@ def test_strict_turns_warnings_into_errors(image_tree, tiny_model, capsys):
 
 
 def test_random_selection_is_repeatable_with_seed(image_tree, tiny_model, capsys):
-    arguments = ["classify", str(image_tree / "more"), "--classes", "cat", "dog", "--templates", "simple",
-                 "--selection", "random", "--k", "3", *model_options(tiny_model)]
+    arguments = [
+        "classify",
+        str(image_tree / "more"),
+        "--classes",
+        "cat",
+        "dog",
+        "--templates",
+        "simple",
+        "--selection",
+        "random",
+        "--k",
+        "3",
+        *model_options(tiny_model),
+    ]
     outputs = []
     for _ in range(2):
         assert main([*arguments, "--seed", "7"]) == 0

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from dataset_fixtures import (
     CELEBA_ATTRIBUTES,
     make_celeba,
@@ -16,6 +14,8 @@ from dataset_fixtures import (
     make_vlcs,
     make_waterbirds,
 )
+from PIL import Image
+
 from skclip_sage.datasets import (
     load_celeba,
     load_image_folder,
@@ -24,8 +24,16 @@ from skclip_sage.datasets import (
     load_waterbirds,
 )
 
-BUNCH_FIELDS = {"data", "target", "groups", "target_names", "group_names", "class_prompts",
-                "train_group_counts", "DESCR"}
+BUNCH_FIELDS = {
+    "data",
+    "target",
+    "groups",
+    "target_names",
+    "group_names",
+    "class_prompts",
+    "train_group_counts",
+    "DESCR",
+}
 
 
 def rewrite_csv(path, edit):
@@ -36,12 +44,14 @@ def rewrite_csv(path, edit):
 
 def replace_cell(path, row, column, value):
     """Set one cell of data row ``row`` (0-based, header excluded) of a CSV file."""
+
     def edit(lines):
         header = lines[0].split(",")
         cells = lines[row + 1].split(",")
         cells[header.index(column)] = value
         lines[row + 1] = ",".join(cells)
         return lines
+
     rewrite_csv(path, edit)
 
 
@@ -70,8 +80,7 @@ def test_waterbirds_test_split_fields(tmp_path):
     np.testing.assert_array_equal(bunch.groups, [0, 0, 1, 1, 2, 2, 3, 3])
     assert set(bunch.split) == {"test"}
     assert bunch.target_names == ["landbird", "waterbird"]
-    assert bunch.group_names == ["landbird_on_land", "landbird_on_water",
-                                 "waterbird_on_land", "waterbird_on_water"]
+    assert bunch.group_names == ["landbird_on_land", "landbird_on_water", "waterbird_on_land", "waterbird_on_water"]
     assert bunch.class_prompts == ["landbirds", "waterbirds"]
     assert "Sagawa" in bunch.DESCR and "wilds" in bunch.DESCR.lower()
     # Groups agree with the manifest: the fixture colours by group.
@@ -79,9 +88,7 @@ def test_waterbirds_test_split_fields(tmp_path):
     assert len(colors) == 1
 
 
-@pytest.mark.parametrize(
-    "split, size, code", [("train", 4, 0), ("val", 4, 1), ("test", 4, 2), ("all", 12, None)]
-)
+@pytest.mark.parametrize("split, size, code", [("train", 4, 0), ("val", 4, 1), ("test", 4, 2), ("all", 12, None)])
 def test_waterbirds_splits(tmp_path, split, size, code):
     make_waterbirds(tmp_path, n_per_group=1)
     bunch = load_waterbirds(tmp_path, split=split)
@@ -183,14 +190,17 @@ def test_waterbirds_duplicate_rows_and_empty_split(tmp_path):
         load_waterbirds(folder)
 
 
-@pytest.mark.parametrize("entry, reason", [
-    ("../../etc/passwd", "climbs out"),
-    ("029.American_Crow/../../secret.jpg", "climbs out"),
-    ("..\\..\\secret.jpg", "climbs out"),
-    ("/etc/passwd", "is absolute"),
-    ("C:\\Windows\\secret.jpg", "is absolute"),
-    ("", "is empty"),
-])
+@pytest.mark.parametrize(
+    "entry, reason",
+    [
+        ("../../etc/passwd", "climbs out"),
+        ("029.American_Crow/../../secret.jpg", "climbs out"),
+        ("..\\..\\secret.jpg", "climbs out"),
+        ("/etc/passwd", "is absolute"),
+        ("C:\\Windows\\secret.jpg", "is absolute"),
+        ("", "is empty"),
+    ],
+)
 def test_waterbirds_unsafe_manifest_path(tmp_path, monkeypatch, entry, reason):
     folder = make_waterbirds(tmp_path / "data")
     secret = tmp_path / "secret.jpg"
@@ -199,12 +209,8 @@ def test_waterbirds_unsafe_manifest_path(tmp_path, monkeypatch, entry, reason):
     touched = []
     real_lstat, real_stat = os.lstat, os.stat
     # Record every path the loader stats: the secret must never be among them.
-    monkeypatch.setattr(
-        os, "lstat", lambda path, *a, **k: touched.append(str(path)) or real_lstat(path, *a, **k)
-    )
-    monkeypatch.setattr(
-        os, "stat", lambda path, *a, **k: touched.append(str(path)) or real_stat(path, *a, **k)
-    )
+    monkeypatch.setattr(os, "lstat", lambda path, *a, **k: touched.append(str(path)) or real_lstat(path, *a, **k))
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: touched.append(str(path)) or real_stat(path, *a, **k))
     with pytest.raises(ValueError, match=rf"metadata\.csv' line 3: image path .* {reason}"):
         load_waterbirds(folder)
     assert not any(path.endswith(("secret.jpg", "passwd")) for path in touched)
@@ -279,9 +285,7 @@ def test_celeba_fields(tmp_path):
 def test_celeba_other_attributes(tmp_path):
     make_celeba(tmp_path, n_per_group=3)
     bunch = load_celeba(tmp_path, split="all", target="Smiling", spurious="Young")
-    assert bunch.group_names == [
-        "not_smiling_not_young", "not_smiling_young", "smiling_not_young", "smiling_young"
-    ]
+    assert bunch.group_names == ["not_smiling_not_young", "not_smiling_young", "smiling_not_young", "smiling_young"]
     assert bunch.class_prompts == ["a portrait without smiling", "a portrait with smiling"]
     attribute_file = tmp_path / "celebA_v1.0" / "list_attr_celeba.csv"
     attribute_rows = [line.split(",") for line in attribute_file.read_text().splitlines()[1:]]
@@ -332,9 +336,11 @@ def test_celeba_bad_values_and_partition(tmp_path):
 def test_celeba_unsafe_image_id_and_missing_image(tmp_path):
     folder = make_celeba(tmp_path)
     (folder / "list_attr_celeba.csv").write_text(
-        (folder / "list_attr_celeba.csv").read_text().replace("000017.jpg", "../../../etc/passwd"))
+        (folder / "list_attr_celeba.csv").read_text().replace("000017.jpg", "../../../etc/passwd")
+    )
     (folder / "list_eval_partition.csv").write_text(
-        (folder / "list_eval_partition.csv").read_text().replace("000017.jpg", "../../../etc/passwd"))
+        (folder / "list_eval_partition.csv").read_text().replace("000017.jpg", "../../../etc/passwd")
+    )
     expected = r"list_attr_celeba\.csv' line 18: image path '\.\./\.\./\.\./etc/passwd' climbs out"
     with pytest.raises(ValueError, match=expected):
         load_celeba(folder)

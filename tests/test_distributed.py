@@ -45,7 +45,11 @@ def client():
         context = distributed.utils.get_mp_context()
         context.set_forkserver_preload(["distributed", "numpy", "torch", "open_clip", "skclip_sage._embedder"])
         cluster = distributed.LocalCluster(  # ":0": any free port, so parallel runs never collide
-            n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0",
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=":0",
         )
         with distributed.Client(cluster) as dask_client:
             yield dask_client
@@ -184,7 +188,7 @@ def test_unreadable_images_are_named_or_become_nan_rows(client, embedder, image_
     with pytest.raises(UnreadableImagesError, match=pattern) as info:
         embed_images(paths, embedder, partition_size=PARTITION_SIZE).compute()
     # The first failing partition stops the run: either bad file, with its whole-input row.
-    (position, source, _), = info.value.failures
+    ((position, source, _),) = info.value.failures
     assert bad_positions[position] == source and source in str(info.value) and "on_error='warn'" in str(info.value)
 
     warning_embedder = ClipImageEmbedder(**{**embedder.get_params(), "on_error": "warn"})
@@ -258,7 +262,7 @@ def test_grid_search_under_the_dask_joblib_backend_matches_local(client, tiny_mo
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
     assert remote.best_params_ == local.best_params_
     # The fits ran on the workers, which encoded the prompts there and kept them.
-    text_banks = client.run(lambda: len(importlib.import_module("skclip_sage._text_bank")._MEMORY))
+    text_banks = client.run(lambda: len(importlib.import_module("skclip_sage.prompts._text_bank")._MEMORY))
     assert sum(text_banks.values()) >= 1
     for numbers in client.run(worker_statistics).values():
         assert numbers["models_loaded"] <= 1

@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 
-RUN_COMMAND = 'pip install -e ".[plot]" && python benchmarks/reproduce_paper.py --simulate theory_holds --output results'
+RUN_COMMAND = (
+    'pip install -e ".[plot]" && python benchmarks/reproduce_paper.py --simulate theory_holds --output results'
+)
 TEST_COMMAND = 'pip install -e ".[dev]" && pytest'
 README_NO_RUN_MARKERS = ('pretrained="laion2b', "image_paths")
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -208,7 +210,10 @@ def built_docs(tmp_path_factory):
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-E", "-b", "html", str(DOCS), str(output)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     seconds = time.perf_counter() - start
     return result, output, seconds
@@ -221,8 +226,12 @@ def test_docs_build_without_warnings(built_docs):
 
 
 CORE_MODULES = (
-    "skclip_sage", "skclip_sage.encoders", "skclip_sage.metrics", "skclip_sage.datasets",
-    "skclip_sage.io", "skclip_sage.exceptions",
+    "skclip_sage",
+    "skclip_sage.encoders",
+    "skclip_sage.metrics",
+    "skclip_sage.datasets",
+    "skclip_sage.io",
+    "skclip_sage.exceptions",
 )
 
 
@@ -255,9 +264,19 @@ def test_api_reference_lists_every_public_object(built_docs):
 def test_pages_are_all_present(built_docs):
     _, output, _ = built_docs
     expected = [
-        "index", "getting_started", "benchmarks", "scaling_out", "api/index",
-        "user_guide/index", "user_guide/method", "user_guide/selection", "user_guide/pipelines",
-        "user_guide/model_selection", "user_guide/caching", "user_guide/gpu", "user_guide/persistence",
+        "index",
+        "getting_started",
+        "benchmarks",
+        "scaling_out",
+        "api/index",
+        "user_guide/index",
+        "user_guide/method",
+        "user_guide/selection",
+        "user_guide/pipelines",
+        "user_guide/model_selection",
+        "user_guide/caching",
+        "user_guide/gpu",
+        "user_guide/persistence",
         "user_guide/cli",
     ]
     missing = [page for page in expected if not (output / f"{page}.html").exists()]
@@ -319,7 +338,9 @@ def test_only_known_code_block_languages():
 
 
 def test_readme_has_exactly_the_two_setup_commands():
-    commands = [snippet.code.strip() for snippet in markdown_snippets(README) if snippet.language in ("bash", "sh", "console")]
+    commands = [
+        snippet.code.strip() for snippet in markdown_snippets(README) if snippet.language in ("bash", "sh", "console")
+    ]
     assert commands == [RUN_COMMAND, TEST_COMMAND]
 
 
@@ -342,7 +363,9 @@ def reproduce_paper_help():
     script = ROOT / "benchmarks" / "reproduce_paper.py"
     if not script.exists():
         pytest.skip("benchmarks/reproduce_paper.py is not written yet")
-    result = subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

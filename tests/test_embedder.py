@@ -313,8 +313,19 @@ def _decoded(paths):
 
 @pytest.mark.parametrize(
     "kind",
-    ["str", "pathlib", "bytes", "pil", "array list", "array batch", "series", "dataframe", "object column",
-     "generator", "tuple"],
+    [
+        "str",
+        "pathlib",
+        "bytes",
+        "pil",
+        "array list",
+        "array batch",
+        "series",
+        "dataframe",
+        "object column",
+        "generator",
+        "tuple",
+    ],
 )
 def test_every_input_kind_gives_the_same_embeddings(fitted, picture_paths, reference, kind):
     # All six pictures share one size, so they also stack into an (n, H, W, 3) batch.
@@ -387,16 +398,20 @@ def test_set_output_pandas_keeps_the_index(tiny_model, picture_paths, reference)
 
 
 def test_column_transformer_with_numeric_columns(tiny_model, picture_paths, reference):
-    frame = pd.DataFrame({
-        "age": np.arange(len(picture_paths), dtype=float),
-        "path": picture_paths,
-        "height": np.linspace(1.5, 2.0, len(picture_paths)),
-    })
+    frame = pd.DataFrame(
+        {
+            "age": np.arange(len(picture_paths), dtype=float),
+            "path": picture_paths,
+            "height": np.linspace(1.5, 2.0, len(picture_paths)),
+        }
+    )
     for path_column in (["path"], "path"):  # a one-column DataFrame, then a Series
-        transformer = ColumnTransformer([
-            ("image", _embedder(tiny_model), path_column),
-            ("numbers", StandardScaler(), ["age", "height"]),
-        ])
+        transformer = ColumnTransformer(
+            [
+                ("image", _embedder(tiny_model), path_column),
+                ("numbers", StandardScaler(), ["age", "height"]),
+            ]
+        )
         output = transformer.fit_transform(frame)
         assert output.shape == (len(picture_paths), EMBEDDING_DIM + 2)
         np.testing.assert_allclose(output[:, :EMBEDDING_DIM], reference, atol=1e-6)
@@ -409,7 +424,9 @@ def test_pipeline_with_the_classifier_on_paths(tiny_model, picture_paths):
     pipeline = make_pipeline(
         _embedder(tiny_model),
         SageZeroShotClassifier(
-            tiny_model, pretrained=None, templates=["a photo of a {}.", "a drawing of a {}."],
+            tiny_model,
+            pretrained=None,
+            templates=["a photo of a {}.", "a drawing of a {}."],
             class_names={0: "cat", 1: "dog"},
         ),
     )
@@ -424,9 +441,11 @@ def test_pipeline_with_the_classifier_on_paths(tiny_model, picture_paths):
 
 def _break(paths, positions):
     """Replace some files by unreadable ones: HTML named .png, empty, truncated."""
-    breakers = [lambda path: Path(path).write_text("<html>not an image</html>"),
-                lambda path: Path(path).write_bytes(b""),
-                lambda path: Path(path).write_bytes(Path(path).read_bytes()[:60])]
+    breakers = [
+        lambda path: Path(path).write_text("<html>not an image</html>"),
+        lambda path: Path(path).write_bytes(b""),
+        lambda path: Path(path).write_bytes(Path(path).read_bytes()[:60]),
+    ]
     for index, position in enumerate(positions):
         breakers[index % len(breakers)](paths[position])
 
@@ -670,8 +689,8 @@ def test_documented_conversions(fitted, tmp_path):
 
 def test_eval_mode_is_enforced_for_a_model_left_in_training_mode(tiny_model):
     import open_clip
-
     from conftest import TINY_MODEL_CONFIG
+
     from skclip_sage.encoders import OpenClipEncoder
 
     config = {**TINY_MODEL_CONFIG, "vision_cfg": {**TINY_MODEL_CONFIG["vision_cfg"], "patch_dropout": 0.5}}

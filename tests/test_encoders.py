@@ -218,7 +218,9 @@ def test_malicious_checkpoint_in_a_local_dir_is_refused(tiny_copy, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("keep", [lambda size: 100, lambda size: size // 2, lambda size: size - 10], ids=["header", "half", "tail"])
+@pytest.mark.parametrize(
+    "keep", [lambda size: 100, lambda size: size // 2, lambda size: size - 10], ids=["header", "half", "tail"]
+)
 def test_truncated_safetensors_in_a_local_dir_names_the_file(tiny_copy, keep):
     weights = tiny_copy / "open_clip_model.safetensors"
     data = weights.read_bytes()

@@ -21,8 +21,9 @@ def test_grid_search_worst_group_prefers_sage_with_few_templates(capsys):
     # margin over the ensemble (about 0.8 against 0.15 worst-group accuracy;
     # tests/test_synthetic.py checks this effect over several seeds).
     assert search.best_params_["selection"] == "sage" and search.best_params_["k"] <= 5
-    ensemble_scores = [score for score, params in zip(scores, search.cv_results_["params"])
-                       if params["selection"] == "ensemble"]
+    ensemble_scores = [
+        score for score, params in zip(scores, search.cv_results_["params"]) if params["selection"] == "ensemble"
+    ]
     assert search.best_score_ >= max(ensemble_scores) + 0.3
     # refit=True: the best candidate is refitted on all images and ready to predict.
     assert search.best_estimator_.predict(search.best_estimator_.text_embeddings_[0]).shape == (2,)

@@ -79,9 +79,7 @@ def test_fifo_swapped_in_after_stat_is_caught_without_blocking(tmp_path, monkeyp
     fifo = tmp_path / "swapped.png"
     os.mkfifo(fifo)
     real_stat = os.stat
-    monkeypatch.setattr(
-        _images.os, "stat", lambda path, **kwargs: real_stat(regular if path == fifo else path)
-    )
+    monkeypatch.setattr(_images.os, "stat", lambda path, **kwargs: real_stat(regular if path == fifo else path))
     with pytest.raises(ImageLoadError, match="FIFO"):
         open_image(fifo)
 
@@ -399,9 +397,7 @@ def test_animation_gives_its_first_frame(tmp_path, fmt):
     frames = [Image.new("RGB", (16, 16), colour) for colour in (RED, GREEN, BLUE)]
     path = tmp_path / f"animated.{fmt.lower()}"
     options = {"lossless": True} if fmt == "WEBP" else {}
-    frames[0].save(
-        path, format=fmt, save_all=True, append_images=frames[1:], duration=50, **options
-    )
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], duration=50, **options)
     with Image.open(path) as raw:
         assert getattr(raw, "n_frames", 1) == 3
     image = open_image(path)
@@ -475,9 +471,7 @@ def test_other_types_are_refused(source):
 # --- case 24: path forms ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "filename", ["plain.png", "with space.png", "chat été 猫 🐈.png", "dots.in.name.PNG"]
-)
+@pytest.mark.parametrize("filename", ["plain.png", "with space.png", "chat été 猫 🐈.png", "dots.in.name.PNG"])
 def test_path_forms_are_accepted(tmp_path, filename):
     path = _save(_pattern(), tmp_path / filename, format="PNG")
     for source in (path, str(path), Path(str(path))):

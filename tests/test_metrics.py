@@ -100,9 +100,7 @@ def test_worst_average_and_plain_accuracy():
     assert average_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS) == pytest.approx(GROUPS_MEAN)
     assert average_accuracy(Y_TRUE, Y_PRED) == pytest.approx(PLAIN)
     assert average_accuracy(Y_TRUE, Y_PRED, groups=GROUPS) == pytest.approx(PLAIN)
-    assert average_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, average="groups") == pytest.approx(
-        GROUPS_MEAN
-    )
+    assert average_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, average="groups") == pytest.approx(GROUPS_MEAN)
     assert isinstance(worst_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS), float)
 
 
@@ -126,9 +124,9 @@ def test_single_group_and_all_correct():
 def test_weighted_group_accuracy_reproduces_wilds_adjusted_average(weights):
     value = weighted_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, weights=weights)
     assert value == pytest.approx(WILDS_ADJUSTED)
-    assert average_accuracy(
-        Y_TRUE, Y_PRED, groups=GROUPS, average="weighted", weights=weights
-    ) == pytest.approx(WILDS_ADJUSTED)
+    assert average_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, average="weighted", weights=weights) == pytest.approx(
+        WILDS_ADJUSTED
+    )
 
 
 def test_weights_as_pandas_series_are_aligned_by_index_not_position():
@@ -137,8 +135,9 @@ def test_weights_as_pandas_series_are_aligned_by_index_not_position():
     value = weighted_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, weights=weights)
     assert value == pytest.approx(WILDS_ADJUSTED)
     with pytest.raises(ValueError, match=r"weights names group\(s\) \[9\]"):
-        weighted_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS,
-                                weights=pandas.Series([1, 1, 1, 1, 1], index=[0, 1, 2, 3, 9]))
+        weighted_group_accuracy(
+            Y_TRUE, Y_PRED, groups=GROUPS, weights=pandas.Series([1, 1, 1, 1, 1], index=[0, 1, 2, 3, 9])
+        )
 
 
 def test_weighted_group_accuracy_with_named_waterbirds_groups():
@@ -149,12 +148,8 @@ def test_weighted_group_accuracy_with_named_waterbirds_groups():
 
 
 def test_equal_weights_give_the_unweighted_mean_and_zero_weights_drop_a_group():
-    assert weighted_group_accuracy(
-        Y_TRUE, Y_PRED, groups=GROUPS, weights=[1, 1, 1, 1]
-    ) == pytest.approx(GROUPS_MEAN)
-    assert weighted_group_accuracy(
-        Y_TRUE, Y_PRED, groups=GROUPS, weights=[0, 0, 1, 0]
-    ) == pytest.approx(0.25)
+    assert weighted_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, weights=[1, 1, 1, 1]) == pytest.approx(GROUPS_MEAN)
+    assert weighted_group_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, weights=[0, 0, 1, 0]) == pytest.approx(0.25)
 
 
 @pytest.mark.parametrize(
@@ -176,9 +171,7 @@ def test_gap_and_harmonic_mean(average, weights, expected_average):
 
 def test_harmonic_mean_hand_values_and_zero_when_everything_is_wrong():
     # groups mean 0.625, WGA 0.25: HM = 2 * 0.625 * 0.25 / 0.875 = 5 / 14.
-    assert harmonic_mean_accuracy(
-        Y_TRUE, Y_PRED, groups=GROUPS, average="groups"
-    ) == pytest.approx(5 / 14)
+    assert harmonic_mean_accuracy(Y_TRUE, Y_PRED, groups=GROUPS, average="groups") == pytest.approx(5 / 14)
     assert harmonic_mean_accuracy([0, 1], [1, 0], groups=[0, 1]) == 0.0
     assert accuracy_gap([0, 1], [1, 0], groups=[0, 1]) == 0.0
 
@@ -188,13 +181,23 @@ def test_harmonic_mean_hand_values_and_zero_when_everything_is_wrong():
 
 def test_robustness_report_columns_and_values():
     report = robustness_report(
-        Y_TRUE, Y_PRED, groups=GROUPS, average="weighted", weights=WILDS_COUNTS,
+        Y_TRUE,
+        Y_PRED,
+        groups=GROUPS,
+        average="weighted",
+        weights=WILDS_COUNTS,
         group_names=["landbird_land", "landbird_water", "waterbird_land", "waterbird_water"],
     )
     assert list(report) == ["name", "kind", "count", "value"]
     assert report["name"] == [
-        "Avg", "WGA", "Gap", "HM",
-        "landbird_land", "landbird_water", "waterbird_land", "waterbird_water",
+        "Avg",
+        "WGA",
+        "Gap",
+        "HM",
+        "landbird_land",
+        "landbird_water",
+        "waterbird_land",
+        "waterbird_water",
     ]
     assert report["kind"] == ["summary"] * 4 + ["group"] * 4
     np.testing.assert_array_equal(report["count"], [12, 4, 12, 12, 4, 2, 4, 2])
@@ -276,7 +279,8 @@ def test_missing_values_are_rejected_with_their_position(metric, position, missi
     arrays = {"y_true": [0.0, 1.0, 0.0], "y_pred": [0.0, 1.0, 1.0], "groups": [0.0, 0.0, 1.0]}
     arrays[position] = [arrays[position][0], missing, arrays[position][2]]
     with pytest.raises(
-        ValueError, match=rf"{position} contains 1 missing value\(s\) \(NaN or None\) at "
+        ValueError,
+        match=rf"{position} contains 1 missing value\(s\) \(NaN or None\) at "
         r"position\(s\) \[1\]",
     ):
         _call(metric, arrays["y_true"], arrays["y_pred"], arrays["groups"])
@@ -314,11 +318,17 @@ def test_labels_of_different_types_are_rejected():
 @pytest.mark.parametrize(
     "weights, match",
     [
-        ({0: 1, 1: 1, 2: 1}, r"weights has no entry for group\(s\) \[3\]; the data has "
-         r"groups \[0, 1, 2, 3\]"),
+        (
+            {0: 1, 1: 1, 2: 1},
+            r"weights has no entry for group\(s\) \[3\]; the data has "
+            r"groups \[0, 1, 2, 3\]",
+        ),
         ({0: 1, 1: 1, 2: 1, 3: 1, 7: 1}, r"weights names group\(s\) \[7\] that do not occur"),
-        ({"0": 1, "1": 1, "2": 1, "3": 1}, r"weights names group\(s\) \['0', .*same labels "
-         r"\(and type\)"),
+        (
+            {"0": 1, "1": 1, "2": 1, "3": 1},
+            r"weights names group\(s\) \['0', .*same labels "
+            r"\(and type\)",
+        ),
         ([1, 2, 3], "weights has 3 entries but the data has 4 groups"),
         ([1, -2, 3, 4], "weights must be finite and non-negative"),
         ([1, np.nan, 3, 4], "weights must be finite and non-negative"),
@@ -328,8 +338,19 @@ def test_labels_of_different_types_are_rejected():
         ([[1, 2], [3, 4]], r"weights must be .* 1-D sequence .* shape \(2, 2\)"),
         (5, r"weights must be .* 1-D sequence .* shape \(\)"),
     ],
-    ids=["missing", "unknown", "wrong-type-keys", "length", "negative", "nan", "zero",
-         "strings", "string", "2-D", "scalar"],
+    ids=[
+        "missing",
+        "unknown",
+        "wrong-type-keys",
+        "length",
+        "negative",
+        "nan",
+        "zero",
+        "strings",
+        "string",
+        "2-D",
+        "scalar",
+    ],
 )
 def test_bad_weights(weights, match):
     with pytest.raises(ValueError, match=match):
@@ -339,16 +360,21 @@ def test_bad_weights(weights, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(average="mean"), r"average must be one of 'plain', 'groups', 'weighted'; "
-         r"got 'mean' instead"),
+        (
+            dict(average="mean"),
+            r"average must be one of 'plain', 'groups', 'weighted'; "
+            r"got 'mean' instead",
+        ),
         (dict(average="weighted"), r"average='weighted' needs weights="),
-        (dict(weights=WILDS_COUNTS), r"weights is only used with average='weighted'; got "
-         r"average='plain'"),
+        (
+            dict(weights=WILDS_COUNTS),
+            r"weights is only used with average='weighted'; got "
+            r"average='plain'",
+        ),
         (dict(average="groups", weights=WILDS_COUNTS), "weights is only used with"),
     ],
 )
-@pytest.mark.parametrize("metric", [average_accuracy, accuracy_gap, harmonic_mean_accuracy,
-                                    robustness_report])
+@pytest.mark.parametrize("metric", [average_accuracy, accuracy_gap, harmonic_mean_accuracy, robustness_report])
 def test_bad_average_options(metric, kwargs, match):
     with pytest.raises(ValueError, match=rf"{metric.__name__}: {match}"):
         metric(Y_TRUE, Y_PRED, groups=GROUPS, **kwargs)
@@ -362,11 +388,13 @@ def test_average_accuracy_needs_groups_for_group_averages(average):
 
 def test_import_stays_numpy_only():
     code = (
-        "import sys, skclip_sage.metrics; "
-        "print(sorted(m for m in ('sklearn', 'pandas', 'torch') if m in sys.modules))"
+        "import sys, skclip_sage.metrics; print(sorted(m for m in ('sklearn', 'pandas', 'torch') if m in sys.modules))"
     )
     output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=Path(__file__).resolve().parents[1],
     ).stdout
     assert output.strip() == "[]"
@@ -393,14 +421,12 @@ def _manual_scores(X, y, splits, metric_groups, metric=worst_group_accuracy, **k
     scores = []
     for train, test in splits:
         estimator = clone(LogisticRegression()).fit(X[train], y[train])
-        scores.append(metric(y[test], estimator.predict(X[test]),
-                             groups=metric_groups[test], **kwargs))
+        scores.append(metric(y[test], estimator.predict(X[test]), groups=metric_groups[test], **kwargs))
     return np.array(scores)
 
 
 def _split_scores(search, n_splits, candidate=0):
-    return np.array([search.cv_results_[f"split{i}_test_score"][candidate]
-                     for i in range(n_splits)])
+    return np.array([search.cv_results_[f"split{i}_test_score"][candidate] for i in range(n_splits)])
 
 
 def test_scorer_is_a_sklearn_scorer_and_does_not_leak_routing_config(search_data):
@@ -422,8 +448,9 @@ def test_grid_search_routes_groups_to_the_scorer(search_data):
     X, y, groups, _ = search_data
     cv = KFold(3)
     with config_context(enable_metadata_routing=True):
-        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=cv,
-                              scoring=make_group_scorer()).fit(X, y, groups=groups)
+        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=cv, scoring=make_group_scorer()).fit(
+            X, y, groups=groups
+        )
     expected = _manual_scores(X, y, cv.split(X, y), groups)
     np.testing.assert_allclose(_split_scores(search, 3), expected)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
@@ -433,8 +460,9 @@ def test_group_kfold_and_scorer_share_the_same_groups(search_data):
     X, y, groups, _ = search_data
     cv = GroupKFold(2)
     with config_context(enable_metadata_routing=True):
-        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=cv,
-                              scoring=make_group_scorer()).fit(X, y, groups=groups)
+        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=cv, scoring=make_group_scorer()).fit(
+            X, y, groups=groups
+        )
     # Each test fold holds whole robustness groups (GroupKFold used the same array).
     expected = _manual_scores(X, y, cv.split(X, y, groups), groups)
     np.testing.assert_allclose(_split_scores(search, 2), expected)
@@ -469,8 +497,7 @@ def test_cross_validate_with_several_group_scorers(search_data):
         "accuracy": "accuracy",
     }
     with config_context(enable_metadata_routing=True):
-        result = cross_validate(LogisticRegression(), X, y, cv=cv, scoring=scoring,
-                                params={"groups": groups})
+        result = cross_validate(LogisticRegression(), X, y, cv=cv, scoring=scoring, params={"groups": groups})
     splits = list(cv.split(X, y))
     np.testing.assert_allclose(result["test_wga"], _manual_scores(X, y, splits, groups))
     # The gap is "lower is better", so its scorer returns -gap like sklearn's neg_* scorers.
@@ -500,8 +527,11 @@ def test_custom_callable_metric(search_data):
 def test_scorer_without_routing_called_directly_explains_how_to_enable_it(search_data):
     X, y, _, _ = search_data
     estimator = LogisticRegression().fit(X, y)
-    with pytest.raises(ValueError, match=r"'worst_group_accuracy' group scorer was called "
-                       r"without groups.*" + ROUTING_HINT):
+    with pytest.raises(
+        ValueError,
+        match=r"'worst_group_accuracy' group scorer was called "
+        r"without groups.*" + ROUTING_HINT,
+    ):
         make_group_scorer()(estimator, X, y)
     # Passing groups by hand with routing off is refused by scikit-learn itself, with a
     # message that already names the setting.
@@ -513,41 +543,48 @@ def test_grid_search_without_routing_warns_with_the_hint_and_scores_nan(search_d
     # scikit-learn catches scoring errors: with the default error_score=np.nan our
     # message arrives inside its "Scoring failed" warning.
     X, y, groups, _ = search_data
-    search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=GroupKFold(2),
-                          scoring=make_group_scorer())
+    search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=GroupKFold(2), scoring=make_group_scorer())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search.fit(X, y, groups=groups)
     messages = [str(warning.message) for warning in caught]
-    assert any("Scoring failed" in message and "enable_metadata_routing=True" in message
-               for message in messages)
+    assert any("Scoring failed" in message and "enable_metadata_routing=True" in message for message in messages)
     assert np.isnan(search.cv_results_["mean_test_score"]).all()
 
 
 def test_grid_search_without_routing_raises_with_error_score_raise(search_data):
     X, y, groups, _ = search_data
-    search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=GroupKFold(2),
-                          scoring=make_group_scorer(), error_score="raise")
-    with pytest.raises(ValueError, match=r"without groups.*" + ROUTING_HINT
-                       + r".*pass groups=\.\.\. to fit"):
+    search = GridSearchCV(
+        LogisticRegression(), {"C": [1.0]}, cv=GroupKFold(2), scoring=make_group_scorer(), error_score="raise"
+    )
+    with pytest.raises(ValueError, match=r"without groups.*" + ROUTING_HINT + r".*pass groups=\.\.\. to fit"):
         search.fit(X, y, groups=groups)
 
 
 def test_cross_validate_without_routing_raises_with_error_score_raise(search_data):
     X, y, groups, _ = search_data
     with pytest.raises(ValueError, match=ROUTING_HINT):
-        cross_validate(LogisticRegression(), X, y, groups=groups, cv=GroupKFold(2),
-                       scoring=make_group_scorer(), error_score="raise")
+        cross_validate(
+            LogisticRegression(),
+            X,
+            y,
+            groups=groups,
+            cv=GroupKFold(2),
+            scoring=make_group_scorer(),
+            error_score="raise",
+        )
 
 
 def test_routing_on_but_no_groups_passed_names_the_parameter(search_data):
     X, y, _, fold_groups = search_data
     scorer = make_group_scorer(groups_param="eval_groups")
     with config_context(enable_metadata_routing=True):
-        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=GroupKFold(2),
-                              scoring=scorer, error_score="raise")
-        with pytest.raises(ValueError, match=r"Metadata routing is enabled, but nothing was "
-                           r"routed.*'eval_groups'.*fit\(X, y, eval_groups=groups\)"):
+        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=GroupKFold(2), scoring=scorer, error_score="raise")
+        with pytest.raises(
+            ValueError,
+            match=r"Metadata routing is enabled, but nothing was "
+            r"routed.*'eval_groups'.*fit\(X, y, eval_groups=groups\)",
+        ):
             search.fit(X, y, groups=fold_groups)
 
 
@@ -556,16 +593,18 @@ def test_routing_on_but_no_groups_passed_names_the_parameter(search_data):
     [
         (("worst",), {}, r"metric must be one of 'accuracy_gap', .* got 'worst' instead"),
         ((3,), {}, "metric must be a metric name or a callable"),
-        ((), dict(groups_param="eval-groups"), "groups_param must be a valid Python "
-         "identifier"),
+        ((), dict(groups_param="eval-groups"), "groups_param must be a valid Python identifier"),
         ((), dict(groups_param=True), "groups_param must be a valid Python identifier"),
         ((), dict(groups=[0, 1]), "groups cannot be fixed when the scorer is made"),
-        ((), dict(weights=[1, 2]), r"the arguments \['weights'\] do not fit "
-         r"worst_group_accuracy"),
+        (
+            (),
+            dict(weights=[1, 2]),
+            r"the arguments \['weights'\] do not fit "
+            r"worst_group_accuracy",
+        ),
         (("weighted_group_accuracy",), {}, "weights=... for 'weighted_group_accuracy'"),
         (("accuracy_gap",), dict(average="mean"), "average must be one of"),
-        (("harmonic_mean_accuracy",), dict(weights=[1, 2]), "weights is only used with "
-         "average='weighted'"),
+        (("harmonic_mean_accuracy",), dict(weights=[1, 2]), "weights is only used with average='weighted'"),
     ],
 )
 def test_make_group_scorer_rejects_bad_arguments_when_made(args, kwargs, match):

@@ -1,4 +1,4 @@
-"""Templates, class names and prompt lengths (skclip_sage._prompts, _template_sets)."""
+"""Templates, class names and prompt lengths (skclip_sage.prompts._prompts, _template_sets)."""
 
 import re
 import warnings
@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from skclip_sage import SageZeroShotClassifier
-from skclip_sage._prompts import (
+from skclip_sage.exceptions import DuplicatePromptWarning, NumericClassNamesWarning, PromptTruncationWarning
+from skclip_sage.prompts._prompts import (
     check_class_names,
     check_prompt_lengths,
     class_names_for,
     expand_prompts,
     resolve_templates,
 )
-from skclip_sage._template_sets import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES, TEMPLATE_SETS
-from skclip_sage.exceptions import DuplicatePromptWarning, NumericClassNamesWarning, PromptTruncationWarning
+from skclip_sage.prompts._template_sets import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES, TEMPLATE_SETS
 
 # ---------------------------------------------------------------- built-in sets
 
@@ -147,7 +147,12 @@ def test_distinct_names_do_not_warn():
 
 
 def test_prompts_are_template_major_and_keep_braces_in_names():
-    assert expand_prompts(["a {}.", "art of a {}."], ["cat", "{x}"]) == ["a cat.", "a {x}.", "art of a cat.", "art of a {x}."]
+    assert expand_prompts(["a {}.", "art of a {}."], ["cat", "{x}"]) == [
+        "a cat.",
+        "a {x}.",
+        "art of a cat.",
+        "art of a {x}.",
+    ]
 
 
 def test_prompt_length_check():

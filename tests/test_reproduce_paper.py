@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from dataset_fixtures import make_waterbirds
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -34,10 +33,20 @@ def row_of(rows, mode, k):
 
 
 def test_simulation_writes_table_csv_and_plot(reproduce_paper, tmp_path):
-    status = reproduce_paper.main([
-        "--simulate", "confidently_wrong", "--output", str(tmp_path), "--n-samples", "400",
-        "--n-templates", "12", "--device", "cpu",
-    ])
+    status = reproduce_paper.main(
+        [
+            "--simulate",
+            "confidently_wrong",
+            "--output",
+            str(tmp_path),
+            "--n-samples",
+            "400",
+            "--n-templates",
+            "12",
+            "--device",
+            "cpu",
+        ]
+    )
     assert status == 0
     rows = read_rows(tmp_path)
     # single and ensemble once; K in {1, 3, 5, 10, 20, 80} clipped to 12 templates.
@@ -64,8 +73,22 @@ def test_waterbirds_fixture_with_tiny_local_dir_model(reproduce_paper, tmp_path,
     make_waterbirds(tmp_path / "data", n_per_group=[3, 1, 1, 2])
     output = tmp_path / "results"
     arguments = [
-        "--dataset", "waterbirds", "--root", str(tmp_path / "data"), "--model", tiny_model,
-        "--output", str(output), "--device", "cpu", "--batch-size", "4", "--k", "1", "3", "100",
+        "--dataset",
+        "waterbirds",
+        "--root",
+        str(tmp_path / "data"),
+        "--model",
+        tiny_model,
+        "--output",
+        str(output),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "4",
+        "--k",
+        "1",
+        "3",
+        "100",
     ]
     assert reproduce_paper.main(arguments) == 0
     rows = read_rows(output)
@@ -98,7 +121,9 @@ def test_waterbirds_fixture_with_tiny_local_dir_model(reproduce_paper, tmp_path,
     metrics = ("mode", "k", "Avg", "WGA", "Gap", "HM", *group_columns)
     assert [[row[name] for name in metrics] for row in again] == [[row[name] for name in metrics] for row in rows]
     assert (row_of(again, "sage", 1)["paper_WGA"], row_of(again, "sage", 1)["paper_source"]) == (
-        "46.0", "paper, ViT-B/32")
+        "46.0",
+        "paper, ViT-B/32",
+    )
     assert row_of(again, "ensemble", 80)["paper_WGA"] == "36.2"
 
 
@@ -109,17 +134,32 @@ def test_dataset_needs_a_root(reproduce_paper, tmp_path, capsys):
 
 
 def test_missing_dataset_folder_is_reported_not_raised(reproduce_paper, tmp_path, capsys):
-    status = reproduce_paper.main(["--dataset", "pacs", "--root", str(tmp_path / "nowhere"),
-                                   "--output", str(tmp_path / "out")])
+    status = reproduce_paper.main(
+        ["--dataset", "pacs", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")]
+    )
     assert status == 2 and "error:" in capsys.readouterr().err
 
 
 def test_runs_as_a_script_the_way_the_readme_says(tmp_path):
     completed = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "reproduce_paper.py"), "--simulate", "theory_holds",
-         "--output", str(tmp_path / "results"), "--n-samples", "200", "--n-templates", "8",
-         "--device", "cpu", "--no-plot"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(BENCHMARKS / "reproduce_paper.py"),
+            "--simulate",
+            "theory_holds",
+            "--output",
+            str(tmp_path / "results"),
+            "--n-samples",
+            "200",
+            "--n-templates",
+            "8",
+            "--device",
+            "cpu",
+            "--no-plot",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == ""  # progress goes to stderr

@@ -1,11 +1,11 @@
-"""SAGE selection math (skclip_sage._selection) against an obviously correct per-image loop."""
+"""SAGE selection math (skclip_sage.selection._sage) against an obviously correct per-image loop."""
 
 import numpy as np
 import pytest
 import torch
 
-from skclip_sage import _selection as selection
-from skclip_sage._selection import (
+from skclip_sage.selection import _sage as selection
+from skclip_sage.selection._sage import (
     class_gram_matrices,
     duplicate_template_map,
     fixed_prototypes,

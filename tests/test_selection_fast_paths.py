@@ -1,4 +1,4 @@
-"""The fast paths of skclip_sage._selection and _backend, each against its plain spelling.
+"""The fast paths of skclip_sage.selection._sage and _arrays, each against its plain spelling.
 
 The speed-ups (two-class separation, running extremes over class slabs, packed-key
 top-k, flat-index fills, pair-gathered Gram norms, mask products) must give the
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from skclip_sage import _backend as backend
-from skclip_sage._selection import (
+from skclip_sage.selection import _arrays as arrays
+from skclip_sage.selection._sage import (
     class_gram_matrices,
     duplicate_template_map,
     gram_tables,
@@ -20,7 +20,7 @@ from skclip_sage._selection import (
     template_similarities,
     top_k_templates,
 )
-from skclip_sage._top_k import _top_k_by_argmax_rounds, _top_k_by_packed_keys
+from skclip_sage.selection._top_k import _top_k_by_argmax_rounds, _top_k_by_packed_keys
 
 
 def _plain_top_k(values, k):
@@ -37,8 +37,8 @@ def test_separation_equals_max_minus_min_bitwise(n_classes, kind):
     if kind == "torch":
         images, bank = torch.from_numpy(images), torch.from_numpy(bank)
     similarities = template_similarities(images, bank)
-    expected = backend.to_numpy(similarities).max(axis=-1) - backend.to_numpy(similarities).min(axis=-1)
-    np.testing.assert_array_equal(backend.to_numpy(template_separation(similarities)), expected)
+    expected = arrays.to_numpy(similarities).max(axis=-1) - arrays.to_numpy(similarities).min(axis=-1)
+    np.testing.assert_array_equal(arrays.to_numpy(template_separation(similarities)), expected)
 
 
 def test_separation_of_a_plain_template_major_array():
@@ -92,12 +92,12 @@ def test_fill_along_axis_matches_put_along_axis(layout):
     indices = np.array([[0, 3], [7, 1], [2, 2], [5, 6], [4, 0]])
     expected = values.copy()
     np.put_along_axis(expected, indices, -1.0, axis=1)
-    backend.fill_along_axis(values, indices, -1.0, axis=-1)
+    arrays.fill_along_axis(values, indices, -1.0, axis=-1)
     np.testing.assert_array_equal(values, expected)
 
 
 def test_one_hot_rows():
-    mask = backend.one_hot_rows(np.array([[2, 0], [1, 3]]), 4, like=np.zeros(1, np.float32))
+    mask = arrays.one_hot_rows(np.array([[2, 0], [1, 3]]), 4, like=np.zeros(1, np.float32))
     np.testing.assert_array_equal(mask, [[1, 0, 1, 0], [0, 1, 0, 1]])
     assert mask.dtype == np.float32
 
@@ -123,7 +123,7 @@ def test_prototype_scores_equal_the_direct_prototypes(k, kind):
     scores = prototype_scores(
         template_similarities(convert(images), convert(bank)), convert(selected), gram, tables=gram_tables(gram)
     )
-    np.testing.assert_allclose(backend.to_numpy(scores), expected, atol=1e-12)
+    np.testing.assert_allclose(arrays.to_numpy(scores), expected, atol=1e-12)
 
 
 def test_gram_tables_layouts():

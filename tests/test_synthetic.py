@@ -21,8 +21,13 @@ N_SAMPLES = 400  # 40 images in each minority group with the default proportions
 
 def classify(simulation, selection="sage", k=1, templates=None):
     clf = SageZeroShotClassifier(
-        simulation.encoder, templates=templates or simulation.templates,
-        class_names=simulation.class_names, selection=selection, k=k, random_state=0, device="cpu",
+        simulation.encoder,
+        templates=templates or simulation.templates,
+        class_names=simulation.class_names,
+        selection=selection,
+        k=k,
+        random_state=0,
+        device="cpu",
     )
     return clf.fit(simulation.data, simulation.target)
 
@@ -89,7 +94,12 @@ def test_a_template_votes_by_core_or_spurious_term_whichever_is_larger(leakage, 
     # Without noise the vote on a minority image is the sign of
     # core_weight * core_strength - leakage * spurious_strength = 0.3 - 0.75 * leakage.
     simulation = make_spurious_bias(
-        200, core_weights=[0.3], leakage=[leakage], noise=0.0, text_noise=0.0, seed=0,
+        200,
+        core_weights=[0.3],
+        leakage=[leakage],
+        noise=0.0,
+        text_noise=0.0,
+        seed=0,
     )
     y_pred = classify(simulation).predict(simulation.data)
     table = group_accuracies(simulation.target, y_pred, groups=simulation.groups)
@@ -154,8 +164,9 @@ def test_given_directions_are_used():
     core = np.zeros(8)
     core[0] = 2.0
     spurious = np.ones(8)
-    simulation = make_spurious_bias(10, n_templates=2, embedding_dim=8, core_direction=core,
-                                    spurious_direction=spurious, seed=0)
+    simulation = make_spurious_bias(
+        10, n_templates=2, embedding_dim=8, core_direction=core, spurious_direction=spurious, seed=0
+    )
     np.testing.assert_allclose(simulation.core_direction, np.eye(8)[0])
     assert abs(simulation.spurious_direction[0]) < 1e-12
 

@@ -75,8 +75,8 @@ def render() -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="14" '
         'role="img" aria-labelledby="title desc">',
-        "<title id=\"title\">SAGE selects, for each image, the template that separates the classes most</title>",
-        "<desc id=\"desc\">For one image of a waterbird on land: the similarity of the image to each "
+        '<title id="title">SAGE selects, for each image, the template that separates the classes most</title>',
+        '<desc id="desc">For one image of a waterbird on land: the similarity of the image to each '
         "template's landbird and waterbird text, each template's separation (highest minus lowest), "
         "and the predictions of SAGE, a single template and the ensemble.</desc>",
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
@@ -101,13 +101,19 @@ def render() -> str:
     for t, template in enumerate(TEMPLATES):
         y = top + t * row_height
         if t == chosen:
-            parts.append(f'<rect x="{left - 10}" y="{y - 2}" width="{width - left}" height="{row_height - 4}" fill="#fff2b3" stroke="#d9a400"/>')
+            parts.append(
+                f'<rect x="{left - 10}" y="{y - 2}" width="{width - left}" height="{row_height - 4}" fill="#fff2b3" stroke="#d9a400"/>'
+            )
         weight = ' font-weight="bold"' if t == chosen else ""
         text_y = y + 20
-        parts.append(f'<text x="{left}" y="{text_y}" font-family="Menlo, Consolas, monospace" font-size="13"{weight}>'
-                     f"{t}  {escape(template)}</text>")
+        parts.append(
+            f'<text x="{left}" y="{text_y}" font-family="Menlo, Consolas, monospace" font-size="13"{weight}>'
+            f"{t}  {escape(template)}</text>"
+        )
         for column, x in ((0, land_x), (1, water_x)):
-            parts.append(f'<text x="{x}" y="{text_y}" text-anchor="middle"{weight}>{similarities[t, column]:.2f}</text>')
+            parts.append(
+                f'<text x="{x}" y="{text_y}" text-anchor="middle"{weight}>{similarities[t, column]:.2f}</text>'
+            )
         bar = separation[t] * bar_scale
         color = "#d9a400" if t == chosen else "#9db4c8"
         parts.append(f'<rect x="{bar_x}" y="{y + 6}" width="{bar:.1f}" height="16" fill="{color}"/>')
@@ -133,10 +139,14 @@ def render() -> str:
             f'waterbird {scores[1]:.3f} → {label} <tspan fill="{color}" font-weight="bold">({word})</tspan></text>'
         )
     note_y = y + 3 * 26 + 6
-    parts.append(f'<text x="{left}" y="{note_y}" font-size="12" fill="#555555">'
-                 "prototype u_c = normalize(mean of U[t, c] over the kept templates)</text>")
-    parts.append(f'<text x="{left}" y="{note_y + 18}" font-size="12" fill="#555555">'
-                 "score = &lt;v, u_c&gt;, prediction = argmax over the classes</text>")
+    parts.append(
+        f'<text x="{left}" y="{note_y}" font-size="12" fill="#555555">'
+        "prototype u_c = normalize(mean of U[t, c] over the kept templates)</text>"
+    )
+    parts.append(
+        f'<text x="{left}" y="{note_y + 18}" font-size="12" fill="#555555">'
+        "score = &lt;v, u_c&gt;, prediction = argmax over the classes</text>"
+    )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 
-from .._choices import SELECTIONS
+from ..selection import SELECTIONS
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError
+from ._estimators import check_k, embed_images, fit_classifier, resolve_seed
 from ._inputs import expand_image_arguments
-from ._text_inputs import collect_class_names, resolve_templates_option
-from ._models import check_k, embed_images, fit_classifier, resolve_seed
 from ._options import (
     ADD_PARSER_SECTIONS,
     add_error_options,
@@ -21,6 +20,7 @@ from ._options import (
     command_parser,
 )
 from ._runtime import LOGGER, check_output_path, default_failures_path, write_csv, write_failures
+from ._text_inputs import collect_class_names, resolve_templates_option
 
 EXAMPLES = """\
   # photos/ searched recursively; CSV on stdout
@@ -54,20 +54,29 @@ def add_parser(subparsers, parents):
     %(add_parser_sections)s
     """
     parser = command_parser(
-        subparsers, "classify", help="classify images zero-shot into the classes you name",
-        description=DESCRIPTION, examples=EXAMPLES, parents=parents,
+        subparsers,
+        "classify",
+        help="classify images zero-shot into the classes you name",
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+        parents=parents,
     )
     add_image_arguments(parser)
     group = parser.add_argument_group("classes and output")
     group.add_argument("--classes", nargs="+", metavar="NAME", help="class names, also used in the prompts")
-    group.add_argument("--class-file", metavar="FILE",
-                       help="a text file with one class name per line (added after --classes)")
+    group.add_argument(
+        "--class-file", metavar="FILE", help="a text file with one class name per line (added after --classes)"
+    )
     group.add_argument("-o", "--output", metavar="CSV", help="where to write the predictions (default: stdout)")
     templates = add_template_options(parser, several_k=False)
-    templates.add_argument("--selection", choices=SELECTIONS, default="sage",
-                           help="sage: the K best-separated templates per image; ensemble: all; single: "
-                                "the first; random: K at random; text: K chosen from the class names "
-                                "(default: %(default)s)")
+    templates.add_argument(
+        "--selection",
+        choices=SELECTIONS,
+        default="sage",
+        help="sage: the K best-separated templates per image; ensemble: all; single: "
+        "the first; random: K at random; text: K chosen from the class names "
+        "(default: %(default)s)",
+    )
     add_model_options(parser)
     add_error_options(parser)
     parser.set_defaults(run=run)
@@ -98,8 +107,13 @@ def run(args):
         check_output_path(failures_path, "--failures")
     images = expand_image_arguments(args.images, manifest=args.manifest, path_column=args.path_column)
     seed = resolve_seed(args.seed, [args.selection])
-    LOGGER.info("classifying %d image(s) into %d classes with %d template(s), selection=%s",
-                len(images.paths), len(classes), len(templates), args.selection)
+    LOGGER.info(
+        "classifying %d image(s) into %d classes with %d template(s), selection=%s",
+        len(images.paths),
+        len(classes),
+        len(templates),
+        args.selection,
+    )
 
     embedded = embed_images(images, args)
     if args.on_error == "skip":
@@ -107,26 +121,33 @@ def run(args):
     if len(embedded.kept) == 0:
         raise InputError(f"none of the {len(images.paths)} image(s) could be read; nothing to classify.")
     classifier = fit_classifier(
-        args, labels=classes, prompt_names=classes, templates=templates,
-        selection=args.selection, k=args.k, seed=seed, n_features=embedded.embeddings.shape[1],
+        args,
+        labels=classes,
+        prompt_names=classes,
+        templates=templates,
+        selection=args.selection,
+        k=args.k,
+        seed=seed,
+        n_features=embedded.embeddings.shape[1],
     )
     probabilities = classifier.predict_proba(embedded.embeddings)
     selected = classifier.selected_templates(embedded.embeddings)
     # classes_ is sorted; the CSV keeps the order the user gave.
     sorted_classes = list(classifier.classes_)
     columns = [sorted_classes.index(name) for name in classes]
-    header = ["path", "predicted_class", *[f"probability_{name}" for name in classes],
-              "template_indices", "templates"]
+    header = ["path", "predicted_class", *[f"probability_{name}" for name in classes], "template_indices", "templates"]
     rows = []
     for row, position in enumerate(embedded.kept):
         indices = [int(index) for index in selected[row]]
-        rows.append([
-            images.paths[position],
-            sorted_classes[int(np.argmax(probabilities[row]))],
-            *[f"{probabilities[row, column]:.6g}" for column in columns],
-            json.dumps(indices),
-            json.dumps([classifier.templates_[index] for index in indices], ensure_ascii=False),
-        ])
+        rows.append(
+            [
+                images.paths[position],
+                sorted_classes[int(np.argmax(probabilities[row]))],
+                *[f"{probabilities[row, column]:.6g}" for column in columns],
+                json.dumps(indices),
+                json.dumps([classifier.templates_[index] for index in indices], ensure_ascii=False),
+            ]
+        )
     write_csv(args.output, header, rows)
     LOGGER.info("wrote %d prediction(s) to %s", len(rows), args.output or "stdout")
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError
+from ._estimators import embed_images
 from ._inputs import expand_image_arguments
-from ._models import embed_images
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_image_arguments, add_model_options, command_parser
 from ._runtime import LOGGER, check_output_path, default_failures_path, open_output, write_csv, write_failures
 
@@ -37,15 +37,21 @@ def add_parser(subparsers, parents):
     %(add_parser_sections)s
     """
     parser = command_parser(
-        subparsers, "embed", help="save CLIP image embeddings as .npy with a paths sidecar",
-        description=DESCRIPTION, examples=EXAMPLES, parents=parents,
+        subparsers,
+        "embed",
+        help="save CLIP image embeddings as .npy with a paths sidecar",
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+        parents=parents,
     )
     add_image_arguments(parser)
     group = parser.add_argument_group("output")
     group.add_argument("-o", "--output", required=True, metavar="NPY", help="the .npy file to write")
-    group.add_argument("--paths", metavar="FILE",
-                       help="the sidecar naming each row's image: .txt (one per line) or .csv "
-                            "(default: OUTPUT_STEM.paths.txt)")
+    group.add_argument(
+        "--paths",
+        metavar="FILE",
+        help="the sidecar naming each row's image: .txt (one per line) or .csv (default: OUTPUT_STEM.paths.txt)",
+    )
     add_model_options(parser)
     add_error_options(parser)
     parser.set_defaults(run=run)
@@ -105,6 +111,7 @@ def run(args):
     with open_output(args.output, binary=True) as stream:
         np.save(stream, np.ascontiguousarray(embedded.embeddings, dtype=np.float32), allow_pickle=False)
     write_sidecar(sidecar, [images.paths[position] for position in embedded.kept])
-    LOGGER.info("wrote %d x %d embeddings to %s and their paths to %s",
-                *embedded.embeddings.shape, args.output, sidecar)
+    LOGGER.info(
+        "wrote %d x %d embeddings to %s and their paths to %s", *embedded.embeddings.shape, args.output, sidecar
+    )
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK

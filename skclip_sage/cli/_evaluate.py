@@ -10,15 +10,15 @@ import sys
 
 import numpy as np
 
-from .._choices import SELECTIONS_USING_K
+from ..selection import SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError, UsageError
+from ._estimators import check_k, embed_images, fit_classifier, parse_selections, resolve_seed
 from ._inputs import ImageList
-from ._text_inputs import resolve_templates_option
-from ._models import check_k, embed_images, fit_classifier, parse_selections, resolve_seed
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
 from ._report_output import format_table, run_record, write_json, write_report_csv
 from ._runtime import LOGGER, check_output_path, default_failures_path, write_failures
+from ._text_inputs import resolve_templates_option
 
 DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder")
 DATASETS_WITH_SPLITS = ("waterbirds", "celeba")
@@ -54,27 +54,45 @@ def add_parser(subparsers, parents):
     %(add_parser_sections)s
     """
     parser = command_parser(
-        subparsers, "evaluate", help="robustness report (Avg, WGA, Gap, HM, groups) on a dataset",
-        description=DESCRIPTION, examples=EXAMPLES, parents=parents,
+        subparsers,
+        "evaluate",
+        help="robustness report (Avg, WGA, Gap, HM, groups) on a dataset",
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+        parents=parents,
     )
     parser.add_argument("dataset", choices=DATASETS, metavar="DATASET", help=", ".join(DATASETS))
     parser.add_argument("root", metavar="ROOT", help="the dataset folder, or the folder that contains it")
     group = parser.add_argument_group("dataset")
-    group.add_argument("--split", choices=("train", "val", "test", "all"),
-                       help="waterbirds and celeba only (default: test)")
-    group.add_argument("--domain-folders", action="store_true",
-                       help="folder only: ROOT/<domain>/<class>/<image>, groups are domain x class")
-    group.add_argument("--average", choices=("paper", "plain", "groups", "weighted"), default="paper",
-                       help="definition of Avg (default: %(default)s: weighted for waterbirds, plain for "
-                            "celeba and folder, groups for pacs, vlcs and folder --domain-folders)")
+    group.add_argument(
+        "--split", choices=("train", "val", "test", "all"), help="waterbirds and celeba only (default: test)"
+    )
+    group.add_argument(
+        "--domain-folders",
+        action="store_true",
+        help="folder only: ROOT/<domain>/<class>/<image>, groups are domain x class",
+    )
+    group.add_argument(
+        "--average",
+        choices=("paper", "plain", "groups", "weighted"),
+        default="paper",
+        help="definition of Avg (default: %(default)s: weighted for waterbirds, plain for "
+        "celeba and folder, groups for pacs, vlcs and folder --domain-folders)",
+    )
     compare = add_template_options(parser, several_k=True)
-    compare.add_argument("--compare", default="sage,ensemble,single", metavar="MODES",
-                         help="comma-separated selection modes among sage, ensemble, single, random, "
-                              "text (default: %(default)s)")
+    compare.add_argument(
+        "--compare",
+        default="sage,ensemble,single",
+        metavar="MODES",
+        help="comma-separated selection modes among sage, ensemble, single, random, text (default: %(default)s)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="also write the report and settings as JSON")
-    output.add_argument("--csv", metavar="FILE",
-                        help="also write one row per mode, K and metric (selection, k, name, kind, count, value)")
+    output.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="also write one row per mode, K and metric (selection, k, name, kind, count, value)",
+    )
     add_model_options(parser)
     add_error_options(parser)
     parser.set_defaults(run=run)
@@ -142,8 +160,13 @@ def run(args):
     bunch = load_dataset(args)
     average, weights = choose_average(args, bunch)
     seed = resolve_seed(args.seed, selections)
-    LOGGER.info("%s: %d image(s), %d group(s), %d template(s)",
-                args.dataset, len(bunch.data), len(bunch.group_names), len(templates))
+    LOGGER.info(
+        "%s: %d image(s), %d group(s), %d template(s)",
+        args.dataset,
+        len(bunch.data),
+        len(bunch.group_names),
+        len(templates),
+    )
 
     embedded = embed_images(ImageList(list(bunch.data), list(bunch.data)), args)
     if args.on_error == "skip":
@@ -161,22 +184,40 @@ def run(args):
     for selection in selections:
         for k in args.k if selection in SELECTIONS_USING_K else [None]:
             classifier = fit_classifier(
-                args, labels=labels, prompt_names=list(bunch.class_prompts), templates=templates,
-                selection=selection, k=k or 1, seed=seed, n_features=embedded.embeddings.shape[1],
+                args,
+                labels=labels,
+                prompt_names=list(bunch.class_prompts),
+                templates=templates,
+                selection=selection,
+                k=k or 1,
+                seed=seed,
+                n_features=embedded.embeddings.shape[1],
             )
             predictions = classifier.predict(embedded.embeddings)
             report = robustness_report(
-                targets, predictions, groups=groups, group_names=dict(enumerate(bunch.group_names)),
-                average=average, weights=group_weights,
+                targets,
+                predictions,
+                groups=groups,
+                group_names=dict(enumerate(bunch.group_names)),
+                average=average,
+                weights=group_weights,
             )
             runs.append(run_record(selection, k, report))
     result = {
-        "dataset": args.dataset, "root": args.root,
+        "dataset": args.dataset,
+        "root": args.root,
         "split": (args.split or "test") if args.dataset in DATASETS_WITH_SPLITS else None,
-        "n_images": len(bunch.data), "n_evaluated": int(len(embedded.kept)),
-        "n_failed": len(embedded.failures), "average": average, "unit": "%",
-        "model": args.model, "pretrained": args.pretrained, "templates": args.templates,
-        "n_templates": len(templates), "class_prompts": list(bunch.class_prompts), "seed": seed,
+        "n_images": len(bunch.data),
+        "n_evaluated": int(len(embedded.kept)),
+        "n_failed": len(embedded.failures),
+        "average": average,
+        "unit": "%",
+        "model": args.model,
+        "pretrained": args.pretrained,
+        "templates": args.templates,
+        "n_templates": len(templates),
+        "class_prompts": list(bunch.class_prompts),
+        "seed": seed,
         "runs": runs,
     }
     sys.stdout.write(format_table(result) + "\n")

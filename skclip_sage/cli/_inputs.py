@@ -96,10 +96,7 @@ def _expand_glob(pattern):
         elif _is_image_file_name(os.path.basename(match)):
             paths.append(match)
     if not paths:
-        raise InputError(
-            f"{pattern!r} matches {len(matches)} path(s) but no image "
-            f"({', '.join(_image_extensions())})."
-        )
+        raise InputError(f"{pattern!r} matches {len(matches)} path(s) but no image ({', '.join(_image_extensions())}).")
     return paths
 
 

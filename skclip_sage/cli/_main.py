@@ -42,7 +42,9 @@ def build_parser():
     from .. import __version__
 
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description=DESCRIPTION, epilog=f"{EXAMPLES}\n{EXIT_CODES_HELP}",
+        prog=PROGRAM,
+        description=DESCRIPTION,
+        epilog=f"{EXAMPLES}\n{EXIT_CODES_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -71,7 +73,9 @@ def _one_line(error):
 def _strict_note(error, args):
     from ..exceptions import SkclipSageWarning
 
-    return " (a warning, turned into an error by --strict)" if isinstance(error, SkclipSageWarning) and args.strict else ""
+    return (
+        " (a warning, turned into an error by --strict)" if isinstance(error, SkclipSageWarning) and args.strict else ""
+    )
 
 
 def main(argv=None):
@@ -107,8 +111,7 @@ def main(argv=None):
     except UsageError as error:
         if args.debug:
             traceback.print_exc()
-        sys.stderr.write(f"{command}: error: {_one_line(error)}\n"
-                         f"Run '{command} --help' for the options.\n")
+        sys.stderr.write(f"{command}: error: {_one_line(error)}\nRun '{command} --help' for the options.\n")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         LOGGER.error("interrupted")

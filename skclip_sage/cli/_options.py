@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .._choices import PRECISIONS
+from ..encoders import PRECISIONS
 from ._errors import EXIT_CODES_HELP
 
 TEMPLATES_HELP = (
@@ -31,7 +31,6 @@ Parameters
     -------
     parser : argparse.ArgumentParser
         The command's parser; its ``run`` default is :func:`run`."""
-
 
 
 def positive_int(text):
@@ -62,7 +61,10 @@ def pretrained_option(text):
 def command_parser(subparsers, name, *, help, description, examples, parents):
     """Add a sub-command whose ``--help`` ends with examples and the exit codes."""
     return subparsers.add_parser(
-        name, help=help, description=description, parents=parents,
+        name,
+        help=help,
+        description=description,
+        parents=parents,
         epilog=f"examples:\n{examples}\n{EXIT_CODES_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -72,76 +74,130 @@ def common_parent():
     """``--quiet`` and ``--debug``, accepted by every command."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("output and diagnostics")
-    group.add_argument("-q", "--quiet", action="store_true",
-                       help="print only warnings and errors on stderr; no progress bars")
-    group.add_argument("--debug", action="store_true",
-                       help="print debug logs and, on errors, the full traceback")
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="print only warnings and errors on stderr; no progress bars"
+    )
+    group.add_argument("--debug", action="store_true", help="print debug logs and, on errors, the full traceback")
     return parent
 
 
 def add_image_arguments(parser):
     """IMAGES, ``--manifest`` and ``--path-column``."""
     parser.add_argument(
-        "images", nargs="*", metavar="IMAGES",
+        "images",
+        nargs="*",
+        metavar="IMAGES",
         help="image files, folders (searched recursively, sorted) or glob patterns "
-             "(quote them to let skclip-sage expand '**')",
+        "(quote them to let skclip-sage expand '**')",
     )
-    parser.add_argument("--manifest", metavar="CSV",
-                        help="a CSV file listing images (relative paths are relative to its folder)")
-    parser.add_argument("--path-column", default="path", metavar="NAME",
-                        help="the manifest column with the image paths (default: %(default)s)")
+    parser.add_argument(
+        "--manifest", metavar="CSV", help="a CSV file listing images (relative paths are relative to its folder)"
+    )
+    parser.add_argument(
+        "--path-column",
+        default="path",
+        metavar="NAME",
+        help="the manifest column with the image paths (default: %(default)s)",
+    )
 
 
 def add_model_options(parser):
     """The options mirroring both estimators' model parameters."""
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default="ViT-B-32",
-                       help="open_clip model name, 'local-dir:FOLDER' (offline) or 'hf-hub:org/repo' "
-                            "(default: %(default)s)")
-    group.add_argument("--pretrained", type=pretrained_option, default="laion2b_s34b_b79k",
-                       help="weights tag or checkpoint file for a model name; 'none' for random weights; "
-                            "ignored for local-dir: and hf-hub: (default: %(default)s)")
-    group.add_argument("--device", default="auto",
-                       help="auto, cpu, cuda or cuda:N (default: %(default)s: CUDA when present)")
-    group.add_argument("--precision", choices=PRECISIONS, default="auto",
-                       help="autocast precision (default: %(default)s: bf16/fp16 on GPU, fp32 on CPU)")
-    group.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
-                       help="images (and prompts) per forward pass; halved on GPU out-of-memory "
-                            "(default: %(default)s)")
-    group.add_argument("--num-workers", type=non_negative_int, default=0, metavar="N",
-                       help="processes decoding images; 0 decodes in this one (default: %(default)s)")
-    group.add_argument("--cache-dir", metavar="FOLDER",
-                       help="keep downloaded weights and computed embeddings here, so reruns skip the model")
+    group.add_argument(
+        "--model",
+        default="ViT-B-32",
+        help="open_clip model name, 'local-dir:FOLDER' (offline) or 'hf-hub:org/repo' (default: %(default)s)",
+    )
+    group.add_argument(
+        "--pretrained",
+        type=pretrained_option,
+        default="laion2b_s34b_b79k",
+        help="weights tag or checkpoint file for a model name; 'none' for random weights; "
+        "ignored for local-dir: and hf-hub: (default: %(default)s)",
+    )
+    group.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s: CUDA when present)"
+    )
+    group.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="autocast precision (default: %(default)s: bf16/fp16 on GPU, fp32 on CPU)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="images (and prompts) per forward pass; halved on GPU out-of-memory (default: %(default)s)",
+    )
+    group.add_argument(
+        "--num-workers",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="processes decoding images; 0 decodes in this one (default: %(default)s)",
+    )
+    group.add_argument(
+        "--cache-dir",
+        metavar="FOLDER",
+        help="keep downloaded weights and computed embeddings here, so reruns skip the model",
+    )
 
 
 def add_error_options(parser):
     """``--on-error``, ``--failures`` and ``--strict``."""
     group = parser.add_argument_group("unreadable images")
-    group.add_argument("--on-error", choices=("raise", "skip"), default="raise",
-                       help="raise: name every unreadable image and stop without writing results (exit 3); "
-                            "skip: write results for the others, list the failures in a CSV and exit 1 "
-                            "(default: %(default)s)")
-    group.add_argument("--failures", metavar="CSV",
-                       help="where --on-error skip lists unreadable images (columns path, reason; "
-                            "default: OUTPUT_STEM.failures.csv, or skclip-sage-failures.csv with stdout)")
-    group.add_argument("--strict", action="store_true",
-                       help="treat every skclip-sage warning (e.g. class names giving identical prompts) "
-                            "as an error (exit 3); skipped images still exit 1")
+    group.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="raise: name every unreadable image and stop without writing results (exit 3); "
+        "skip: write results for the others, list the failures in a CSV and exit 1 "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--failures",
+        metavar="CSV",
+        help="where --on-error skip lists unreadable images (columns path, reason; "
+        "default: OUTPUT_STEM.failures.csv, or skclip-sage-failures.csv with stdout)",
+    )
+    group.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat every skclip-sage warning (e.g. class names giving identical prompts) "
+        "as an error (exit 3); skipped images still exit 1",
+    )
 
 
 def add_template_options(parser, *, several_k):
     """``--templates``, ``--k`` and ``--seed``."""
     group = parser.add_argument_group("prompt templates")
-    group.add_argument("--templates", default="openai_imagenet", metavar="SET_OR_FILE",
-                       help=f"{TEMPLATES_HELP} (default: %(default)s)")
+    group.add_argument(
+        "--templates", default="openai_imagenet", metavar="SET_OR_FILE", help=f"{TEMPLATES_HELP} (default: %(default)s)"
+    )
     if several_k:
-        group.add_argument("--k", type=positive_int, nargs="+", default=[1], metavar="K",
-                           help="templates per image for sage, random and text; several values "
-                                "compare them (default: 1)")
+        group.add_argument(
+            "--k",
+            type=positive_int,
+            nargs="+",
+            default=[1],
+            metavar="K",
+            help="templates per image for sage, random and text; several values compare them (default: 1)",
+        )
     else:
-        group.add_argument("--k", type=positive_int, default=1, metavar="K",
-                           help="templates per image for sage, random and text (default: %(default)s)")
-    group.add_argument("--seed", type=int, metavar="N",
-                       help="seed of the random selection (default: a fresh seed, logged so the run "
-                            "can be repeated)")
+        group.add_argument(
+            "--k",
+            type=positive_int,
+            default=1,
+            metavar="K",
+            help="templates per image for sage, random and text (default: %(default)s)",
+        )
+    group.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed of the random selection (default: a fresh seed, logged so the run can be repeated)",
+    )
     return group

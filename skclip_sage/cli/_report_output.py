@@ -46,7 +46,8 @@ def run_record(selection, k, report):
         "summary_counts": {name: count for name, kind, count, _ in rows if kind == "summary"},
         "groups": [
             {"name": name, "count": count, "accuracy": 100 * value}
-            for name, kind, count, value in rows if kind == "group"
+            for name, kind, count, value in rows
+            if kind == "group"
         ],
     }
 
@@ -83,8 +84,10 @@ def format_table(result):
     runs = result["runs"]
     split = f" ({result['split']} split)" if result.get("split") else ""
     failed = f", {result['n_failed']} unreadable and left out" if result.get("n_failed") else ""
-    title = (f"{result['dataset']}{split}: {result['n_evaluated']} images{failed}; "
-             f"Avg = {AVERAGE_DESCRIPTIONS[result['average']]}; accuracies in %")
+    title = (
+        f"{result['dataset']}{split}: {result['n_evaluated']} images{failed}; "
+        f"Avg = {AVERAGE_DESCRIPTIONS[result['average']]}; accuracies in %"
+    )
     lines = [("metric", [run["label"] for run in runs])]
     for name in SUMMARY_NAMES:
         lines.append((name, [f"{run['summary'][name]:.2f}" for run in runs]))

@@ -24,11 +24,14 @@ def add_parser(subparsers, parents):
     %(add_parser_sections)s
     """
     parser = command_parser(
-        subparsers, "templates", help="list the built-in prompt-template sets or print one",
+        subparsers,
+        "templates",
+        help="list the built-in prompt-template sets or print one",
         description="Without NAME, list the built-in prompt-template sets. With NAME, print its "
-                    "templates one per line, in index order (the indices classify reports), ready "
-                    "to be edited into a file for --templates.",
-        examples=EXAMPLES, parents=parents,
+        "templates one per line, in index order (the indices classify reports), ready "
+        "to be edited into a file for --templates.",
+        examples=EXAMPLES,
+        parents=parents,
     )
     parser.add_argument("name", nargs="?", metavar="NAME", help=TEMPLATES_HELP)
     parser.add_argument("-n", "--numbered", action="store_true", help="prefix each template with its index")
@@ -49,7 +52,7 @@ def run(args):
     exit_code : ExitCode
         ``OK``; an unknown set or a bad file is raised as an error.
     """
-    from .._template_sets import TEMPLATE_SETS
+    from ..prompts import TEMPLATE_SETS
     from ._text_inputs import resolve_templates_option
 
     if args.name is None:

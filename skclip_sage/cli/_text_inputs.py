@@ -88,7 +88,7 @@ def resolve_templates_option(value, option="--templates"):
     >>> len(resolve_templates_option("simple"))
     7
     """
-    from .._template_sets import TEMPLATE_SETS
+    from ..prompts import TEMPLATE_SETS
 
     if value in TEMPLATE_SETS:
         return list(TEMPLATE_SETS[value])
@@ -99,7 +99,7 @@ def resolve_templates_option(value, option="--templates"):
             f"nor an existing file.{hint}"
         )
     # Imported only for files: it pulls in scikit-learn, which listing a set does not need.
-    from .._prompts import resolve_templates
+    from ..prompts import resolve_templates
 
     templates = []
     for number, text in read_line_file(value, "templates file"):

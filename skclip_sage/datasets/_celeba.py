@@ -65,17 +65,11 @@ def _class_prompts(target):
 def _partition_codes(folder, image_ids, id_lines, attributes_path):
     """Partition code of each image id, joined by id and checked for gaps and repeats."""
     partition_path = folder / "list_eval_partition.csv"
-    columns, lines = read_csv_columns(
-        partition_path, ("image_id", "partition"), dataset="CelebA", source=SOURCE
-    )
-    codes = parse_codes(
-        columns["partition"], lines, path=partition_path, column="partition", allowed=(0, 1, 2)
-    )
+    columns, lines = read_csv_columns(partition_path, ("image_id", "partition"), dataset="CelebA", source=SOURCE)
+    codes = parse_codes(columns["partition"], lines, path=partition_path, column="partition", allowed=(0, 1, 2))
     check_unique(columns["image_id"], lines, partition_path)
     code_of = dict(zip(columns["image_id"], codes.tolist()))
-    unassigned = [
-        (image_id, line) for image_id, line in zip(image_ids, id_lines) if image_id not in code_of
-    ]
+    unassigned = [(image_id, line) for image_id, line in zip(image_ids, id_lines) if image_id not in code_of]
     if unassigned:
         quoted = ", ".join(f"{image_id!r} (line {line})" for image_id, line in unassigned[:5])
         raise ValueError(
@@ -170,28 +164,21 @@ def load_celeba(root, split="test", target="Blond_Hair", spurious="Male"):
     split_code = check_split(split, "load_celeba")
     for argument, value in (("target", target), ("spurious", spurious)):
         if not isinstance(value, str):
-            raise TypeError(
-                f"load_celeba: {argument} must be an attribute name (str); got {value!r}."
-            )
+            raise TypeError(f"load_celeba: {argument} must be an attribute name (str); got {value!r}.")
     if target == spurious:
         raise ValueError(f"load_celeba: target and spurious must differ; both are {target!r}.")
     folder = find_dataset_folder(
-        check_root(root, "load_celeba"), folder_names=FOLDER_NAMES,
-        markers=("list_attr_celeba.csv",), dataset="CelebA", source=SOURCE,
+        check_root(root, "load_celeba"),
+        folder_names=FOLDER_NAMES,
+        markers=("list_attr_celeba.csv",),
+        dataset="CelebA",
+        source=SOURCE,
     )
-    image_folder = require_path(
-        folder / "img_align_celeba", kind="folder", dataset="CelebA", source=SOURCE
-    )
+    image_folder = require_path(folder / "img_align_celeba", kind="folder", dataset="CelebA", source=SOURCE)
     attributes_path = folder / "list_attr_celeba.csv"
-    columns, lines = read_csv_columns(
-        attributes_path, ("image_id", target, spurious), dataset="CelebA", source=SOURCE
-    )
-    target_values = parse_codes(
-        columns[target], lines, path=attributes_path, column=target, allowed=(-1, 1)
-    )
-    spurious_values = parse_codes(
-        columns[spurious], lines, path=attributes_path, column=spurious, allowed=(-1, 1)
-    )
+    columns, lines = read_csv_columns(attributes_path, ("image_id", target, spurious), dataset="CelebA", source=SOURCE)
+    target_values = parse_codes(columns[target], lines, path=attributes_path, column=target, allowed=(-1, 1))
+    spurious_values = parse_codes(columns[spurious], lines, path=attributes_path, column=spurious, allowed=(-1, 1))
     labels = (target_values == 1).astype(np.int64)
     groups = 2 * labels + (spurious_values == 1)
 
@@ -202,13 +189,12 @@ def load_celeba(root, split="test", target="Blond_Hair", spurious="Male"):
     train_group_counts = np.bincount(groups[partitions == 0], minlength=4)
 
     order = rows_in_split(
-        partitions, split_code, entries,
-        f"{str(folder / 'list_eval_partition.csv')!r} assigns no image to partition "
-        f"{split_code} ({split!r}).",
+        partitions,
+        split_code,
+        entries,
+        f"{str(folder / 'list_eval_partition.csv')!r} assigns no image to partition {split_code} ({split!r}).",
     )
-    paths = resolver.resolve(
-        [(entries[row], lines[row]) for row in order], dataset="CelebA", source=SOURCE
-    )
+    paths = resolver.resolve([(entries[row], lines[row]) for row in order], dataset="CelebA", source=SOURCE)
     target_names = list(_value_names(target))
     spurious_names = _value_names(spurious)
     return Bunch(

@@ -36,9 +36,7 @@ def read_csv_columns(
         The line of the file each data row starts on (the header is line 1), for errors.
     """
     if not path.is_file():
-        raise FileNotFoundError(
-            f"The {dataset} dataset is incomplete: expected the file {str(path)!r}. {source}"
-        )
+        raise FileNotFoundError(f"The {dataset} dataset is incomplete: expected the file {str(path)!r}. {source}")
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
     # utf-8-sig: spreadsheet exports often start with a byte-order mark, which would
@@ -48,9 +46,7 @@ def read_csv_columns(
         try:
             header = [name.strip() for name in next(reader, [])]
             if not header:
-                raise ValueError(
-                    f"{str(path)!r} is empty; expected a header row naming the columns."
-                )
+                raise ValueError(f"{str(path)!r} is empty; expected a header row naming the columns.")
             indices = [_column_index(header, name, path) for name in columns]
             line = reader.line_num + 1
             for row in reader:
@@ -59,8 +55,7 @@ def read_csv_columns(
                     continue  # blank lines carry no row
                 if len(row) != len(header):
                     raise ValueError(
-                        f"{str(path)!r} line {line}: expected {len(header)} fields like the "
-                        f"header, got {len(row)}."
+                        f"{str(path)!r} line {line}: expected {len(header)} fields like the header, got {len(row)}."
                     )
                 for name, index in zip(columns, indices):
                     values[name].append(row[index].strip())
@@ -68,8 +63,7 @@ def read_csv_columns(
                 line = reader.line_num + 1
         except (csv.Error, UnicodeDecodeError) as error:
             raise ValueError(
-                f"{str(path)!r} near line {reader.line_num} is not a readable UTF-8 CSV "
-                f"file: {error}"
+                f"{str(path)!r} near line {reader.line_num} is not a readable UTF-8 CSV file: {error}"
             ) from error
     if not lines:
         raise ValueError(f"{str(path)!r} has a header but no data rows.")
@@ -79,9 +73,7 @@ def read_csv_columns(
 def _column_index(header: list[str], name: str, path: Path) -> int:
     found = header.count(name)
     if found == 0:
-        raise ValueError(
-            f"{str(path)!r} has no column {name!r}; columns found: {_describe_columns(header)}."
-        )
+        raise ValueError(f"{str(path)!r} has no column {name!r}; columns found: {_describe_columns(header)}.")
     if found > 1:
         raise ValueError(f"{str(path)!r} has {found} columns named {name!r}; expected one.")
     return header.index(name)
@@ -100,9 +92,6 @@ def parse_codes(
             code = None
         if code not in allowed_set:
             choices = ", ".join(str(choice) for choice in allowed)
-            raise ValueError(
-                f"{str(path)!r} line {line}: column {column!r} must be one of {choices}; "
-                f"got {value!r}."
-            )
+            raise ValueError(f"{str(path)!r} line {line}: column {column!r} must be one of {choices}; got {value!r}.")
         codes[position] = code
     return codes

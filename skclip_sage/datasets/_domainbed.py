@@ -69,8 +69,11 @@ def _load_domainbed(root, domains, *, name, known_domains, class_names, descr, f
     chosen = _check_domains(domains, known_domains, function_name)
     source = SOURCE.format(name=name)
     folder = find_dataset_folder(
-        check_root(root, function_name), folder_names=(name,), markers=tuple(chosen),
-        dataset=name, source=source,
+        check_root(root, function_name),
+        folder_names=(name,),
+        markers=tuple(chosen),
+        dataset=name,
+        source=source,
     )
     real_root = str(folder)
     layout = f"{name}/<domain>/<class>/<image>"
@@ -89,12 +92,15 @@ def _load_domainbed(root, domains, *, name, known_domains, class_names, descr, f
                 f"The {name} domain folder {domain_folder!r} has unexpected folders "
                 f"{unexpected!r}; expected exactly {list(class_names)!r}. Remove or rename them."
             )
-    paths, domain_index, class_index = collect_images(
-        real_root, chosen, list(class_names), layout=layout
-    )
+    paths, domain_index, class_index = collect_images(real_root, chosen, list(class_names), layout=layout)
     return domain_bunch(
-        paths, domain_index, class_index, domain_names=chosen, class_names=class_names,
-        class_prompts=class_names, descr=descr,
+        paths,
+        domain_index,
+        class_index,
+        domain_names=chosen,
+        class_names=class_names,
+        class_prompts=class_names,
+        descr=descr,
     )
 
 
@@ -171,8 +177,13 @@ def load_pacs(root, domains=None):
     >>> shutil.rmtree(parent)
     """
     return _load_domainbed(
-        root, domains, name="PACS", known_domains=PACS_DOMAINS, class_names=PACS_CLASSES,
-        descr=PACS_DESCR, function_name="load_pacs",
+        root,
+        domains,
+        name="PACS",
+        known_domains=PACS_DOMAINS,
+        class_names=PACS_CLASSES,
+        descr=PACS_DESCR,
+        function_name="load_pacs",
     )
 
 
@@ -214,7 +225,11 @@ def load_vlcs(root, domains=None):
     >>> shutil.rmtree(root.parent)
     """
     return _load_domainbed(
-        root, domains, name="VLCS", known_domains=VLCS_DOMAINS, class_names=VLCS_CLASSES,
-        descr=VLCS_DESCR, function_name="load_vlcs",
+        root,
+        domains,
+        name="VLCS",
+        known_domains=VLCS_DOMAINS,
+        class_names=VLCS_CLASSES,
+        descr=VLCS_DESCR,
+        function_name="load_vlcs",
     )
-

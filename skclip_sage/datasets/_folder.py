@@ -48,16 +48,15 @@ def _visible_entries(folder: str, root: str) -> list[os.DirEntry]:
 def list_subfolders(folder: str, root: str, *, layout: str) -> list[str]:
     """Sorted names of the visible subfolders of ``folder``; loose images are an error."""
     entries = _visible_entries(folder, root)
-    loose = sorted(
-        entry.name for entry in entries if not entry.is_dir() and is_image_name(entry.name)
-    )
+    loose = sorted(entry.name for entry in entries if not entry.is_dir() and is_image_name(entry.name))
     if loose:
         # Images one level too high usually mean domains=True on a class/image tree.
         hint = ", or leave domains=False for a root/<class>/<image> tree"
         raise ValueError(
             f"Found {len(loose)} image files directly in {folder!r} (e.g. {loose[0]!r}), where "
             f"folders were expected; the layout is {layout}. Move them into a folder"
-            + (hint if layout == LAYOUTS[True] else "") + "."
+            + (hint if layout == LAYOUTS[True] else "")
+            + "."
         )
     return sorted(entry.name for entry in entries if entry.is_dir())
 
@@ -108,9 +107,7 @@ def collect_images(
     return paths, np.asarray(domain_index, dtype=np.int64), np.asarray(class_index, dtype=np.int64)
 
 
-def domain_bunch(
-    paths, domain_index, class_index, *, domain_names, class_names, class_prompts, descr
-) -> Bunch:
+def domain_bunch(paths, domain_index, class_index, *, domain_names, class_names, class_prompts, descr) -> Bunch:
     """The Bunch of a ``domain/class`` tree: group = domain_index * n_classes + class_index."""
     return Bunch(
         data=paths,
@@ -201,31 +198,34 @@ def load_image_folder(root, *, domains=False):
     layout = LAYOUTS[bool(domains)]
     top_level = list_subfolders(real_root, real_root, layout=layout)
     if not top_level:
-        raise ValueError(
-            f"load_image_folder: {str(path)!r} has no subfolders; the layout is {layout}."
-        )
+        raise ValueError(f"load_image_folder: {str(path)!r} has no subfolders; the layout is {layout}.")
     if domains:
         class_names = sorted(
-            {name for domain in top_level
-             for name in list_subfolders(os.path.join(real_root, domain), real_root, layout=layout)}
+            {
+                name
+                for domain in top_level
+                for name in list_subfolders(os.path.join(real_root, domain), real_root, layout=layout)
+            }
         )
         if not class_names:
-            raise ValueError(
-                f"load_image_folder: the domain folders of {str(path)!r} hold no class folders."
-            )
+            raise ValueError(f"load_image_folder: the domain folders of {str(path)!r} hold no class folders.")
     else:
         class_names = top_level
     paths, domain_index, class_index = collect_images(
         real_root, top_level if domains else None, class_names, layout=layout
     )
-    descr = (
-        f"Image folder {real_root!r} ({layout}): {len(paths)} images in "
-        f"{len(class_names)} classes" + (f" and {len(top_level)} domains.\n" if domains else ".\n")
+    descr = f"Image folder {real_root!r} ({layout}): {len(paths)} images in {len(class_names)} classes" + (
+        f" and {len(top_level)} domains.\n" if domains else ".\n"
     )
     if domains:
         return domain_bunch(
-            paths, domain_index, class_index, domain_names=top_level, class_names=class_names,
-            class_prompts=class_names, descr=descr,
+            paths,
+            domain_index,
+            class_index,
+            domain_names=top_level,
+            class_names=class_names,
+            class_prompts=class_names,
+            descr=descr,
         )
     return Bunch(
         data=paths,

@@ -26,8 +26,7 @@ def check_root(root, function_name: str) -> Path:
     """Return ``root`` as a ``Path``, refusing anything that is not a path."""
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(
-            f"{function_name} expects root to be a folder path (str or os.PathLike); "
-            f"got {type(root).__name__} instead."
+            f"{function_name} expects root to be a folder path (str or os.PathLike); got {type(root).__name__} instead."
         )
     return Path(root).expanduser()
 
@@ -36,9 +35,7 @@ def check_split(split, function_name: str) -> int | None:
     """Return the integer code of ``split`` (None for ``"all"``), or raise with the choices."""
     if not isinstance(split, str) or split not in SPLIT_CHOICES:
         choices = ", ".join(repr(choice) for choice in SPLIT_CHOICES)
-        raise ValueError(
-            f"{function_name}: split must be one of {choices}; got {split!r} instead."
-        )
+        raise ValueError(f"{function_name}: split must be one of {choices}; got {split!r} instead.")
     return SPLIT_CODES.get(split)
 
 
@@ -54,7 +51,11 @@ def rows_in_split(split_codes, split_code: int | None, entries: list[str], empty
 
 
 def find_dataset_folder(
-    root: Path, *, folder_names: tuple[str, ...], markers: tuple[str, ...], dataset: str,
+    root: Path,
+    *,
+    folder_names: tuple[str, ...],
+    markers: tuple[str, ...],
+    dataset: str,
     source: str,
 ) -> Path:
     """Return the resolved dataset folder: ``root`` itself or ``root/<folder_name>``.
@@ -74,18 +75,14 @@ def find_dataset_folder(
             return candidate.resolve()
     expected = ", ".join(repr(marker) for marker in markers)
     places = " or ".join(repr(str(candidate)) for candidate in candidates)
-    raise FileNotFoundError(
-        f"Could not find the {dataset} dataset: expected {expected} in {places}. {source}"
-    )
+    raise FileNotFoundError(f"Could not find the {dataset} dataset: expected {expected} in {places}. {source}")
 
 
 def require_path(path: Path, *, kind: str, dataset: str, source: str) -> Path:
     """Raise ``FileNotFoundError`` naming ``path`` unless it is an existing ``kind``."""
     exists = path.is_dir() if kind == "folder" else path.is_file()
     if not exists:
-        raise FileNotFoundError(
-            f"The {dataset} dataset is incomplete: expected the {kind} {str(path)!r}. {source}"
-        )
+        raise FileNotFoundError(f"The {dataset} dataset is incomplete: expected the {kind} {str(path)!r}. {source}")
     return path
 
 

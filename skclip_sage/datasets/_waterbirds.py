@@ -127,8 +127,11 @@ def load_waterbirds(root, split="test"):
     """
     split_code = check_split(split, "load_waterbirds")
     folder = find_dataset_folder(
-        check_root(root, "load_waterbirds"), folder_names=FOLDER_NAMES,
-        markers=("metadata.csv",), dataset="Waterbirds", source=SOURCE,
+        check_root(root, "load_waterbirds"),
+        folder_names=FOLDER_NAMES,
+        markers=("metadata.csv",),
+        dataset="Waterbirds",
+        source=SOURCE,
     )
     manifest = folder / "metadata.csv"
     columns, lines = read_csv_columns(
@@ -140,9 +143,7 @@ def load_waterbirds(root, split="test"):
     groups = 2 * target + place
 
     resolver = ManifestResolver(folder, manifest)
-    entries = [
-        resolver.normalize(entry, line) for entry, line in zip(columns["img_filename"], lines)
-    ]
+    entries = [resolver.normalize(entry, line) for entry, line in zip(columns["img_filename"], lines)]
     check_unique(entries, lines, manifest)
 
     is_train = splits == 0
@@ -152,13 +153,13 @@ def load_waterbirds(root, split="test"):
         train_group_counts = np.asarray(WILDS_TRAIN_GROUP_COUNTS, dtype=np.int64)
 
     order = rows_in_split(
-        splits, split_code, entries,
+        splits,
+        split_code,
+        entries,
         f"{str(manifest)!r} has no rows with split == {split_code} ({split!r}); "
         f"the official file has 4795 train, 1199 val and 5794 test rows.",
     )
-    paths = resolver.resolve(
-        [(entries[row], lines[row]) for row in order], dataset="Waterbirds", source=SOURCE
-    )
+    paths = resolver.resolve([(entries[row], lines[row]) for row in order], dataset="Waterbirds", source=SOURCE)
     split_names = np.array(["train", "val", "test"])
     return Bunch(
         data=paths,

@@ -92,7 +92,7 @@ def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return
     >>> X.dtype, bool(np.allclose(np.linalg.norm(X, axis=1), 1.0))
     (dtype('float32'), True)
     """
-    dask = require_dask("embed_images")
+    require_dask("embed_images")  # the error names the [dask] extra
     import dask.array
 
     params = _embedder_params(embedder)

@@ -63,7 +63,12 @@ def predict(classifier, embeddings):
     blocks, probe = _checked_blocks(classifier, embeddings, "predict")
     labels = classifier.predict(probe)
     return blocks.map_blocks(
-        _apply_to_block, _shared(classifier), "predict", drop_axis=1, dtype=labels.dtype, meta=labels[:0],
+        _apply_to_block,
+        _shared(classifier),
+        "predict",
+        drop_axis=1,
+        dtype=labels.dtype,
+        meta=labels[:0],
     )
 
 
@@ -103,8 +108,12 @@ def predict_proba(classifier, embeddings):
     blocks, probe = _checked_blocks(classifier, embeddings, "predict_proba")
     proba = classifier.predict_proba(probe)
     return blocks.map_blocks(
-        _apply_to_block, _shared(classifier), "predict_proba",
-        chunks=(blocks.chunks[0], (proba.shape[1],)), dtype=proba.dtype, meta=proba[:0],
+        _apply_to_block,
+        _shared(classifier),
+        "predict_proba",
+        chunks=(blocks.chunks[0], (proba.shape[1],)),
+        dtype=proba.dtype,
+        meta=proba[:0],
     )
 
 

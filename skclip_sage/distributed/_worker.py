@@ -170,7 +170,10 @@ def _partition_cache_entry(embedder, sources, cache_dir):
     # The model identity covers the weights (names, tags or file fingerprints);
     # device kind and precision change the numbers, so they are part of the key.
     key = cache_key(
-        PARTITION_CACHE_VERSION, str(encoder.identity), getattr(device, "type", str(device)),
-        str(embedder.precision), *source_keys,
+        PARTITION_CACHE_VERSION,
+        str(encoder.identity),
+        getattr(device, "type", str(device)),
+        str(embedder.precision),
+        *source_keys,
     )
     return Path(cache_dir) / PARTITION_CACHE_FOLDER, key

@@ -9,6 +9,7 @@ import importlib
 __all__ = [
     "OpenClipEncoder",
     "OutOfMemoryBackoff",
+    "PRECISIONS",
     "TextImageEncoder",
     "clear_encoder_cache",
     "encoder_load_count",
@@ -20,6 +21,7 @@ __all__ = [
 _HOMES = {
     "OpenClipEncoder": "._open_clip",
     "OutOfMemoryBackoff": "._batching",
+    "PRECISIONS": "._precision",
     "TextImageEncoder": "._protocol",
     "clear_encoder_cache": "._registry",
     "encoder_load_count": "._registry",

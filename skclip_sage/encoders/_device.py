@@ -6,8 +6,7 @@ import contextlib
 
 import torch
 
-from .._choices import PRECISIONS
-
+from ._precision import PRECISIONS
 
 
 def resolve_device(device: str) -> torch.device:

@@ -101,7 +101,9 @@ class OpenClipEncoder:
         return f"OpenClipEncoder({self.identity!r}, device='{self.device}', precision={self.precision!r})"
 
 
-def load_open_clip(model: str, pretrained: str | None, *, device: torch.device, cache_dir: str | None) -> OpenClipEncoder:
+def load_open_clip(
+    model: str, pretrained: str | None, *, device: torch.device, cache_dir: str | None
+) -> OpenClipEncoder:
     """Load an open_clip model by name and tag, checkpoint file, ``hf-hub:`` or ``local-dir:``.
 
     Every weights file is checked by :func:`verify_checkpoint` before open_clip
@@ -138,7 +140,9 @@ def load_open_clip(model: str, pretrained: str | None, *, device: torch.device, 
         tokenizer = open_clip.get_tokenizer(model_id, cache_dir=cache_dir)
     except Exception as err:
         hint = f" {OFFLINE_HINT}" if model.startswith(HF_HUB_PREFIX) else ""
-        raise ModelLoadError(f"open_clip could not build model {model!r} (pretrained={pretrained!r}): {err}.{hint}") from err
+        raise ModelLoadError(
+            f"open_clip could not build model {model!r} (pretrained={pretrained!r}): {err}.{hint}"
+        ) from err
     network.eval()
     return OpenClipEncoder(network, tokenizer, preprocess, identity=identity, device=device)
 

@@ -18,13 +18,16 @@ from ..exceptions import ImageLoadError
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
 # Pillow plugins raise all of these for malformed or truncated files, not just OSError.
-_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, IndexError, TypeError,
-                  struct.error, zlib.error)
+_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, IndexError, TypeError, struct.error, zlib.error)
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
-_NON_REGULAR_KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a FIFO (named pipe)"),
-                      (stat.S_ISCHR, "is a character device"), (stat.S_ISBLK, "is a block device"),
-                      (stat.S_ISSOCK, "is a socket"))
+_NON_REGULAR_KINDS = (
+    (stat.S_ISDIR, "is a directory"),
+    (stat.S_ISFIFO, "is a FIFO (named pipe)"),
+    (stat.S_ISCHR, "is a character device"),
+    (stat.S_ISBLK, "is a block device"),
+    (stat.S_ISSOCK, "is a socket"),
+)
 # White, not black: transparent web images (logos, icons, product cut-outs) are meant to be
 # seen on a light page, often hold black under transparent pixels and dark foregrounds, and
 # CLIP learned from such pages; compositing over black would turn many of them into a black square.
@@ -59,14 +62,17 @@ def describe_image_source(source: object, position: int | None = None) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.fsdecode(os.fspath(source))
     kinds = ((_BYTES_TYPES, "bytes"), (Image.Image, "PIL image"), (np.ndarray, "array"))
-    kind = next((text for types, text in kinds if isinstance(source, types)),
-                type(source).__name__)
+    kind = next((text for types, text in kinds if isinstance(source, types)), type(source).__name__)
     return f"<{kind}>" if position is None else f"<{kind} at position {position}>"
 
 
-def open_image(source: ImageSource, *, name: str | None = None,
-               max_aspect_ratio: float | None = 100.0,
-               draft_size: int | None = None) -> Image.Image:
+def open_image(
+    source: ImageSource,
+    *,
+    name: str | None = None,
+    max_aspect_ratio: float | None = 100.0,
+    draft_size: int | None = None,
+) -> Image.Image:
     """Open, check and fully decode one image as an RGB ``PIL.Image.Image``.
 
     Parameters
@@ -154,8 +160,10 @@ def open_image(source: ImageSource, *, name: str | None = None,
     if isinstance(source, np.ndarray):
         return _convert_to_rgb(_image_from_array(source, label, max_aspect_ratio), label)
     if not isinstance(source, (str, os.PathLike, Image.Image, *_BYTES_TYPES)):
-        raise TypeError(f"Cannot open {label}: expected a path (str or os.PathLike), bytes, "
-                        f"a PIL image or a uint8 numpy array; got {type(source).__name__}.")
+        raise TypeError(
+            f"Cannot open {label}: expected a path (str or os.PathLike), bytes, "
+            f"a PIL image or a uint8 numpy array; got {type(source).__name__}."
+        )
     with warnings.catch_warnings(record=True) as caught:
         # Catch Pillow's bomb warning whatever the filters say, to re-emit it with a name.
         warnings.simplefilter("always", Image.DecompressionBombWarning)
@@ -197,15 +205,17 @@ def _open_regular_file(path: str | os.PathLike[str], label: str) -> io.BufferedR
 
 def _check_regular_file(status: os.stat_result, label: str) -> None:
     if not stat.S_ISREG(status.st_mode):
-        kind = next((description for is_kind, description in _NON_REGULAR_KINDS
-                     if is_kind(status.st_mode)), "is a special file")
+        kind = next(
+            (description for is_kind, description in _NON_REGULAR_KINDS if is_kind(status.st_mode)), "is a special file"
+        )
         raise ImageLoadError(label, f"{kind}, not an image file")
     if status.st_size == 0:
         raise ImageLoadError(label, "cannot identify image file (the file is empty)")
 
 
-def _decode(source: Image.Image | io.IOBase, label: str, max_aspect_ratio: float | None,
-             draft_size: int | None) -> Image.Image:
+def _decode(
+    source: Image.Image | io.IOBase, label: str, max_aspect_ratio: float | None, draft_size: int | None
+) -> Image.Image:
     """Read the header, check the size, decode the (first) frame, orient, convert to RGB."""
     try:
         image = source if isinstance(source, Image.Image) else Image.open(source)
@@ -216,8 +226,9 @@ def _decode(source: Image.Image | io.IOBase, label: str, max_aspect_ratio: float
     except ImageLoadError:
         raise  # from _check_size, already worded
     except Image.UnidentifiedImageError as err:
-        raise ImageLoadError(label, "cannot identify image file (not an image, or a format "
-                             "Pillow cannot read)") from err
+        raise ImageLoadError(
+            label, "cannot identify image file (not an image, or a format Pillow cannot read)"
+        ) from err
     except Image.DecompressionBombError as err:  # not an OSError; raised by open or load
         raise ImageLoadError(label, f"{err}{_BOMB_FIX}") from err
     except _DECODE_ERRORS as err:
@@ -225,8 +236,7 @@ def _decode(source: Image.Image | io.IOBase, label: str, max_aspect_ratio: float
     try:
         oriented = ImageOps.exif_transpose(image)  # a copy: a caller's image is not modified
     except _DECODE_ERRORS as err:
-        warnings.warn(f"Ignoring the unreadable EXIF orientation of {label!r} ({err}).",
-                      UserWarning, stacklevel=2)
+        warnings.warn(f"Ignoring the unreadable EXIF orientation of {label!r} ({err}).", UserWarning, stacklevel=2)
         oriented = image.copy()
     return _convert_to_rgb(oriented, label)
 
@@ -237,20 +247,22 @@ def _check_size(size: tuple[int, int], label: str, max_aspect_ratio: float | Non
         raise ImageLoadError(label, f"image has no pixels (size {width}x{height})")
     if max_aspect_ratio is not None and max(size) / min(size) > max_aspect_ratio:
         raise ImageLoadError(
-            label, f"aspect ratio of {width}x{height} is over max_aspect_ratio="
+            label,
+            f"aspect ratio of {width}x{height} is over max_aspect_ratio="
             f"{max_aspect_ratio:g}; resizing its short side for CLIP would need a huge "
-            "array. Crop it, or pass max_aspect_ratio=None if that is intended")
+            "array. Crop it, or pass max_aspect_ratio=None if that is intended",
+        )
 
 
-def _image_from_array(array: np.ndarray, label: str,
-                      max_aspect_ratio: float | None) -> Image.Image:
+def _image_from_array(array: np.ndarray, label: str, max_aspect_ratio: float | None) -> Image.Image:
     if array.dtype != np.uint8:
-        raise ValueError(f"Image array {label} has dtype {array.dtype}; only uint8 (0-255) is "
-                         "accepted. Convert it, e.g. (array * 255).round().astype(np.uint8) "
-                         "for floats in [0, 1].")
+        raise ValueError(
+            f"Image array {label} has dtype {array.dtype}; only uint8 (0-255) is "
+            "accepted. Convert it, e.g. (array * 255).round().astype(np.uint8) "
+            "for floats in [0, 1]."
+        )
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        raise ValueError(f"Image array {label} has shape {array.shape}; expected (H, W), "
-                         "(H, W, 3) or (H, W, 4).")
+        raise ValueError(f"Image array {label} has shape {array.shape}; expected (H, W), (H, W, 3) or (H, W, 4).")
     _check_size((array.shape[1], array.shape[0]), label, max_aspect_ratio)
     # fromarray may share memory with the array; _convert_to_rgb always returns a copy.
     return Image.fromarray(np.ascontiguousarray(array))
@@ -289,11 +301,11 @@ def _decode_reason(err: BaseException) -> str:
 def _reemit_warnings(caught: list[warnings.WarningMessage], label: str) -> None:
     for record in caught:
         if not issubclass(record.category, Image.DecompressionBombWarning):
-            warnings.warn_explicit(record.message, record.category, record.filename,
-                                   record.lineno, source=record.source)
+            warnings.warn_explicit(
+                record.message, record.category, record.filename, record.lineno, source=record.source
+            )
             continue
         try:
-            warnings.warn(f"{label!r}: {record.message}", Image.DecompressionBombWarning,
-                          stacklevel=3)
+            warnings.warn(f"{label!r}: {record.message}", Image.DecompressionBombWarning, stacklevel=3)
         except Image.DecompressionBombWarning as err:  # filters turned the warning into an error
             raise ImageLoadError(label, f"{record.message}{_BOMB_FIX}") from err

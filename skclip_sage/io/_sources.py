@@ -124,7 +124,5 @@ def _array_items(images: np.ndarray, owner: str) -> list:
     if images.ndim == 2 and images.shape[1] == 1:
         images = images[:, 0]
     if images.ndim != 1:
-        raise ValueError(
-            f"{owner} takes a 1-D array or a one-column 2-D array of paths; got shape {images.shape}."
-        )
+        raise ValueError(f"{owner} takes a 1-D array or a one-column 2-D array of paths; got shape {images.shape}.")
     return images.tolist()

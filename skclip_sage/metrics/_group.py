@@ -75,9 +75,7 @@ def group_accuracies(y_true, y_pred, *, groups):
     >>> result.groups.tolist(), result.accuracy.tolist(), result.count.tolist()
     (['a', 'b'], [0.5, 0.75], [2, 4])
     """
-    y_true, y_pred, groups = check_group_inputs(
-        y_true, y_pred, groups, caller="group_accuracies"
-    )
+    y_true, y_pred, groups = check_group_inputs(y_true, y_pred, groups, caller="group_accuracies")
     return _compute_group_accuracies(y_true, y_pred, groups)
 
 
@@ -105,9 +103,7 @@ def worst_group_accuracy(y_true, y_pred, *, groups):
     ...                      groups=[0, 0, 1, 1, 1, 1])
     0.5
     """
-    y_true, y_pred, groups = check_group_inputs(
-        y_true, y_pred, groups, caller="worst_group_accuracy"
-    )
+    y_true, y_pred, groups = check_group_inputs(y_true, y_pred, groups, caller="worst_group_accuracy")
     return float(_compute_group_accuracies(y_true, y_pred, groups).accuracy.min())
 
 
@@ -138,9 +134,7 @@ def average_group_accuracy(y_true, y_pred, *, groups):
     ...                        groups=[0, 0, 1, 1, 1, 1])
     0.625
     """
-    y_true, y_pred, groups = check_group_inputs(
-        y_true, y_pred, groups, caller="average_group_accuracy"
-    )
+    y_true, y_pred, groups = check_group_inputs(y_true, y_pred, groups, caller="average_group_accuracy")
     return float(_compute_group_accuracies(y_true, y_pred, groups).accuracy.mean())
 
 

@@ -11,9 +11,7 @@ SUMMARY_NAMES = ("Avg", "WGA", "Gap", "HM")
 
 
 @fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
-def robustness_report(
-    y_true, y_pred, *, groups, group_names=None, average="plain", weights=None, as_frame=False
-):
+def robustness_report(y_true, y_pred, *, groups, group_names=None, average="plain", weights=None, as_frame=False):
     """Tabulate Avg, WGA, Gap, HM and the accuracy of every group.
 
     Parameters
@@ -81,8 +79,7 @@ def robustness_report(
             dtype=np.int64,
         ),
         "value": np.array(
-            [summary.average, summary.worst, summary.gap, summary.harmonic_mean,
-             *table.accuracy.tolist()],
+            [summary.average, summary.worst, summary.gap, summary.harmonic_mean, *table.accuracy.tolist()],
             dtype=np.float64,
         ),
     }

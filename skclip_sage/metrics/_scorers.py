@@ -107,13 +107,17 @@ def _check_metric_kwargs(function, name, metric_kwargs):
         ) from err
     if "average" in signature.parameters:
         check_average(
-            metric_kwargs.get("average", "plain"), metric_kwargs.get("weights"),
+            metric_kwargs.get("average", "plain"),
+            metric_kwargs.get("weights"),
             caller="make_group_scorer",
         )
 
 
 def make_group_scorer(
-    metric="worst_group_accuracy", *, groups_param="groups", greater_is_better=None,
+    metric="worst_group_accuracy",
+    *,
+    groups_param="groups",
+    greater_is_better=None,
     **metric_kwargs,
 ):
     """Make a scorer for a group metric that receives ``groups`` by metadata routing.

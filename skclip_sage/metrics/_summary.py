@@ -95,9 +95,7 @@ def average_accuracy(y_true, y_pred, *, groups=None, average="plain", weights=No
         check_average(average, weights, caller=caller)
         y_true, y_pred, _ = check_group_inputs(y_true, y_pred, None, caller=caller)
         return float(np.mean(y_true == y_pred))
-    return _summarize(
-        y_true, y_pred, groups, average=average, weights=weights, caller=caller
-    ).average
+    return _summarize(y_true, y_pred, groups, average=average, weights=weights, caller=caller).average
 
 
 @fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
@@ -129,9 +127,7 @@ def accuracy_gap(y_true, y_pred, *, groups, average="plain", weights=None):
     ...              groups=[0, 0, 1, 1, 1, 1], average="groups")
     0.125
     """
-    return _summarize(
-        y_true, y_pred, groups, average=average, weights=weights, caller="accuracy_gap"
-    ).gap
+    return _summarize(y_true, y_pred, groups, average=average, weights=weights, caller="accuracy_gap").gap
 
 
 @fill_docstring(labels_and_groups=LABELS_AND_GROUPS)
@@ -165,6 +161,10 @@ def harmonic_mean_accuracy(y_true, y_pred, *, groups, average="plain", weights=N
     0.5556
     """
     return _summarize(
-        y_true, y_pred, groups, average=average, weights=weights,
+        y_true,
+        y_pred,
+        groups,
+        average=average,
+        weights=weights,
         caller="harmonic_mean_accuracy",
     ).harmonic_mean

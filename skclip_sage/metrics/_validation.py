@@ -24,7 +24,6 @@ y_true : array-like of shape (n_samples,)
         Group label of each sample."""
 
 
-
 def _listed(items):
     """Format at most ``_MAX_LISTED`` items for an error message."""
     items = list(items)
@@ -61,8 +60,7 @@ def _label_kind(values, name, caller):
     if values.dtype.kind in "US":
         return "string"
     kinds = {
-        "string" if isinstance(value, str) else "number" if isinstance(value, Real) else "other"
-        for value in values
+        "string" if isinstance(value, str) else "number" if isinstance(value, Real) else "other" for value in values
     }
     if "string" in kinds and "number" in kinds:
         raise ValueError(
@@ -74,9 +72,7 @@ def _label_kind(values, name, caller):
 
 def _as_1d(values, name, caller):
     if isinstance(values, (str, bytes)):
-        raise ValueError(
-            f"{caller}: {name} must be a 1-D array-like of labels; got a single string {values!r}."
-        )
+        raise ValueError(f"{caller}: {name} must be a 1-D array-like of labels; got a single string {values!r}.")
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(
@@ -115,9 +111,7 @@ def check_group_inputs(y_true, y_pred, groups, *, caller):
             f"Pass exactly one true label, one prediction and one group per sample."
         )
     if lengths["y_true"] == 0:
-        raise ValueError(
-            f"{caller} needs at least one sample; got 0 samples (empty y_true and y_pred)."
-        )
+        raise ValueError(f"{caller} needs at least one sample; got 0 samples (empty y_true and y_pred).")
 
     for name, array in arrays.items():
         positions = _missing_positions(array)
@@ -229,9 +223,7 @@ def resolve_group_weights(weights, unique_groups, *, caller):
     except (TypeError, ValueError) as err:
         raise ValueError(f"{caller}: weights must be numbers; got {_listed(values)}.") from err
     if not np.all(np.isfinite(resolved)) or np.any(resolved < 0):
-        raise ValueError(
-            f"{caller}: weights must be finite and non-negative; got {_listed(resolved.tolist())}."
-        )
+        raise ValueError(f"{caller}: weights must be finite and non-negative; got {_listed(resolved.tolist())}.")
     if resolved.sum() == 0:
         raise ValueError(f"{caller}: weights sum to 0; give at least one group a positive weight.")
     return resolved
@@ -246,10 +238,7 @@ def resolve_group_names(group_names, unique_groups, *, caller):
     if group_names is None:
         names = [str(group) for group in unique_groups.tolist()]
     else:
-        names = [
-            str(name)
-            for name in _per_group_values(group_names, unique_groups, "group_names", caller)
-        ]
+        names = [str(name) for name in _per_group_values(group_names, unique_groups, "group_names", caller)]
     seen = {}
     for group, name in zip(unique_groups.tolist(), names):
         if name in seen:

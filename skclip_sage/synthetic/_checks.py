@@ -19,8 +19,11 @@ def infer_n_templates(n_templates, *per_template_values):
 
 
 def per_template(name, value, n_templates):
-    array = np.broadcast_to(np.asarray(value, dtype=float), (n_templates,)) if np.ndim(value) == 0 \
+    array = (
+        np.broadcast_to(np.asarray(value, dtype=float), (n_templates,))
+        if np.ndim(value) == 0
         else np.asarray(value, dtype=float)
+    )
     if array.shape != (n_templates,) or not np.all(np.isfinite(array)) or np.any(array < 0):
         raise ValueError(
             f"make_spurious_bias: {name} must be a non-negative number or {n_templates} of them "
@@ -66,7 +69,11 @@ def check_non_negative(name, value):
 
 
 def check_names(name, values):
-    if isinstance(values, str) or len(values) != 2 or len(set(values)) != 2 \
-            or not all(isinstance(value, str) and value.strip() for value in values):
+    if (
+        isinstance(values, str)
+        or len(values) != 2
+        or len(set(values)) != 2
+        or not all(isinstance(value, str) and value.strip() for value in values)
+    ):
         raise ValueError(f"make_spurious_bias: {name} must be two distinct non-empty strings; got {values!r}.")
     return list(values)

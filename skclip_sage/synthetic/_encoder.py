@@ -77,9 +77,7 @@ class SimulatedTextEncoder:
         # Rows are looked up by prompt text; building the index once keeps
         # encode_text a dictionary lookup per prompt.
         self._rows = {
-            template.format(name): (t, c)
-            for t, template in enumerate(templates)
-            for c, name in enumerate(class_names)
+            template.format(name): (t, c) for t, template in enumerate(templates) for c, name in enumerate(class_names)
         }
         if len(self._rows) != bank.shape[0] * bank.shape[1]:
             raise ValueError(

@@ -41,14 +41,14 @@ REGIMES = {
         "them and is confidently wrong, far below the ensemble (SPEC's known weakness)."
     ),
     "no_leakage": (
-        "Control: no template leaks (theta 0); every selection mode is about equally "
-        "accurate on every group."
+        "Control: no template leaks (theta 0); every selection mode is about equally accurate on every group."
     ),
 }
 
 
-def make_spurious_benchmark(regime="theory_holds", n_samples=2000, *, n_templates=80, embedding_dim=64,
-                            seed=None, **parameters):
+def make_spurious_benchmark(
+    regime="theory_holds", n_samples=2000, *, n_templates=80, embedding_dim=64, seed=None, **parameters
+):
     """Simulate one of the named regimes of multimodal spurious bias.
 
     Parameters

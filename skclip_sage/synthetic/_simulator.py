@@ -163,8 +163,13 @@ def make_spurious_bias(
     n_templates = infer_n_templates(n_templates, core_weights, leakage)
     core_weights = per_template("core_weights", core_weights, n_templates)
     leakage = signed_leakage(leakage, n_templates)
-    for name, value in [("core_strength", core_strength), ("spurious_strength", spurious_strength),
-                        ("noise", noise), ("template_style", template_style), ("text_noise", text_noise)]:
+    for name, value in [
+        ("core_strength", core_strength),
+        ("spurious_strength", spurious_strength),
+        ("noise", noise),
+        ("template_style", template_style),
+        ("text_noise", text_noise),
+    ]:
         check_non_negative(name, value)
     class_names = check_names("class_names", class_names)
     attribute_names = check_names("attribute_names", attribute_names)
@@ -247,8 +252,12 @@ def _signal_directions(core, spurious, dim, rng):
 
 def _balanced_groups(n_samples, proportions, rng):
     proportions = np.asarray(proportions, dtype=float)
-    if proportions.shape != (4,) or not np.all(np.isfinite(proportions)) or np.any(proportions < 0) \
-            or proportions.sum() == 0:
+    if (
+        proportions.shape != (4,)
+        or not np.all(np.isfinite(proportions))
+        or np.any(proportions < 0)
+        or proportions.sum() == 0
+    ):
         raise ValueError(
             "make_spurious_bias: group_proportions needs 4 finite, non-negative numbers with a positive sum "
             f"(class-0/attribute-0, class-0/attribute-1, class-1/attribute-0, class-1/attribute-1); "

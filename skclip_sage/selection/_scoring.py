@@ -10,16 +10,17 @@ import warnings
 
 import numpy as np
 
-from . import _backend as backend
-from ._choices import SELECTIONS
+from ..exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
+from . import _arrays as arrays
 from ._baselines import random_chooser, random_template_indices
+from ._methods import SELECTIONS
 from ._prototypes import fixed_prototypes, l2_normalize
-from ._selection import duplicate_template_map, sage_chooser, score_in_chunks
-from .exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
+from ._sage import duplicate_template_map, sage_chooser, score_in_chunks
 
 
-
-def score_embeddings(image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu"):
+def score_embeddings(
+    image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu"
+):
     """Class scores of each image under one selection mode.
 
     Parameters
@@ -74,7 +75,7 @@ def score_embeddings(image_embeddings, text_bank, *, selection, k, fixed_templat
     if selection in ("sage", "random") and k == n_templates:
         # Every template is kept, whatever the order: exactly the prompt ensemble.
         scores = embeddings @ fixed_prototypes(bank, np.arange(n_templates)).T
-    return backend.to_numpy(scores), np.array(backend.to_numpy(selected))
+    return arrays.to_numpy(scores), np.array(arrays.to_numpy(selected))
 
 
 def _generator(random_state):

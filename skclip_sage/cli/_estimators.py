@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._choices import SELECTIONS, SELECTIONS_USING_K
+from ..selection import SELECTIONS, SELECTIONS_USING_K
 from ._errors import InputError, UsageError
 from ._runtime import LOGGER, show_progress
-
 
 
 @dataclass
@@ -71,8 +70,10 @@ def embed_images(images, args):
     from ..exceptions import SkippedImagesWarning, UnreadableImagesError
 
     embedder = ClipImageEmbedder(
-        args.model, num_workers=args.num_workers,
-        on_error="warn" if args.on_error == "skip" else "raise", **model_options(args),
+        args.model,
+        num_workers=args.num_workers,
+        on_error="warn" if args.on_error == "skip" else "raise",
+        **model_options(args),
     )
     LOGGER.info("loading model %s", args.model)
     embedder.fit()
@@ -128,8 +129,7 @@ def check_k(k_values, n_templates, selections):
     too_large = [k for k in k_values if k > n_templates]
     if too_large:
         raise UsageError(
-            f"--k {too_large[0]} is larger than the {n_templates} templates given; "
-            f"choose 1 <= k <= {n_templates}."
+            f"--k {too_large[0]} is larger than the {n_templates} templates given; choose 1 <= k <= {n_templates}."
         )
 
 
@@ -176,8 +176,13 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
     from .._classifier import SageZeroShotClassifier
 
     classifier = SageZeroShotClassifier(
-        args.model, templates=templates, class_names=dict(zip(labels, prompt_names)),
-        selection=selection, k=k, random_state=seed, **model_options(args),
+        args.model,
+        templates=templates,
+        class_names=dict(zip(labels, prompt_names)),
+        selection=selection,
+        k=k,
+        random_state=seed,
+        **model_options(args),
     )
     # fit reads only the classes from y and the width from X: one placeholder row per class.
     return classifier.fit(np.zeros((len(labels), n_features), dtype=np.float32), np.asarray(labels))

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..exceptions import DuplicatePromptWarning, NumericClassNamesWarning, PromptTruncationWarning
 from ._template_sets import TEMPLATE_SETS
-from .exceptions import DuplicatePromptWarning, NumericClassNamesWarning, PromptTruncationWarning
 
 
 def resolve_templates(templates) -> list[str]:
@@ -56,9 +56,7 @@ def resolve_templates(templates) -> list[str]:
             f"{sorted(TEMPLATE_SETS)} or pass a list of template strings.{hint}"
         )
     if not isinstance(templates, Sequence) and not isinstance(templates, np.ndarray):
-        raise ValueError(
-            f"templates must be a built-in set name or a list of strings; got {type(templates).__name__}."
-        )
+        raise ValueError(f"templates must be a built-in set name or a list of strings; got {type(templates).__name__}.")
     checked = [_check_template(template, index) for index, template in enumerate(templates)]
     if not checked:
         raise ValueError("templates is empty; pass at least one template such as 'a photo of a {}.'.")
@@ -75,7 +73,9 @@ def _check_template(template, index: int) -> str:
             if field is not None
         ]
     except ValueError as err:
-        raise ValueError(f"Template {index} {template!r} has unbalanced braces ({err}); escape literal braces as '{{{{' and '}}}}'.") from err
+        raise ValueError(
+            f"Template {index} {template!r} has unbalanced braces ({err}); escape literal braces as '{{{{' and '}}}}'."
+        ) from err
     if fields != ["{}"]:
         raise ValueError(
             f"Template {index} {template!r} must contain exactly one empty placeholder '{{}}' for the class "
@@ -119,8 +119,7 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list[str]:
         missing = [label for label in labels if label not in class_names]
         if missing:
             raise ValueError(
-                f"class_names has no name for label(s) {missing}; it must map every class in y "
-                f"({labels}) to a name."
+                f"class_names has no name for label(s) {missing}; it must map every class in y ({labels}) to a name."
             )
         names = [class_names[label] for label in labels]
     elif isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
@@ -182,7 +181,9 @@ def expand_prompts(templates: Sequence[str], class_names: Sequence[str]) -> list
     return [template.format(name) for template in templates for name in class_names]
 
 
-def check_prompt_lengths(prompts: Sequence[str], token_counts: Sequence[int], context_length: int, *, truncate: bool) -> None:
+def check_prompt_lengths(
+    prompts: Sequence[str], token_counts: Sequence[int], context_length: int, *, truncate: bool
+) -> None:
     """Raise (or warn, with ``truncate=True``) when prompts exceed the text context.
 
     Parameters

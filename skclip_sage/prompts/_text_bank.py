@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io._cache import cache_key, load_cached_array, save_cached_array
+from ..selection import l2_normalize
 from ._prompts import check_prompt_lengths, expand_prompts
-from ._prototypes import l2_normalize
-from .io._cache import cache_key, load_cached_array, save_cached_array
 
 MEMORY_CACHE_ENTRIES = 32
 
@@ -32,7 +32,7 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
         Only ``encode_text`` (and, when present, ``identity``, ``count_tokens``
         and ``context_length``) are used.
     templates : list of str
-        Checked templates (see :func:`skclip_sage._prompts.resolve_templates`).
+        Checked templates (see :func:`~skclip_sage.prompts.resolve_templates`).
     class_names : list of str
         One name per class.
     batch_size : int, default=256

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _backend as backend
-from ._backend import Array
+from . import _arrays as arrays
+from ._arrays import Array
 
 # Up to this K, K rounds of argmax beat sorting every row.
 ARGMAX_ROUNDS_UP_TO_K = 8
@@ -39,20 +39,20 @@ def top_k_templates(separation: Array, k: int) -> Array:
     """
     if k == 1:
         # argmax returns the first maximum on both backends: the same tie rule.
-        return backend.argmax_keepdims(separation, axis=-1)
-    if k <= ARGMAX_ROUNDS_UP_TO_K and not backend.is_torch(separation):
+        return arrays.argmax_keepdims(separation, axis=-1)
+    if k <= ARGMAX_ROUNDS_UP_TO_K and not arrays.is_torch(separation):
         return _top_k_by_argmax_rounds(separation, k)
     if k <= ARGMAX_ROUNDS_UP_TO_K:
         remaining = separation.clone()
         rounds = []
         for _ in range(k):
-            best = backend.argmax_keepdims(remaining, axis=-1)
-            backend.fill_along_axis(remaining, best, -float("inf"), axis=-1)
+            best = arrays.argmax_keepdims(remaining, axis=-1)
+            arrays.fill_along_axis(remaining, best, -float("inf"), axis=-1)
             rounds.append(best)
-        return backend.concatenate_columns(rounds)
-    if not backend.is_torch(separation) and separation.dtype == np.float32:
+        return arrays.concatenate_columns(rounds)
+    if not arrays.is_torch(separation) and separation.dtype == np.float32:
         return _top_k_by_packed_keys(separation, k)
-    return backend.argsort_descending_stable(separation, axis=-1)[:, :k]
+    return arrays.argsort_descending_stable(separation, axis=-1)[:, :k]
 
 
 def _top_k_by_argmax_rounds(separation: np.ndarray, k: int) -> np.ndarray:

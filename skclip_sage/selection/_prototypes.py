@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _backend as backend
-from ._backend import Array
+from . import _arrays as arrays
+from ._arrays import Array
 
 
 def l2_normalize(vectors: Array) -> tuple[Array, Array]:
@@ -38,13 +38,14 @@ def l2_normalize(vectors: Array) -> tuple[Array, Array]:
     >>> unit.tolist(), is_zero.tolist()
     ([[0.6, 0.8], [0.0, 0.0]], [False, True])
     """
-    if backend.is_torch(vectors):
+    if arrays.is_torch(vectors):
         norms = vectors.norm(dim=-1, keepdim=True)
         is_zero = norms == 0
         return vectors / norms.masked_fill(is_zero, 1.0), is_zero.squeeze(-1)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     is_zero = norms == 0
     return vectors / np.where(is_zero, 1.0, norms), is_zero[..., 0]
+
 
 def class_gram_matrices(text_bank: Array) -> Array:
     """Per-class Gram matrices of the template embeddings.
@@ -58,7 +59,8 @@ def class_gram_matrices(text_bank: Array) -> Array:
     gram : array of shape (C, T, T)
         ``gram[c, t, u] = <text_bank[t, c], text_bank[u, c]>``.
     """
-    return backend.einsum("tcd,ucd->ctu", text_bank, text_bank)
+    return arrays.einsum("tcd,ucd->ctu", text_bank, text_bank)
+
 
 class GramTables(NamedTuple):
     """The class Gram matrices laid out for the two ways of summing their entries.
@@ -76,6 +78,7 @@ class GramTables(NamedTuple):
     pairs: Array
     rows: Array
 
+
 def gram_tables(gram: Array) -> GramTables:
     """Lay out class Gram matrices for :func:`prototype_scores`, once per call.
 
@@ -90,8 +93,9 @@ def gram_tables(gram: Array) -> GramTables:
     """
     n_classes, n_templates, _ = gram.shape
     pairs = gram.reshape(n_classes, n_templates * n_templates)
-    rows = backend.contiguous_transpose(gram, (1, 0, 2)).reshape(n_templates, n_classes * n_templates)
+    rows = arrays.contiguous_transpose(gram, (1, 0, 2)).reshape(n_templates, n_classes * n_templates)
     return GramTables(pairs, rows)
+
 
 def prototype_scores(similarities: Array, selected: Array, gram: Array, *, tables: GramTables | None = None) -> Array:
     """Score each image against prototypes averaged over its own selected templates.
@@ -105,7 +109,7 @@ def prototype_scores(similarities: Array, selected: Array, gram: Array, *, table
     gram : array of shape (C, T, T)
         Class Gram matrices from :func:`class_gram_matrices`.
     tables : GramTables, default=None
-        :func:`gram_tables` of ``gram``, to reuse across chunks.
+        ``gram_tables`` of ``gram``, to reuse across chunks.
 
     Returns
     -------
@@ -117,32 +121,35 @@ def prototype_scores(similarities: Array, selected: Array, gram: Array, *, table
     tables = gram_tables(gram) if tables is None else tables
     if k == 1:
         # One template: its similarity over its own norm, no sum at all.
-        numerator = backend.take_along_axis(similarities, selected[:, :, None], axis=1)[:, 0]
-        return numerator / backend.sqrt_clamped(tables.pairs[:, selected[:, 0] * (n_templates + 1)].T)
+        numerator = arrays.take_along_axis(similarities, selected[:, :, None], axis=1)[:, 0]
+        return numerator / arrays.sqrt_clamped(tables.pairs[:, selected[:, 0] * (n_templates + 1)].T)
     # A 0/1 template mask turns the gather-and-sum of K similarities into one small
     # batched product, several times faster than fancy indexing over (n, K, C).
-    mask = backend.one_hot_rows(selected, n_templates, like=similarities)
-    numerator = backend.masked_sum(similarities, mask)
+    mask = arrays.one_hot_rows(selected, n_templates, like=similarities)
+    numerator = arrays.masked_sum(similarities, mask)
     if k * k <= n_templates:
         # Few templates: sum each image's K x K Gram block over its diagonal and the
         # pairs above it, counted twice (the block is symmetric): one gather of
         # (C, n, pairs) entries and one product with the 1/2 weights.
         first, second, weights = _symmetric_pairs(k)
-        first, second = backend.as_indices(first, selected), backend.as_indices(second, selected)
+        first, second = arrays.as_indices(first, selected), arrays.as_indices(second, selected)
         pair_positions = selected[:, first] * n_templates + selected[:, second]
-        gathered = backend.take_columns(tables.pairs, pair_positions)
-        squared_norm = (gathered @ backend.as_values(weights, like=similarities)).T
+        gathered = arrays.take_columns(tables.pairs, pair_positions)
+        squared_norm = (gathered @ arrays.as_values(weights, like=similarities)).T
     else:
         # Many templates: mask^T G_c mask for every class from one matrix product.
         products = (mask @ tables.rows).reshape(mask.shape[0], -1, n_templates)
-        squared_norm = backend.masked_sum(products.transpose(1, 2) if backend.is_torch(products)
-                                          else products.transpose(0, 2, 1), mask)
-    return numerator / backend.sqrt_clamped(squared_norm)
+        squared_norm = arrays.masked_sum(
+            products.transpose(1, 2) if arrays.is_torch(products) else products.transpose(0, 2, 1), mask
+        )
+    return numerator / arrays.sqrt_clamped(squared_norm)
+
 
 def _symmetric_pairs(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions ``(a, b)`` with ``a <= b`` in a K x K block, and their weights 1 (diagonal) or 2."""
     first, second = np.triu_indices(k)
     return first, second, np.where(first == second, 1.0, 2.0)
+
 
 def fixed_prototypes(text_bank: Array, template_indices: Array) -> Array:
     """Class prototypes averaged over one template set shared by all images.
@@ -157,6 +164,6 @@ def fixed_prototypes(text_bank: Array, template_indices: Array) -> Array:
     prototypes : array of shape (C, D)
         ``normalize(sum_{t in template_indices} text_bank[t, c])``.
     """
-    chosen = text_bank[backend.as_indices(template_indices, text_bank)]
+    chosen = text_bank[arrays.as_indices(template_indices, text_bank)]
     prototypes, _ = l2_normalize(chosen.sum(axis=0))
     return prototypes

@@ -7,16 +7,16 @@
 
 Fixed selections (single, ensemble, text) reduce to one prototype matrix shared
 by all images; the per-image ones (random, like SAGE) go through
-:func:`skclip_sage._selection.score_in_chunks`.
+:func:`skclip_sage.selection._sage.score_in_chunks`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _backend as backend
-from ._backend import Array
-from ._selection import TemplateChooser
+from . import _arrays as arrays
+from ._arrays import Array
+from ._sage import TemplateChooser
 
 
 def random_template_indices(n_images: int, n_templates: int, k: int, rng) -> np.ndarray:
@@ -57,7 +57,7 @@ def random_chooser(indices: np.ndarray) -> TemplateChooser:
     """
 
     def choose(similarities: Array, start: int, stop: int) -> Array:
-        return backend.as_indices(indices[start:stop], similarities)
+        return arrays.as_indices(indices[start:stop], similarities)
 
     return choose
 
@@ -76,7 +76,7 @@ def worst_class_pair_similarity(text_bank: Array) -> np.ndarray:
         ``max_{c != c'} <U[t, c], U[t, c']>``; lower means the template keeps even
         its two most confusable classes apart.
     """
-    bank = backend.to_numpy(text_bank).astype(np.float64)
+    bank = arrays.to_numpy(text_bank).astype(np.float64)
     pairwise = np.einsum("tcd,ted->tce", bank, bank)
     n_classes = bank.shape[1]
     pairwise[:, np.arange(n_classes), np.arange(n_classes)] = -np.inf

@@ -25,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import _backend as backend
-from ._backend import Array
+from . import _arrays as arrays
+from ._arrays import Array
 from ._prototypes import (  # re-exported: the public face of the numeric core
     GramTables,
     class_gram_matrices,
@@ -70,7 +70,7 @@ def class_major(text_bank: Array) -> Array:
     times faster than reducing a trailing axis of length ``C = 2``.
     """
     n_templates, n_classes, width = text_bank.shape
-    return backend.contiguous_transpose(text_bank, (1, 0, 2)).reshape(n_classes * n_templates, width)
+    return arrays.contiguous_transpose(text_bank, (1, 0, 2)).reshape(n_classes * n_templates, width)
 
 
 def template_similarities(image_embeddings: Array, text_bank: Array, *, flat_bank: Array | None = None) -> Array:
@@ -83,7 +83,7 @@ def template_similarities(image_embeddings: Array, text_bank: Array, *, flat_ban
     text_bank : array of shape (T, C, D)
         Unit-norm text embeddings.
     flat_bank : array of shape (C*T, D), default=None
-        :func:`class_major` of ``text_bank``, to reuse across chunks.
+        ``class_major`` of ``text_bank``, to reuse across chunks.
 
     Returns
     -------
@@ -94,7 +94,7 @@ def template_similarities(image_embeddings: Array, text_bank: Array, *, flat_ban
     if flat_bank is None:
         flat_bank = class_major(text_bank)
     by_class = (image_embeddings @ flat_bank.T).reshape(-1, n_classes, n_templates)
-    return by_class.transpose(1, 2) if backend.is_torch(by_class) else by_class.transpose(0, 2, 1)
+    return by_class.transpose(1, 2) if arrays.is_torch(by_class) else by_class.transpose(0, 2, 1)
 
 
 def template_separation(similarities: Array) -> Array:
@@ -118,9 +118,9 @@ def template_separation(similarities: Array) -> Array:
     if n_classes == 2:
         # max - min of two numbers is |a - b|, bit for bit: one pass instead of three.
         difference = similarities[..., 0] - similarities[..., 1]
-        return difference.abs_() if backend.is_torch(difference) else np.abs(difference, out=difference)
-    if backend.is_torch(similarities):
-        return backend.amax_minus_amin(similarities, axis=-1)
+        return difference.abs_() if arrays.is_torch(difference) else np.abs(difference, out=difference)
+    if arrays.is_torch(similarities):
+        return arrays.amax_minus_amin(similarities, axis=-1)
     # One class slab at a time, updating running extremes in place: with the
     # class-major layout of template_similarities each slab is contiguous and the
     # extremes stay in cache, so the scores are read once instead of twice.
@@ -137,7 +137,7 @@ def duplicate_template_map(text_bank: Array) -> np.ndarray | None:
 
     A matrix product may round identical rows differently depending on where they
     fall in it; copying the separation of the first copy makes duplicated templates
-    tie exactly, so the lowest index wins on every backend.
+    tie exactly, so the lowest index wins on every arrays.
 
     Parameters
     ----------
@@ -148,12 +148,14 @@ def duplicate_template_map(text_bank: Array) -> np.ndarray | None:
     first_copy : integer ndarray of shape (T,) or None
         None when all templates are distinct.
     """
-    host = backend.to_numpy(text_bank)
+    host = arrays.to_numpy(text_bank)
     flat = np.ascontiguousarray(host.reshape(host.shape[0], -1))
     # Hashing each template's bytes is linear; np.unique(axis=0) sorts the rows as
     # structured scalars, which took a third of a second for a (80, 100, 512) bank.
     first_seen: dict = {}
-    first_copy = np.array([first_seen.setdefault(row.tobytes(), index) for index, row in enumerate(flat)], dtype=np.intp)
+    first_copy = np.array(
+        [first_seen.setdefault(row.tobytes(), index) for index, row in enumerate(flat)], dtype=np.intp
+    )
     if len(first_seen) == len(first_copy):
         return None
     return first_copy
@@ -178,7 +180,7 @@ def sage_chooser(k: int, first_copy: np.ndarray | None = None) -> TemplateChoose
     def choose(similarities: Array, start: int, stop: int) -> Array:
         separation = template_separation(similarities)
         if first_copy is not None:
-            separation = separation[:, backend.as_indices(first_copy, separation)]
+            separation = separation[:, arrays.as_indices(first_copy, separation)]
         return top_k_templates(separation, k)
 
     return choose
@@ -230,8 +232,8 @@ def score_in_chunks(
         scores.append(prototype_scores(similarities, chosen, gram, tables=tables))
         selected.append(chosen)
     return (
-        backend.concatenate(scores, empty_shape=(0, n_classes), like=image_embeddings),
-        backend.concatenate(selected, empty_shape=(0, 0), like=image_embeddings, integer=True),
+        arrays.concatenate(scores, empty_shape=(0, n_classes), like=image_embeddings),
+        arrays.concatenate(selected, empty_shape=(0, 0), like=image_embeddings, integer=True),
     )
 
 

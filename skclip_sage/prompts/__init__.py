@@ -1,0 +1,22 @@
+"""Prompts: template sets and checks, class names, and the encoded text bank.
+
+Plain Python and NumPy; the text bank calls the encoder object it is given and
+caches what it returns, in memory and (with ``cache_dir``) on disk.
+"""
+
+from ._prompts import check_class_names, check_prompt_lengths, class_names_for, expand_prompts, resolve_templates
+from ._template_sets import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES, TEMPLATE_SETS
+from ._text_bank import clear_text_bank_cache, encode_text_bank
+
+__all__ = [
+    "OPENAI_IMAGENET_TEMPLATES",
+    "SIMPLE_IMAGENET_TEMPLATES",
+    "TEMPLATE_SETS",
+    "check_class_names",
+    "check_prompt_lengths",
+    "class_names_for",
+    "clear_text_bank_cache",
+    "encode_text_bank",
+    "expand_prompts",
+    "resolve_templates",
+]
