@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,27 @@ def test_ruff_lint_passes():
 def test_ruff_format_is_applied():
     result = _ruff("format", "--check", "--no-cache", ".")
     assert result.returncode == 0, f"run 'ruff format .' to fix:\n{result.stdout}{result.stderr}"
+
+
+# Imports every module of the package under -OO and prints those that fail, one per line.
+_IMPORT_ALL_MODULES = """
+import importlib, pkgutil, traceback
+import skclip_sage
+failed = []
+for module in pkgutil.walk_packages(skclip_sage.__path__, "skclip_sage."):
+    try:
+        importlib.import_module(module.name)
+    except Exception:
+        failed.append(module.name + ": " + traceback.format_exc().strip().splitlines()[-1])
+print("\\n".join(failed))
+"""
+
+
+def test_every_module_imports_under_python_OO():
+    # -OO sets every docstring to None: code that formats or reads __doc__ at import
+    # time (docstring templating) must cope, or `python -OO -m skclip_sage` breaks.
+    result = subprocess.run(
+        [sys.executable, "-OO", "-c", _IMPORT_ALL_MODULES], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"modules failing under python -OO:\n{result.stdout}"

@@ -5,7 +5,8 @@ def fill_docstring(**sections):
     """Decorator replacing ``%(name)s`` placeholders of a docstring with shared text.
 
     Like imbalanced-learn's ``Substitution``: the shared text is written once, with
-    the indentation of the place it goes, and stays identical everywhere.
+    the indentation of the place it goes, and stays identical everywhere. Under
+    ``python -OO`` docstrings are None and are left so.
 
     Parameters
     ----------
@@ -27,7 +28,9 @@ def fill_docstring(**sections):
     """
 
     def decorate(function):
-        function.__doc__ = function.__doc__ % sections
+        # python -OO strips docstrings (None): there is nothing to fill, and importing must still work.
+        if function.__doc__ is not None:
+            function.__doc__ = function.__doc__ % sections
         return function
 
     return decorate
