@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reproduce_report import write_csv, write_markdown, write_plot
+from paper_numbers import published_numbers
 
 K_VALUES = (1, 3, 5, 10, 20, 80)
-MODES = ("single", "ensemble", "random", "text", "sage")
 DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder")
 REGIME_NAMES = ("theory_holds", "confidently_wrong", "no_leakage")
 # The paper's Avg per dataset (SPEC section 2): WILDS's adjusted average on Waterbirds,
@@ -170,67 +169,20 @@ def dataset_problem(args):
     }
 
 
-def evaluate(problem, k_grid, args):
-    """One row of metrics per (mode, K); single and ensemble run once. Returns (rows, n_templates)."""
-    rows, n_templates = [], None
-    for mode in MODES:
-        if mode in ("single", "ensemble"):
-            k_values = [1]
-        else:
-            # K beyond the pool means "all templates": clip it, and drop the duplicates.
-            k_values = sorted({min(k, n_templates) for k in k_grid})
-        for k in k_values:
-            row = evaluate_one(problem, mode, k, args)
-            n_templates = row["n_templates"]
-            rows.append(row)
-    return rows, n_templates
+def methods_of(problem, args):
+    """The rows to compare: every selection mode at every K (the library builds them)."""
+    from skclip_sage.comparison import selection_methods
 
-
-def evaluate_one(problem, mode, k, args):
-    """Fit (prompts only: y just names the classes), predict, and score one mode at one K."""
-    from skclip_sage import SageZeroShotClassifier
-    from skclip_sage.metrics import robustness_report
-
-    started = time.perf_counter()
-    clf = SageZeroShotClassifier(
+    return selection_methods(
         problem["model"],
-        pretrained=problem["pretrained"],
-        templates=problem["templates"],
         class_names=problem["class_names"],
-        selection=mode,
-        k=k,
+        templates=problem["templates"],
+        k_values=args.k,
         random_state=args.seed,
+        pretrained=problem["pretrained"],
         device=args.device,
         cache_dir=args.cache_dir,
-    ).fit(problem["X"], problem["y"])
-    y_pred = clf.predict(problem["X"])
-    report = robustness_report(
-        problem["y"],
-        y_pred,
-        groups=problem["groups"],
-        group_names=problem["group_names"],
-        average=AVERAGE_OF_DATASET[problem["dataset"]],
-        weights=problem["weights"],
     )
-    n_templates = len(clf.templates_)
-    values = dict(zip(report["name"], (100 * report["value"]).tolist()))
-    group_rows = [name for name, kind in zip(report["name"], report["kind"]) if kind == "group"]
-    row = {
-        "mode": mode,
-        "k": n_templates if mode == "ensemble" else k,
-        "n_templates": n_templates,
-        "Avg": values["Avg"],
-        "WGA": values["WGA"],
-        "Gap": values["Gap"],
-        "HM": values["HM"],
-        "worst_group": min(group_rows, key=values.__getitem__),
-        "groups": {name: values[name] for name in group_rows},
-    }
-    log(
-        f"{mode:>8} K={row['k']:<3d} Avg {row['Avg']:5.1f}  WGA {row['WGA']:5.1f}  "
-        f"({time.perf_counter() - started:.2f} s)"
-    )
-    return row
 
 
 def main(argv=None):
@@ -250,28 +202,35 @@ def main(argv=None):
         # The loaders say which file is expected where and where the dataset comes from.
         log(f"error: {err}")
         return 2
-    rows, n_templates = evaluate(problem, args.k, args)
-    context = {
-        "dataset": problem["dataset"],
-        "title": problem["title"],
-        "model": problem["model_name"],
-        "paper_model": args.paper_model or problem["model_name"],
-        "pretrained": problem["pretrained"],
-        "n_images": len(problem["y"]),
-        "n_templates": n_templates,
-        "average": AVERAGE_OF_DATASET[problem["dataset"]],
-        "notes": problem["notes"],
-    }
-    written = [
-        write_csv(args.output / "results.csv", rows, context),
-        write_markdown(args.output / "results.md", rows, context),
-    ]
-    if not args.no_plot:
-        try:
-            written.append(write_plot(args.output / "results.png", rows, context))
-        except ImportError as err:
-            log(f"results.png not written: {err}")
-            return 1
+    from skclip_sage.comparison import compare_methods, write_results
+
+    rows = compare_methods(
+        methods_of(problem, args),
+        problem["X"],
+        problem["y"],
+        groups=problem["groups"],
+        group_names=problem["group_names"],
+        average=AVERAGE_OF_DATASET[problem["dataset"]],
+        weights=problem["weights"],
+        log=log,
+    )
+    paper_model = args.paper_model or problem["model_name"]
+    try:
+        written = write_results(
+            args.output,
+            rows,
+            title=problem["title"],
+            model=problem["model_name"],
+            pretrained=problem["pretrained"],
+            dataset=problem["dataset"],
+            average=AVERAGE_OF_DATASET[problem["dataset"]],
+            notes=problem["notes"],
+            paper_numbers=lambda row: published_numbers(problem["dataset"], row["mode"], row["k"], model=paper_model),
+            plot=not args.no_plot,
+        )
+    except ImportError as err:
+        log(f"results.png not written: {err}")
+        return 1
     log("wrote " + ", ".join(str(path) for path in written))
     return 0
 

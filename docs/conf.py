@@ -93,6 +93,7 @@ API_MODULES = [
     ("skclip_sage.io", "Image input", "Opening images defensively."),
     ("skclip_sage.exceptions", "Exceptions and warnings", "Typed errors and warnings."),
     ("skclip_sage.synthetic", "Synthetic data", "The spurious-bias simulator."),
+    ("skclip_sage.comparison", "Comparison", "Evaluating selection and debiasing methods side by side."),
     ("skclip_sage.distributed", "Distributed", "Scaling out with Dask."),
     ("skclip_sage.cli", "Command line", "The ``skclip-sage`` entry point."),
 ]

@@ -1,0 +1,130 @@
+"""The rows of a comparison: a name, an unfitted estimator, its K, and what it is fitted on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._classifier import SageZeroShotClassifier
+from ..prompts import resolve_templates
+from ..selection import SELECTIONS_USING_K
+
+__all__ = ["PAPER_MODES", "ComparisonMethod", "selection_methods"]
+
+PAPER_MODES = ("single", "ensemble", "random", "text", "sage")
+"""The selection modes of the paper's comparison, in its table order."""
+
+FIT_ON = ("evaluation", "train")
+
+
+@dataclass(frozen=True)
+class ComparisonMethod:
+    """One row of a comparison table.
+
+    Parameters
+    ----------
+    name : str
+        The row label (the ``mode`` column), e.g. ``"sage"`` or ``"roboshot+sage"``.
+    estimator : estimator
+        An unfitted classifier or pipeline ending in one; cloned before each fit.
+    k : int, default=1
+        Templates per image, for the ``k`` column (the pool size for ``ensemble``).
+    fit_on : {"evaluation", "train"}, default="evaluation"
+        Which embeddings ``fit`` sees: the evaluated ones (only their width and
+        classes are used by the zero-shot methods) or the unlabelled training split
+        (TIE* estimates its scales there).
+    description : str, default=""
+        One line for the report's notes.
+
+    Examples
+    --------
+    >>> from skclip_sage import SageZeroShotClassifier
+    >>> ComparisonMethod("sage", SageZeroShotClassifier(k=3), k=3).fit_on
+    'evaluation'
+    """
+
+    name: str
+    estimator: Any
+    k: int = 1
+    fit_on: str = "evaluation"
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"ComparisonMethod: name must be a non-empty string; got {self.name!r}.")
+        if self.fit_on not in FIT_ON:
+            raise ValueError(f"ComparisonMethod {self.name!r}: fit_on must be one of {FIT_ON}; got {self.fit_on!r}.")
+        if not hasattr(self.estimator, "fit") or not hasattr(self.estimator, "predict"):
+            raise ValueError(
+                f"ComparisonMethod {self.name!r}: estimator must have fit and predict; got "
+                f"{type(self.estimator).__name__}."
+            )
+
+
+def selection_methods(
+    model,
+    *,
+    class_names,
+    templates="openai_imagenet",
+    modes=PAPER_MODES,
+    k_values=(1, 3, 5, 10, 20, 80),
+    random_state=0,
+    **classifier_parameters,
+):
+    """One classifier per selection mode and K, as the paper's comparison has them.
+
+    ``single`` and ``ensemble`` ignore K and get one row each; every mode that keeps
+    K templates gets one row per K, with K beyond the pool clipped to the pool
+    size (K = pool size is the ensemble) and duplicates dropped.
+
+    Parameters
+    ----------
+    model : str or TextImageEncoder
+        As :class:`~skclip_sage.SageZeroShotClassifier`'s ``model``.
+    class_names : dict or list of str
+        Text of each class.
+    templates : str or list of str, default="openai_imagenet"
+        The template pool.
+    modes : sequence of str, default=PAPER_MODES
+        Selection modes, in row order.
+    k_values : sequence of int, default=(1, 3, 5, 10, 20, 80)
+        Values of K for the modes that use it.
+    random_state : int, default=0
+        Seeds the random modes.
+    **classifier_parameters : dict
+        Other :class:`~skclip_sage.SageZeroShotClassifier` parameters (``pretrained``,
+        ``device``, ``cache_dir``, ``text_debias``, ...), shared by every row.
+
+    Returns
+    -------
+    methods : list of ComparisonMethod
+
+    Examples
+    --------
+    >>> methods = selection_methods("ViT-B-32", class_names=["cat", "dog"], templates="simple",
+    ...                             modes=("ensemble", "sage"), k_values=(1, 3, 10))
+    >>> [(method.name, method.k) for method in methods]
+    [('ensemble', 7), ('sage', 1), ('sage', 3), ('sage', 7)]
+    """
+    if any(int(k) < 1 for k in k_values):
+        raise ValueError(f"selection_methods: every K must be >= 1; got {list(k_values)}.")
+    n_templates = len(resolve_templates(templates))
+    methods = []
+    for mode in modes:
+        if mode in SELECTIONS_USING_K:
+            # K beyond the pool means "all templates": clip it, and drop the duplicates.
+            grid = sorted({min(int(k), n_templates) for k in k_values})
+        else:
+            grid = [n_templates if mode == "ensemble" else 1]
+        for k in grid:
+            estimator = SageZeroShotClassifier(
+                model,
+                templates=templates,
+                class_names=class_names,
+                selection=mode,
+                k=k if mode in SELECTIONS_USING_K else 1,
+                random_state=random_state,
+                **classifier_parameters,
+            )
+            methods.append(ComparisonMethod(mode, estimator, k=k))
+    return methods
