@@ -188,7 +188,8 @@ def test_robustness_report_columns_and_values():
         weights=WILDS_COUNTS,
         group_names=["landbird_land", "landbird_water", "waterbird_land", "waterbird_water"],
     )
-    assert list(report) == ["name", "kind", "count", "value"]
+    assert list(report) == ["name", "kind", "count", "value", "note"]
+    assert report["note"] == [""] * 8
     assert report["name"] == [
         "Avg",
         "WGA",
@@ -213,17 +214,36 @@ def test_robustness_report_default_and_dict_names():
     report = robustness_report(Y_TRUE, Y_PRED, groups=GROUPS)
     assert report["name"][4:] == ["0", "1", "2", "3"]
     assert report["value"][0] == pytest.approx(PLAIN)
-    # A dict may name groups that this data lacks (e.g. a subset of Waterbirds).
-    names = {0: "a", 1: "b", 2: "c", 3: "d", 99: "unused"}
+    names = {3: "d", 0: "a", 2: "c", 1: "b"}
     report = robustness_report(Y_TRUE, Y_PRED, groups=GROUPS, group_names=names)
     assert report["name"][4:] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("average", ["plain", "groups"])
+def test_robustness_report_lists_named_groups_without_samples(average):
+    # RELIABILITY case 36: a group named in group_names with no evaluated sample is
+    # listed as empty (count 0, NaN, "no samples"), and WGA says it excludes it.
+    names = {0: "a", 1: "b", 2: "c", 3: "d", 4: "e (all unreadable)", -1: "z"}
+    report = robustness_report(Y_TRUE, Y_PRED, groups=GROUPS, group_names=names, average=average)
+    assert report["name"][4:] == ["z", "a", "b", "c", "d", "e (all unreadable)"]
+    np.testing.assert_array_equal(report["count"][4:], [0, 4, 2, 4, 2, 0])
+    assert np.isnan(report["value"][[4, 9]]).all()
+    np.testing.assert_allclose(report["value"][5:9], GROUP_ACCURACY)
+    assert report["note"][4:] == ["no samples", "", "", "", "", "no samples"]
+    excludes = "excludes 2 groups with no samples: 'z', 'e (all unreadable)'"
+    assert report["note"][1] == excludes
+    assert report["note"][0] == ("" if average == "plain" else excludes)
+    # The numbers are those of the evaluated groups alone.
+    alone = robustness_report(Y_TRUE, Y_PRED, groups=GROUPS, average=average)
+    np.testing.assert_array_equal(report["value"][:4], alone["value"][:4])
+    np.testing.assert_array_equal(report["count"][:4], alone["count"][:4])
 
 
 def test_robustness_report_as_frame():
     pytest.importorskip("pandas")
     frame = robustness_report(Y_TRUE, Y_PRED, groups=GROUPS, average="groups", as_frame=True)
-    assert list(frame.columns) == ["name", "kind", "count", "value"]
-    assert frame.shape == (8, 4)
+    assert list(frame.columns) == ["name", "kind", "count", "value", "note"]
+    assert frame.shape == (8, 5)
     assert frame.set_index("name").loc["WGA", "value"] == pytest.approx(WORST)
     assert frame.set_index("name").loc["Avg", "value"] == pytest.approx(GROUPS_MEAN)
 

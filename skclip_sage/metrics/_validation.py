@@ -230,21 +230,48 @@ def resolve_group_weights(weights, unique_groups, *, caller):
 
 
 def resolve_group_names(group_names, unique_groups, *, caller):
-    """Return one distinct display name per group (default: ``str(group)``).
+    """Return the groups to report, one distinct display name each, and which have samples.
 
-    A dict may name groups absent from the data (ignored): names, unlike weights,
-    cannot change a number.
+    The groups are those of the data plus, for a dict (or Series), every group it
+    names that the data lacks: such a group had no evaluated sample (every image
+    unreadable, or a subset without it) and must be reported as empty, not dropped.
+
+    Returns
+    -------
+    groups : list
+        The data's groups and the named empty groups, in sorted order.
+    names : list of str
+        The display name of each (default: ``str(group)``).
+    present : ndarray of shape (n_reported_groups,), dtype bool
+        False for the named groups without samples.
     """
-    if group_names is None:
-        names = [str(group) for group in unique_groups.tolist()]
+    groups = unique_groups.tolist()
+    mapping = as_group_mapping(group_names)
+    if isinstance(mapping, dict):
+        _per_group_values(mapping, unique_groups, "group_names", caller)  # every data group named
+        known = set(groups)
+        empty = [group for group in mapping if group not in known]
+        try:
+            groups = sorted([*groups, *empty])
+        except TypeError as err:
+            raise ValueError(
+                f"{caller}: group_names names group(s) {_listed(empty)} whose labels cannot be "
+                f"ordered with the data's groups {_listed(unique_groups.tolist())}; use one type of "
+                "group label."
+            ) from err
+        names = [str(mapping[group]) for group in groups]
+    elif group_names is None:
+        names = [str(group) for group in groups]
     else:
         names = [str(name) for name in _per_group_values(group_names, unique_groups, "group_names", caller)]
+    known = set(unique_groups.tolist())
+    present = np.array([group in known for group in groups], dtype=bool)
     seen = {}
-    for group, name in zip(unique_groups.tolist(), names):
+    for group, name in zip(groups, names):
         if name in seen:
             raise ValueError(
                 f"{caller}: group_names gives the same name {name!r} to groups "
                 f"{seen[name]!r} and {group!r}; give every group a distinct name."
             )
         seen[name] = group
-    return names
+    return groups, names, present
