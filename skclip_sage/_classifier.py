@@ -18,7 +18,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .encoders import PRECISIONS, load_encoder
 from .exceptions import NotFittedError
 from .prompts import class_names_for, encode_text_bank, resolve_templates
-from .selection import SELECTIONS, SELECTIONS_USING_K, score_embeddings, softmax, text_selected_templates
+from .selection import (
+    SELECTION_METHODS,
+    SELECTIONS,
+    SELECTIONS_USING_K,
+    score_embeddings,
+    softmax,
+    text_selected_templates,
+)
 
 
 class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
@@ -45,11 +52,14 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     class_names : dict or list of str, default=None
         Text for each class: ``{label: name}`` or names aligned with the sorted
         labels. Default: ``str(label)``.
-    selection : {"sage", "ensemble", "single", "random", "text"}, default="sage"
+    selection : {"sage", "ensemble", "single", "random", "text", "random_with_replacement"}, default="sage"
         ``"sage"``: the ``k`` best-separated templates per image. ``"ensemble"``:
         all templates. ``"single"``: the first template. ``"random"``: ``k``
-        templates drawn per image. ``"text"``: ``k`` templates chosen at fit time
-        from the class names alone (smallest worst-pair similarity between classes).
+        distinct templates drawn per image. ``"text"``: ``k`` templates chosen at
+        fit time from the class names alone (smallest worst-pair similarity between
+        classes). ``"random_with_replacement"``: the paper code's random baseline,
+        ``k`` independent draws per image (a repeated template weighs twice). The
+        methods are listed in :data:`skclip_sage.selection.SELECTION_METHODS`.
     k : int, default=1
         Templates used per image by ``"sage"``, ``"random"`` and ``"text"``;
         ``1 <= k <= n_templates``. With ``k == n_templates`` SAGE is the ensemble.
@@ -237,11 +247,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.templates_ = templates
         self.text_embeddings_ = bank
         self.logit_scale_ = float(encoder.logit_scale)
-        fixed = {"single": np.array([0]), "ensemble": np.arange(len(templates))}
-        if self.selection == "text":
-            fixed["text"] = text_selected_templates(bank, self.k)
-        if self.selection in fixed:
-            self.selected_templates_ = fixed[self.selection]
+        method = SELECTION_METHODS[self.selection]
+        if not method.per_image:
+            self.selected_templates_ = method.choose(bank, self.k, 0, None)
         elif hasattr(self, "selected_templates_"):
             del self.selected_templates_  # left by an earlier fit with a fixed selection
         return self
@@ -386,5 +394,6 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.selection == "random" and self.random_state is None
+        method = SELECTION_METHODS.get(self.selection)  # tags may be read before fit validates
+        tags.non_deterministic = method is not None and method.random and self.random_state is None
         return tags

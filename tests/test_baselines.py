@@ -130,10 +130,42 @@ def test_single_and_ensemble_match_the_reference(dtype):
         np.testing.assert_array_equal(selected, np.tile(templates, (13, 1)))
 
 
-def test_fixed_selection_without_templates_is_an_error():
+@pytest.mark.parametrize(
+    ("selection", "expected"), [("single", [0]), ("ensemble", [0, 1, 2, 3]), ("text", "text_selected")]
+)
+def test_fixed_selections_choose_their_templates_from_the_table(selection, expected):
     images, bank = random_problem(3, 4, 2)
-    with pytest.raises(ValueError, match="needs fixed_templates"):
-        score_embeddings(images, bank, selection="ensemble", k=1)
+    expected = text_selected_templates(bank, 2).tolist() if expected == "text_selected" else expected
+    scores, selected = score_embeddings(images, bank, selection=selection, k=2)
+    np.testing.assert_array_equal(selected, np.tile(expected, (3, 1)))
+    np.testing.assert_allclose(scores, reference_fixed(images, bank, expected), atol=1e-12)
+
+
+def test_unknown_selection_names_the_choices():
+    images, bank = random_problem(3, 4, 2)
+    with pytest.raises(ValueError, match="is not a selection method; choose one of .*'random_with_replacement'"):
+        score_embeddings(images, bank, selection="best", k=1)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_random_with_replacement_is_the_reference_codes_baseline(kind):
+    # The paper's code: K independent draws per image, prototype = normalize(mean of the drawn
+    # embeddings), so a template drawn twice weighs twice.
+    images, bank = random_problem(40, 3, 2, seed=2)
+    scores, selected = score_embeddings(images, bank, selection="random_with_replacement", k=3, random_state=7)
+    assert selected.shape == (40, 3) and selected.max() < 3
+    assert any(len(set(row)) < 3 for row in selected.tolist())  # some rows repeat a template
+    expected = np.stack([reference_fixed(image[None], bank, row)[0] for image, row in zip(images, selected)])
+    np.testing.assert_allclose(scores, expected, atol=1e-12)
+    # k == n_templates is not the ensemble when draws repeat.
+    ensemble, _ = score_embeddings(images, bank, selection="ensemble", k=1)
+    assert not np.allclose(scores, ensemble)
+    again, _ = score_embeddings(images, bank, selection="random_with_replacement", k=3, random_state=7)
+    np.testing.assert_array_equal(again, scores)
+    legacy, _ = score_embeddings(
+        images, bank, selection="random_with_replacement", k=3, random_state=np.random.RandomState(0)
+    )
+    assert legacy.shape == (40, 2)
 
 
 @pytest.mark.parametrize("selection", ["sage", "random"])

@@ -279,3 +279,24 @@ def test_duplicated_templates_tie_identically_on_cuda(k):
     _, cpu_selected = sage_scores(images, bank, k=k)
     _, selected = sage_scores(torch.from_numpy(images).cuda(), torch.from_numpy(bank).cuda(), k=k)
     np.testing.assert_array_equal(selected.cpu().numpy(), cpu_selected)
+
+
+def test_the_selection_table_is_what_every_reader_sees():
+    from skclip_sage import SageZeroShotClassifier
+    from skclip_sage.selection import SELECTION_METHODS, SELECTIONS, SELECTIONS_USING_K, describe_selections
+
+    assert SELECTIONS == tuple(SELECTION_METHODS)
+    assert SELECTIONS_USING_K == tuple(name for name, method in SELECTION_METHODS.items() if method.uses_k)
+    assert {name for name, method in SELECTION_METHODS.items() if not method.per_image} == {
+        "single",
+        "ensemble",
+        "text",
+    }
+    assert {name for name, method in SELECTION_METHODS.items() if method.random} == {
+        "random",
+        "random_with_replacement",
+    }
+    constraint = SageZeroShotClassifier._parameter_constraints["selection"][0]
+    assert set(constraint.options) == set(SELECTIONS)
+    help_text = describe_selections()
+    assert all(f"{name}: " in help_text for name in SELECTIONS)

@@ -96,16 +96,21 @@ def test_fill_along_axis_matches_put_along_axis(layout):
     np.testing.assert_array_equal(values, expected)
 
 
-def test_one_hot_rows():
-    mask = arrays.one_hot_rows(np.array([[2, 0], [1, 3]]), 4, like=np.zeros(1, np.float32))
-    np.testing.assert_array_equal(mask, [[1, 0, 1, 0], [0, 1, 0, 1]])
-    assert mask.dtype == np.float32
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_count_rows_counts_repeats(kind):
+    convert = torch.from_numpy if kind == "torch" else np.asarray
+    like = convert(np.zeros(1, np.float32))
+    mask = arrays.count_rows(convert(np.array([[2, 0], [1, 3], [3, 3]])), 4, like=like)
+    np.testing.assert_array_equal(arrays.to_numpy(mask), [[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 0, 2]])
+    assert arrays.to_numpy(mask).dtype == np.float32
 
 
+@pytest.mark.parametrize("repeats", [False, True])
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 9])
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
-def test_prototype_scores_equal_the_direct_prototypes(k, kind):
-    # Both norm routes (pairs for k*k <= T, mask products above) against explicit prototypes.
+def test_prototype_scores_equal_the_direct_prototypes(k, kind, repeats):
+    # Both norm routes (pairs for k*k <= T, mask products above) against explicit prototypes;
+    # with repeats, a template drawn twice weighs twice (the mean of the drawn embeddings).
     rng = np.random.default_rng(k)
     n, n_templates, n_classes, width = 13, 20, 4, 24
     images = rng.normal(size=(n, width))
@@ -113,6 +118,9 @@ def test_prototype_scores_equal_the_direct_prototypes(k, kind):
     bank = rng.normal(size=(n_templates, n_classes, width))
     bank /= np.linalg.norm(bank, axis=-1, keepdims=True)
     selected = np.stack([rng.permutation(n_templates)[:k] for _ in range(n)])
+    if repeats and k > 1:
+        selected[:, -1] = selected[:, 0]
+        selected[0] = selected[0, 0]  # one row of a single template k times
     expected = np.empty((n, n_classes))
     for row in range(n):
         prototypes = bank[selected[row]].sum(axis=0)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from ..selection import SELECTIONS
+from ..selection import SELECTIONS, describe_selections
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError
 from ._estimators import check_k, embed_images, fit_classifier, resolve_seed
@@ -73,9 +73,7 @@ def add_parser(subparsers, parents):
         "--selection",
         choices=SELECTIONS,
         default="sage",
-        help="sage: the K best-separated templates per image; ensemble: all; single: "
-        "the first; random: K at random; text: K chosen from the class names "
-        "(default: %(default)s)",
+        help=describe_selections() + " (default: %(default)s)",
     )
     add_model_options(parser)
     add_error_options(parser)

@@ -126,17 +126,20 @@ def fill_along_axis(values: Array, indices: Array, fill_value: float, axis: int)
         np.put_along_axis(values, indices, fill_value, axis=axis)
 
 
-def one_hot_rows(indices: Array, width: int, *, like: Array) -> Array:
-    """A 0/1 matrix of shape ``(n, width)`` with ones at each row's ``indices``."""
+def count_rows(indices: Array, width: int, *, like: Array) -> Array:
+    """Shape ``(n, width)``: how many times each column appears in each row of ``indices``.
+
+    A 0/1 mask when a row's indices are distinct; a repeated index counts as often
+    as it appears, so sums weighted by this matrix weigh repeats by multiplicity.
+    """
     n_rows = indices.shape[0]
     if is_torch(like):
         import torch
 
-        mask = torch.zeros((n_rows, width), dtype=like.dtype, device=like.device)
-        return mask.scatter_(1, indices, 1.0)
-    mask = np.zeros((n_rows, width), dtype=like.dtype)
-    fill_along_axis(mask, indices, 1.0, axis=1)
-    return mask
+        counts = torch.zeros((n_rows, width), dtype=like.dtype, device=like.device)
+        return counts.scatter_add_(1, indices, torch.ones(indices.shape, dtype=like.dtype, device=like.device))
+    flat = (np.asarray(indices) + (np.arange(n_rows) * width)[:, None]).ravel()
+    return np.bincount(flat, minlength=n_rows * width).reshape(n_rows, width).astype(like.dtype, copy=False)
 
 
 def take_columns(table: Array, indices: Array) -> Array:

@@ -105,7 +105,8 @@ def prototype_scores(similarities: Array, selected: Array, gram: Array, *, table
     similarities : array of shape (n, T, C)
         Image-to-text cosine similarities.
     selected : integer array of shape (n, K)
-        Templates chosen for each image, distinct within a row.
+        Templates chosen for each image. A template repeated within a row weighs as
+        many times as it appears, as in ``mean(U[selected[i], c])``.
     gram : array of shape (C, T, T)
         Class Gram matrices from :func:`class_gram_matrices`.
     tables : GramTables, default=None
@@ -123,21 +124,23 @@ def prototype_scores(similarities: Array, selected: Array, gram: Array, *, table
         # One template: its similarity over its own norm, no sum at all.
         numerator = arrays.take_along_axis(similarities, selected[:, :, None], axis=1)[:, 0]
         return numerator / arrays.sqrt_clamped(tables.pairs[:, selected[:, 0] * (n_templates + 1)].T)
-    # A 0/1 template mask turns the gather-and-sum of K similarities into one small
-    # batched product, several times faster than fancy indexing over (n, K, C).
-    mask = arrays.one_hot_rows(selected, n_templates, like=similarities)
+    # A template-count mask (0/1 when a row has no repeats) turns the gather-and-sum
+    # of K similarities into one small batched product, several times faster than
+    # fancy indexing over (n, K, C); counts keep repeated templates at their weight.
+    mask = arrays.count_rows(selected, n_templates, like=similarities)
     numerator = arrays.masked_sum(similarities, mask)
     if k * k <= n_templates:
         # Few templates: sum each image's K x K Gram block over its diagonal and the
         # pairs above it, counted twice (the block is symmetric): one gather of
-        # (C, n, pairs) entries and one product with the 1/2 weights.
+        # (C, n, pairs) entries and one product with the 1/2 weights. Pairs are of
+        # positions, not templates, so repeats count by multiplicity here too.
         first, second, weights = _symmetric_pairs(k)
         first, second = arrays.as_indices(first, selected), arrays.as_indices(second, selected)
         pair_positions = selected[:, first] * n_templates + selected[:, second]
         gathered = arrays.take_columns(tables.pairs, pair_positions)
         squared_norm = (gathered @ arrays.as_values(weights, like=similarities)).T
     else:
-        # Many templates: mask^T G_c mask for every class from one matrix product.
+        # Many templates: counts^T G_c counts for every class from one matrix product.
         products = (mask @ tables.rows).reshape(mask.shape[0], -1, n_templates)
         squared_norm = arrays.masked_sum(
             products.transpose(1, 2) if arrays.is_torch(products) else products.transpose(0, 2, 1), mask

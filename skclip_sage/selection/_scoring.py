@@ -12,10 +12,9 @@ import numpy as np
 
 from ..exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
 from . import _arrays as arrays
-from ._baselines import random_chooser, random_template_indices
-from ._methods import SELECTIONS
+from ._methods import SELECTION_METHODS, SELECTIONS
 from ._prototypes import fixed_prototypes, l2_normalize
-from ._sage import duplicate_template_map, sage_chooser, score_in_chunks
+from ._sage import score_in_chunks
 
 
 def score_embeddings(
@@ -29,13 +28,15 @@ def score_embeddings(
         Finite image embeddings (normalised here; zero rows get uniform scores).
     text_bank : ndarray of shape (T, C, D)
         Unit-norm text embeddings.
-    selection : {"sage", "ensemble", "single", "random", "text"}
+    selection : str
+        A name in :data:`~skclip_sage.selection.SELECTION_METHODS`.
     k : int
-        Templates per image for ``"sage"`` and ``"random"``.
+        Templates per image for the methods that use ``k``.
     fixed_templates : ndarray of shape (K,), default=None
-        Template indices shared by all images, for ``"single"``, ``"ensemble"`` and ``"text"``.
+        Template indices shared by all images, for the fixed methods (``"single"``,
+        ``"ensemble"``, ``"text"``); chosen here from ``text_bank`` when None.
     random_state : None, int, RandomState or Generator
-        Seeds ``"random"``; an int replays the same draws on every call.
+        Seeds the random methods; an int replays the same draws on every call.
     device : str, default="cpu"
         ``"auto"`` or ``"cuda*"`` compute on the GPU when there is one.
 
@@ -62,19 +63,20 @@ def score_embeddings(
         import torch
 
         embeddings, bank = torch.as_tensor(embeddings, device=gpu), torch.as_tensor(bank, device=gpu)
-    if selection == "sage":
-        scores, selected = score_in_chunks(embeddings, bank, sage_chooser(k, duplicate_template_map(bank)))
-    elif selection == "random":
-        indices = random_template_indices(n_images, n_templates, k, _generator(random_state))
-        scores, selected = score_in_chunks(embeddings, bank, random_chooser(indices))
-    elif fixed_templates is not None:
+    method = SELECTION_METHODS.get(selection)
+    if method is None:
+        raise ValueError(f"selection={selection!r} is not a selection method; choose one of {SELECTIONS}.")
+    if method.per_image:
+        chooser = method.choose(bank, k, n_images, _generator(random_state))
+        scores, selected = score_in_chunks(embeddings, bank, chooser)
+        if method.ensemble_at_full_k and k == n_templates:
+            # Every template is kept, whatever the order: exactly the prompt ensemble.
+            scores = embeddings @ fixed_prototypes(bank, np.arange(n_templates)).T
+    else:
+        if fixed_templates is None:
+            fixed_templates = method.choose(bank, k, n_images, None)
         scores = embeddings @ fixed_prototypes(bank, fixed_templates).T
         selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
-    else:
-        raise ValueError(f"selection={selection!r} needs fixed_templates; choose one of {SELECTIONS}.")
-    if selection in ("sage", "random") and k == n_templates:
-        # Every template is kept, whatever the order: exactly the prompt ensemble.
-        scores = embeddings @ fixed_prototypes(bank, np.arange(n_templates)).T
     return arrays.to_numpy(scores), np.array(arrays.to_numpy(selected))
 
 
