@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .encoders import PRECISIONS, load_encoder
+from .encoders import PRECISIONS, compute_device, load_encoder
 from .exceptions import NotFittedError
 from .prompts import class_names_for, encode_text_bank, resolve_templates
 from .selection import (
@@ -43,6 +43,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     model : str or TextImageEncoder, default="ViT-B-32"
         An open_clip model name, ``"local-dir:/path"`` (a folder with
         ``open_clip_config.json`` and weights: fully offline), ``"hf-hub:org/repo"``,
+        ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
+        SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
         or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name; ignored otherwise.
@@ -364,7 +366,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             k=self.k,
             fixed_templates=getattr(self, "selected_templates_", None),
             random_state=self.random_state,
-            device=self.device,
+            device=compute_device(self.device),
         )
 
     def _check_finite(self, X, method):

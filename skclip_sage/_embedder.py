@@ -13,8 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .encoders import PRECISIONS, load_encoder
-from .encoders._protocol import missing_members
-from .exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
+from .exceptions import NotFittedError, SkippedImagesWarning, UnreadableImagesError
 from .io._cache import cache_key, image_source_key, load_cached_array, save_cached_array
 from .io._sources import as_image_sources
 
@@ -22,8 +21,6 @@ ON_ERROR = ("raise", "warn")
 """What :class:`ClipImageEmbedder` does with images it cannot read."""
 
 FAILURES_SHOWN = 5
-# The embedder needs only the image side of the TextImageEncoder protocol.
-IMAGE_MEMBERS = ("preprocess", "encode_images", "embedding_dim")
 
 
 class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -37,6 +34,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     ----------
     model : str or TextImageEncoder, default="ViT-B-32"
         An open_clip model name, ``"local-dir:/path"`` (offline), ``"hf-hub:org/repo"``,
+        ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
+        SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
         or an object with ``preprocess``, ``encode_images`` and ``embedding_dim``.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name; ignored otherwise.
@@ -272,21 +271,16 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return folder, [image_source_key(item) for item in items]
 
     def _encoder(self):
-        if not isinstance(self.model, str):
-            missing = missing_members(self.model, IMAGE_MEMBERS)
-            if missing:
-                raise ModelLoadError(
-                    f"ClipImageEmbedder's model must be an open_clip model name or an object with "
-                    f"{list(IMAGE_MEMBERS)}; {type(self.model).__name__} lacks {missing}."
-                )
-            return self.model
+        # The embedder needs only the image side of the TextImageEncoder protocol.
         return load_encoder(
             self.model,
             self.pretrained,
             device=self.device,
             precision=self.precision,
             cache_dir=self.cache_dir,
+            needs_text=False,
             needs_images=True,
+            owner="ClipImageEmbedder's model",
         )
 
     def __sklearn_tags__(self):

@@ -19,8 +19,8 @@ from skclip_sage.encoders import (
     encoder_load_count,
     load_encoder,
     resolve_device,
+    verify_checkpoint,
 )
-from skclip_sage.encoders._checkpoints import verify_checkpoint
 from skclip_sage.exceptions import ModelLoadError
 
 TINY_NAME = "skclip-tiny-test"

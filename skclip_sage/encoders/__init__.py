@@ -1,33 +1,51 @@
-"""Models behind one small interface; the only package that imports torch and open_clip.
+"""Models behind one small interface; the only package that imports torch, open_clip and transformers.
 
-Names load on first access, so using an injected encoder object (or importing the
-protocol) never imports torch.
+A backend (open_clip, transformers) is one module plus one entry of the
+registry's table, chosen by the model string's scheme. Names load on first
+access, so using an injected encoder object (or importing the protocol) never
+imports torch, and transformers is imported only for a ``transformers:`` model.
 """
 
 import importlib
 
 __all__ = [
+    "BACKENDS",
     "OpenClipEncoder",
     "OutOfMemoryBackoff",
+    "PAPER_BACKBONES",
     "PRECISIONS",
     "TextImageEncoder",
+    "TransformersEncoder",
+    "available_models",
+    "check_encoder",
     "clear_encoder_cache",
+    "compute_device",
     "encoder_load_count",
     "load_encoder",
     "resolve_device",
     "save_local_dir",
+    "sigmoid_scores",
+    "verify_checkpoint",
 ]
 
 _HOMES = {
+    "BACKENDS": "._registry",
     "OpenClipEncoder": "._open_clip",
     "OutOfMemoryBackoff": "._batching",
+    "PAPER_BACKBONES": "._catalogue",
     "PRECISIONS": "._precision",
     "TextImageEncoder": "._protocol",
+    "TransformersEncoder": "._transformers",
+    "available_models": "._catalogue",
+    "check_encoder": "._protocol",
     "clear_encoder_cache": "._registry",
+    "compute_device": "._device",
     "encoder_load_count": "._registry",
     "load_encoder": "._registry",
     "resolve_device": "._device",
     "save_local_dir": "._open_clip",
+    "sigmoid_scores": "._transformers",
+    "verify_checkpoint": "._safety",
 }
 
 

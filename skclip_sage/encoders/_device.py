@@ -1,15 +1,33 @@
-"""Device and numeric-precision choices for running a model."""
+"""Where models run and predictions are computed, and in which numeric precision: one policy.
+
+- ``"auto"`` is CUDA when present, the CPU otherwise, everywhere.
+- Asking for CUDA where there is none is an error when a model is loaded or an
+  estimator is fitted (:func:`resolve_device`): the request is the user's mistake.
+- A *fitted* estimator asking for CUDA on a host without it (fitted on a GPU host,
+  unpickled on a CPU-only one) computes on the CPU with one
+  :class:`~skclip_sage.exceptions.DeviceFallbackWarning` (:func:`compute_device`):
+  its numbers do not depend on the device, so refusing would only break deployment.
+
+torch is imported inside the functions, so ``device="cpu"`` with an injected
+encoder never imports it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import warnings
+from typing import TYPE_CHECKING
 
-import torch
-
+from ..exceptions import DeviceFallbackWarning
 from ._precision import PRECISIONS
 
+if TYPE_CHECKING:
+    import torch
 
-def resolve_device(device: str) -> torch.device:
+DEVICE_CHOICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+
+
+def resolve_device(device) -> "torch.device":
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into an available device.
 
     ``"auto"`` picks CUDA when present, the CPU otherwise. Asking for CUDA where
@@ -17,23 +35,30 @@ def resolve_device(device: str) -> torch.device:
 
     Parameters
     ----------
-    device : str
+    device : str or torch.device
 
     Returns
     -------
     device : torch.device
+
+    Raises
+    ------
+    ValueError
+        For an unknown device string, or a CUDA device this machine lacks.
     """
+    import torch
+
     if not isinstance(device, str):
         if isinstance(device, torch.device):
             device = str(device)
         else:
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
+            raise ValueError(f"device must be {DEVICE_CHOICES}; got {device!r}.")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.") from err
+        raise ValueError(f"device must be {DEVICE_CHOICES}; got {device!r}.") from err
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
@@ -45,16 +70,52 @@ def resolve_device(device: str) -> torch.device:
                 f"device={device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)."
             )
     elif resolved.type != "cpu":
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
+        raise ValueError(f"device must be {DEVICE_CHOICES}; got {device!r}.")
     return resolved
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+def compute_device(device) -> str | None:
+    """The CUDA device a fitted estimator computes on, or None for NumPy on the CPU.
+
+    Same choices as :func:`resolve_device`, but a CUDA device missing here falls
+    back to the CPU with one :class:`~skclip_sage.exceptions.DeviceFallbackWarning`.
+
+    Parameters
+    ----------
+    device : str or torch.device
+
+    Returns
+    -------
+    device : str or None
+        ``"cuda"`` or ``"cuda:N"``, or None for the CPU.
+    """
+    if device == "cpu":
+        return None
+    try:
+        resolved = resolve_device(device)
+    except ValueError:
+        import torch
+
+        if torch.cuda.is_available() or not str(device).startswith("cuda"):
+            raise
+        warnings.warn(
+            f"device={str(device)!r} but CUDA is not available here (e.g. a model fitted on a GPU host and "
+            "loaded on a CPU-only one); computing on the CPU. Set device='auto' to silence this.",
+            DeviceFallbackWarning,
+            stacklevel=4,  # the estimator's public method's caller
+        )
+        return None
+    return None if resolved.type == "cpu" else str(resolved)
+
+
+def autocast_dtype(precision: str, device: "torch.device") -> "torch.dtype | None":
     """The autocast dtype for ``precision`` on ``device``, or None for full fp32.
 
     ``"auto"`` means bf16 on GPUs that support it (fp16 on older ones) and fp32 on
     the CPU, where reduced precision is slower, not faster.
     """
+    import torch
+
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r} instead.")
     if precision == "auto":
@@ -64,8 +125,10 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def inference_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+def inference_context(precision: str, device: "torch.device") -> contextlib.AbstractContextManager:
     """``torch.inference_mode`` plus autocast when ``precision`` asks for it."""
+    import torch
+
     dtype = autocast_dtype(precision, device)
     stack = contextlib.ExitStack()
     stack.enter_context(torch.inference_mode())

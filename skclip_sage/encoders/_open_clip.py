@@ -7,28 +7,24 @@ import uuid
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import open_clip
 import torch
 
 from ..exceptions import ModelLoadError
-from ._checkpoints import (
+from ._loaded import LoadedEncoder
+from ._open_clip_weights import (
     HF_HUB_PREFIX,
     LOCAL_DIR_PREFIX,
     OFFLINE_HINT,
     check_model_name,
-    file_fingerprint,
     hf_hub_checkpoint,
     local_dir_checkpoints,
     resolve_pretrained,
-    verify_checkpoint,
 )
-from ._device import autocast_dtype, inference_context
-
-TEXT_BATCH_SIZE = 256
+from ._safety import file_fingerprint, verify_checkpoint
 
 
-class OpenClipEncoder:
+class OpenClipEncoder(LoadedEncoder):
     """An open_clip model, its tokenizer and preprocessing, in eval mode on one device.
 
     Build it with :func:`skclip_sage.encoders.load_encoder` rather than directly.
@@ -51,38 +47,17 @@ class OpenClipEncoder:
     """
 
     def __init__(self, model, tokenizer, preprocess, *, identity: str, device: torch.device, precision: str = "auto"):
-        autocast_dtype(precision, device)  # validates the choice early
-        self.model = model
+        super().__init__(model, preprocess, identity=identity, device=device, precision=precision)
         self.tokenizer = tokenizer
-        # A plain attribute, not a method: DataLoader workers receive this light
-        # transform, never the model it would be bound to.
-        self.preprocess = preprocess
-        self.identity = identity
-        self.device = device
-        self.precision = precision
         self.logit_scale = float(model.logit_scale.detach().exp().cpu())
         self.context_length = int(getattr(tokenizer, "context_length", 77))
         self.embedding_dim = int(self.encode_text(["a"]).shape[1])
 
-    def with_precision(self, precision: str) -> "OpenClipEncoder":
-        """The same loaded model with another autocast precision (no copy of weights)."""
-        if precision == self.precision:
-            return self
-        clone = object.__new__(OpenClipEncoder)
-        clone.__dict__.update(self.__dict__)
-        autocast_dtype(precision, self.device)
-        clone.precision = precision
-        return clone
+    def _text_features(self, texts: list) -> torch.Tensor:
+        return self.model.encode_text(self.tokenizer(texts).to(self.device))
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; returns float32 of shape ``(len(texts), embedding_dim)``."""
-        self.model.eval()
-        outputs = []
-        for start in range(0, len(texts), TEXT_BATCH_SIZE):
-            tokens = self.tokenizer(list(texts[start : start + TEXT_BATCH_SIZE])).to(self.device)
-            with inference_context(self.precision, self.device):
-                outputs.append(self.model.encode_text(tokens).float().cpu())
-        return torch.cat(outputs).numpy()
+    def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
         """Tokens per text including start and end tokens, or None if unknown."""
@@ -91,19 +66,8 @@ class OpenClipEncoder:
             return None
         return [len(self.tokenizer.encode(clean(text))) + 2 for text in texts]
 
-    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        """A batch of preprocessed images -> float32 ``(B, D)`` on the model's device."""
-        self.model.eval()
-        with inference_context(self.precision, self.device):
-            return self.model.encode_image(pixels.to(self.device, non_blocking=True)).float()
 
-    def __repr__(self):
-        return f"OpenClipEncoder({self.identity!r}, device='{self.device}', precision={self.precision!r})"
-
-
-def load_open_clip(
-    model: str, pretrained: str | None, *, device: torch.device, cache_dir: str | None
-) -> OpenClipEncoder:
+def load(model: str, pretrained: str | None, *, device: torch.device, cache_dir: str | None) -> OpenClipEncoder:
     """Load an open_clip model by name and tag, checkpoint file, ``hf-hub:`` or ``local-dir:``.
 
     Every weights file is checked by :func:`verify_checkpoint` before open_clip

@@ -1,5 +1,7 @@
-"""One loaded model per process and configuration, shared by all estimators.
+"""Model strings to loaded models: one table of backends, one loaded model per process and configuration.
 
+A model string's scheme picks its backend from :data:`BACKENDS`; a backend is one
+module with ``load(model, pretrained, *, device, cache_dir)`` plus one entry here.
 A pipeline of ``ClipImageEmbedder`` and ``SageZeroShotClassifier`` with the same
 ``model``, ``pretrained`` and device loads the weights once; so does every fit
 of a grid search.
@@ -7,58 +9,138 @@ of a grid search.
 
 from __future__ import annotations
 
+import importlib
 import threading
+from typing import NamedTuple
 
-from ..exceptions import ModelLoadError
-from ._protocol import IMAGE_METHODS, TEXT_METHODS, missing_members
+from ._protocol import check_encoder
 
 _LOADED: dict = {}
 _LOCK = threading.Lock()
 _STATISTICS = {"loads": 0}
 
 
-def load_encoder(model, pretrained=None, *, device="auto", precision="auto", cache_dir=None, needs_images=False):
+class Backend(NamedTuple):
+    """One way of naming models.
+
+    Attributes
+    ----------
+    scheme : str
+        The model-string prefix (``"transformers:"``); ``""`` matches every other string.
+    module : str
+        The module (relative to this package) whose ``load`` builds the encoder.
+    library : str
+        The library that runs the model.
+    form : str
+        How a model string of this kind is written.
+    description : str
+        What it names, and whether ``pretrained`` applies.
+    ignores_pretrained : bool
+        Whether the weights come with the model string (``pretrained`` is ignored).
+    """
+
+    scheme: str
+    module: str
+    library: str
+    form: str
+    description: str
+    ignores_pretrained: bool
+
+
+BACKENDS = (
+    Backend(
+        "transformers:",
+        "._transformers",
+        "transformers",
+        "transformers:org/repo[@revision] or transformers:/path/to/folder",
+        "a Hugging Face CLIP, SigLIP, ALIGN or AltCLIP model id (through the HF cache) or a save_pretrained "
+        "folder (no network); pretrained is ignored",
+        True,
+    ),
+    Backend(
+        "local-dir:",
+        "._open_clip",
+        "open_clip",
+        "local-dir:/path/to/folder",
+        "a folder with open_clip_config.json and weights (save_local_dir), no network; pretrained is ignored",
+        True,
+    ),
+    Backend(
+        "hf-hub:",
+        "._open_clip",
+        "open_clip",
+        "hf-hub:org/repo",
+        "an open_clip model on the Hugging Face Hub (through the HF cache); pretrained is ignored",
+        True,
+    ),
+    Backend(
+        "",
+        "._open_clip",
+        "open_clip",
+        "NAME with pretrained=TAG or pretrained=/path/to/checkpoint",
+        "an open_clip architecture name with a weights tag, a checkpoint file, or None for random weights",
+        False,
+    ),
+)
+"""Every backend, most specific scheme first; the last one takes plain names."""
+
+
+def backend_for(model: str) -> Backend:
+    """The backend whose scheme starts ``model``."""
+    return next(backend for backend in BACKENDS if model.startswith(backend.scheme))
+
+
+def load_encoder(
+    model,
+    pretrained=None,
+    *,
+    device="auto",
+    precision="auto",
+    cache_dir=None,
+    needs_text=True,
+    needs_images=False,
+    owner="model",
+):
     """Return a ready encoder for ``model``, loading it at most once per process.
 
     Parameters
     ----------
     model : str or TextImageEncoder
         An open_clip model name (``"ViT-B-32"``), ``"local-dir:/path"``,
-        ``"hf-hub:org/repo"``, or an encoder object, returned as it is.
+        ``"hf-hub:org/repo"``, ``"transformers:org/repo"`` or
+        ``"transformers:/path"`` (see :func:`available_models`), or an encoder
+        object, returned as it is once its members are checked.
     pretrained : str or None, default=None
-        For a model name: a weights tag (``"laion2b_s34b_b79k"``), a local checkpoint
-        file, or None for random weights. Ignored for ``local-dir:`` and ``hf-hub:``.
+        For an open_clip model name: a weights tag (``"laion2b_s34b_b79k"``), a local
+        checkpoint file, or None for random weights. Ignored for ``local-dir:``,
+        ``hf-hub:`` and ``transformers:`` (the weights come with the model).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
     cache_dir : str or None, default=None
-        Where open_clip looks for (and stores) downloaded weights.
-    needs_images : bool, default=False
-        Also require the image side of the protocol from an encoder object.
+        Where downloaded weights are looked for and stored.
+    needs_text, needs_images : bool, default=True, False
+        Which sides of the protocol an encoder object must have.
+    owner : str, default="model"
+        Names the parameter in the error for an incomplete encoder object.
 
     Returns
     -------
     encoder : TextImageEncoder
     """
     if not isinstance(model, str):
-        required = TEXT_METHODS + (IMAGE_METHODS if needs_images else ())
-        missing = missing_members(model, required)
-        if missing:
-            raise ModelLoadError(
-                f"model must be an open_clip model name or an object implementing the TextImageEncoder "
-                f"protocol; {type(model).__name__} lacks {missing}."
-            )
+        check_encoder(model, text=needs_text, images=needs_images, owner=owner)
         return model
     from ._device import resolve_device
 
     resolved = resolve_device(device)
-    if model.startswith(("local-dir:", "hf-hub:")):
-        pretrained = None  # ignored for these: the weights come with the model
+    backend = backend_for(model)
+    if backend.ignores_pretrained:
+        pretrained = None
     key = (model, pretrained, str(resolved), None if cache_dir is None else str(cache_dir))
     with _LOCK:
         if key not in _LOADED:
-            from ._open_clip import load_open_clip
-
-            _LOADED[key] = load_open_clip(model, pretrained, device=resolved, cache_dir=cache_dir)
+            loader = importlib.import_module(backend.module, __package__).load
+            _LOADED[key] = loader(model, pretrained, device=resolved, cache_dir=cache_dir)
             _STATISTICS["loads"] += 1
         encoder = _LOADED[key]
     return encoder.with_precision(precision)

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from ..exceptions import DeviceFallbackWarning, ZeroNormEmbeddingWarning
+from ..exceptions import ZeroNormEmbeddingWarning
 from . import _arrays as arrays
 from ._methods import SELECTION_METHODS, SELECTIONS
 from ._prototypes import fixed_prototypes, l2_normalize
@@ -37,8 +37,9 @@ def score_embeddings(
         ``"ensemble"``, ``"text"``); chosen here from ``text_bank`` when None.
     random_state : None, int, RandomState or Generator
         Seeds the random methods; an int replays the same draws on every call.
-    device : str, default="cpu"
-        ``"auto"`` or ``"cuda*"`` compute on the GPU when there is one.
+    device : str or None, default="cpu"
+        ``"cuda"`` or ``"cuda:N"`` computes with torch on that GPU; None or ``"cpu"``
+        with NumPy. Already resolved by the caller (``encoders.compute_device``).
 
     Returns
     -------
@@ -89,23 +90,21 @@ def _generator(random_state):
 
 
 def _gpu_device(device):
-    """The CUDA device to compute on, or None for NumPy on the CPU."""
-    if device == "cpu":
+    """The torch device for a device the caller already resolved; None for NumPy on the CPU.
+
+    The device policy ("auto", fallbacks, errors) lives with the models
+    (``skclip_sage.encoders.compute_device``); this layer only follows its answer.
+    """
+    if device is None or device == "cpu":
         return None
+    if not str(device).startswith("cuda"):
+        raise ValueError(
+            f"score_embeddings takes a resolved device (None, 'cpu', 'cuda' or 'cuda:N'); got {device!r}. "
+            "Resolve it first with skclip_sage.encoders.compute_device."
+        )
     import torch
 
-    if device == "auto":
-        return torch.device("cuda") if torch.cuda.is_available() else None
-    if str(device).startswith("cuda"):
-        if torch.cuda.is_available():
-            return torch.device(device)
-        warnings.warn(
-            f"device={device!r} but CUDA is not available here (e.g. a model fitted on a GPU host and "
-            "loaded on a CPU-only one); computing on the CPU. Set device='auto' to silence this.",
-            DeviceFallbackWarning,
-            stacklevel=4,
-        )
-    return None
+    return torch.device(device)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

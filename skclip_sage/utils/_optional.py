@@ -39,3 +39,8 @@ def require_matplotlib(caller: str):
     matplotlib = _require("matplotlib", "plot", caller)
     matplotlib.use("Agg")
     return importlib.import_module("matplotlib.pyplot")
+
+
+def require_transformers(caller: str):
+    """Return ``transformers``, or raise an ImportError naming the ``[transformers]`` extra."""
+    return _require("transformers", "transformers", caller)

@@ -1,8 +1,7 @@
-"""Resolve model names and weights, and refuse unsafe checkpoint files.
+"""Resolve open_clip model names, pretrained tags, ``hf-hub:`` repositories and ``local-dir:`` folders to files.
 
-Weights load only through safe paths: safetensors when available, otherwise
-``torch.load(weights_only=True)``. A file that fails the safe load is rejected;
-there is never a fallback to full pickle loading (which can run arbitrary code).
+The files found here are checked by :func:`~skclip_sage.encoders._safety.verify_checkpoint`
+before open_clip reads them.
 """
 
 from __future__ import annotations
@@ -12,56 +11,21 @@ import os
 from pathlib import Path
 
 import open_clip
-import torch
 
 from ..exceptions import ModelLoadError
+from ._messages import FAIL_FAST_HINT, sentence
 
 LOCAL_DIR_PREFIX = "local-dir:"
 HF_HUB_PREFIX = "hf-hub:"
-CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+# The files open_clip's local-dir loader picks weights from.
+CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth")
 
 OFFLINE_HINT = (
     "If this machine is offline, either pass cache_dir= pointing at a folder where the weights were "
     "downloaded before (the Hugging Face cache layout), or save the model as a folder holding "
     "open_clip_config.json and open_clip_model.safetensors and pass model='local-dir:/path/to/folder'. "
-    "Set HF_HUB_OFFLINE=1 to fail at once instead of retrying the network for about a minute."
+    + FAIL_FAST_HINT
 )
-
-
-def verify_checkpoint(path: str | os.PathLike) -> None:
-    """Check that a checkpoint file loads through a safe path.
-
-    Parameters
-    ----------
-    path : path-like
-        A ``.safetensors`` file (header checked) or a torch checkpoint
-        (loaded with ``weights_only=True``).
-
-    Raises
-    ------
-    ModelLoadError
-        Naming the file, when it is missing, truncated or not loadable safely.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"Checkpoint file {str(path)!r} does not exist or is not a file.")
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as checkpoint:
-                checkpoint.keys()
-        except Exception as err:
-            raise ModelLoadError(f"Checkpoint {str(path)!r} is not a valid safetensors file: {err}") from err
-        return
-    try:
-        torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ModelLoadError(
-            f"Checkpoint {str(path)!r} cannot be loaded safely (torch.load with weights_only=True failed: "
-            f"{err}). skclip-sage never falls back to unsafe pickle loading; convert the checkpoint to "
-            "safetensors in an environment you trust."
-        ) from err
 
 
 def check_model_name(name: str) -> None:
@@ -99,7 +63,7 @@ def resolve_pretrained(name: str, pretrained: str | None, cache_dir: str | None)
         return open_clip.download_pretrained(config, cache_dir=cache_dir)
     except Exception as err:
         raise ModelLoadError(
-            f"Could not download the weights {name!r}/{pretrained!r}: {_sentence(err)} {OFFLINE_HINT}"
+            f"Could not download the weights {name!r}/{pretrained!r}: {sentence(err)} {OFFLINE_HINT}"
         ) from err
 
 
@@ -114,7 +78,17 @@ def local_dir_checkpoints(identifier: str) -> list[Path]:
             "a local-dir folder holds open_clip_config.json (with 'model_cfg') and the weights, e.g. "
             "open_clip_model.safetensors."
         )
-    return sorted(path for path in folder.iterdir() if path.suffix in CHECKPOINT_SUFFIXES)
+    checkpoints = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES)
+    if not checkpoints:
+        # open_clip would build the model with random weights and only log a warning.
+        raise ModelLoadError(
+            f"model='{LOCAL_DIR_PREFIX}{identifier}': folder {str(folder)!r} has a config but no weights; "
+            "expected open_clip_model.safetensors (or open_clip_pytorch_model.bin, model.safetensors, "
+            "pytorch_model.bin: any *.safetensors, *.bin or *.pth file). Save the model with "
+            "skclip_sage.encoders.save_local_dir, or pass the model name with pretrained=None if random "
+            "weights are what you want."
+        )
+    return checkpoints
 
 
 def hf_hub_checkpoint(identifier: str, cache_dir: str | None) -> str:
@@ -123,16 +97,5 @@ def hf_hub_checkpoint(identifier: str, cache_dir: str | None) -> str:
         return open_clip.pretrained.download_pretrained_from_hf(identifier, cache_dir=cache_dir)
     except Exception as err:
         raise ModelLoadError(
-            f"Could not fetch the weights of 'hf-hub:{identifier}': {_sentence(err)} {OFFLINE_HINT}"
+            f"Could not fetch the weights of 'hf-hub:{identifier}': {sentence(err)} {OFFLINE_HINT}"
         ) from err
-
-
-def _sentence(err: Exception) -> str:
-    """An exception's text ending in exactly one full stop."""
-    return str(err).rstrip().rstrip(".") + "."
-
-
-def file_fingerprint(path: str | os.PathLike) -> str:
-    """``path|size|mtime``: changes whenever the file is replaced or edited."""
-    status = os.stat(path)
-    return f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}"
