@@ -6,22 +6,27 @@ every number to :mod:`skclip_sage.selection._scoring`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .encoders import PRECISIONS, compute_device, load_encoder
 from .exceptions import NotFittedError
-from .prompts import class_names_for, encode_text_bank, resolve_templates
+from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
     SELECTION_METHODS,
     SELECTIONS,
     SELECTIONS_USING_K,
+    row_scaling,
     score_embeddings,
     softmax,
     text_selected_templates,
@@ -34,8 +39,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     For each image, SAGE scores every prompt template by how far apart it pushes
     the classes (highest minus lowest class similarity), keeps the ``k`` best
     templates, averages their class text embeddings and classifies with those. It
-    needs no training, labels or bias annotations: ``fit`` only reads which classes
-    exist from ``y`` and encodes the prompts; ``X`` holds image embeddings (e.g. from
+    needs no training, labels or bias annotations: ``fit`` only decides which classes
+    exist (from ``class_names`` or ``y``) and encodes the prompts, so ``fit()`` with
+    class names needs no data at all; ``X`` holds image embeddings (e.g. from
     :class:`ClipImageEmbedder`) and is checked, never learned from.
 
     Parameters
@@ -46,14 +52,27 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
         SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
         or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
+        Such an object is used as given, except that a ``torch.nn.Module`` encodes
+        the prompts in eval mode without autograd (dropout would make the text bank
+        random); its training flag is restored afterwards.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name; ignored otherwise.
     templates : str or list of str, default="openai_imagenet"
         A built-in set (``"openai_imagenet"``: 80 templates, ``"simple"``: 7) or
         templates each with one ``{}`` for the class name.
-    class_names : dict or list of str, default=None
-        Text for each class: ``{label: name}`` or names aligned with the sorted
-        labels. Default: ``str(label)``.
+    class_names : dict, list of str or list of lists of str, default=None
+        The text of each class; a class may have several texts (synonyms,
+        descriptions: for every template its embedding is the normalised mean of
+        the unit embeddings of that template applied to each text).
+
+        - ``{label: text or [texts]}``: the dict defines the classes, ``classes_``
+          being its sorted keys whatever subset of them ``y`` holds (so every
+          cross-validation fold has the same columns); a label in ``y`` that the
+          dict does not name is an error.
+        - a list with ``y``: one entry (a text or a list of texts) per label, in
+          sorted label order.
+        - a list of str without ``y``: the names are the labels.
+        - None: each label of ``y`` is its own text.
     selection : {"sage", "ensemble", "single", "random", "text", "random_with_replacement"}, default="sage"
         ``"sage"``: the ``k`` best-separated templates per image. ``"ensemble"``:
         all templates. ``"single"``: the first template. ``"random"``: ``k``
@@ -69,14 +88,21 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         When set, ``fit`` first keeps the ``pool_size`` templates best separated in
         text (the ``"text"`` criterion) and every selection runs over that pool.
     temperature : float, default=None
-        Softmax temperature for probabilities; default ``1 / logit_scale`` of the
-        model (``0.01`` for CLIP).
+        Softmax temperature for probabilities, at least ``1e-300`` (below that
+        float64 logits overflow); default ``1 / logit_scale`` of the model
+        (``0.01`` for CLIP). Probabilities are computed in float64 from the
+        max-shifted similarities, so they stay finite for every accepted value.
     truncate : bool, default=False
         Allow prompts longer than the text context (cut, with a warning) instead
         of raising.
     random_state : int, RandomState or Generator, default=None
-        Seeds ``selection="random"``; an int gives identical draws on every call.
-        The global NumPy and torch random states are never used.
+        Seeds the random selections. ``fit`` takes one seed from it
+        (:attr:`random_seed_`: the int itself, one draw from a RandomState or
+        Generator, fresh entropy for None) and every later call replays the draws
+        of that seed, so ``predict``, ``predict_proba`` and ``selected_templates``
+        agree on the same ``X``; a new ``fit`` takes a new seed. The draws depend
+        on a row's position in the call, not on its values. The global NumPy and
+        torch random states are never used.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where the text encoder runs and, on CUDA, where predictions are computed.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
@@ -85,15 +111,17 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Prompts encoded per forward pass.
     cache_dir : str or path-like, default=None
         Where downloaded weights and encoded text banks are kept.
-    verbose : bool, default=False
-        Show progress while encoding prompts.
+    verbose : bool or int, default=False
+        Show a progress bar (tqdm, on stderr) while ``fit`` encodes the prompts;
+        predictions never print.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Sorted class labels; the column order of :meth:`predict_proba`.
-    class_names_ : list of str
-        Text used for each class in prompts.
+    class_names_ : list of (str or list of str)
+        The text used for each class in prompts, aligned with ``classes_``: a
+        string, or the list of texts whose embeddings are averaged.
     templates_ : list of str
         The template pool (after ``pool_size`` pruning).
     text_embeddings_ : ndarray of shape (n_templates, n_classes, n_features), float32
@@ -103,8 +131,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         template indices every image uses.
     logit_scale_ : float
         The model's similarity-to-logit multiplier.
+    random_seed_ : int
+        The seed the random selections replay on every call (see ``random_state``).
     n_features_in_ : int
-        Width of the image embeddings, equal to the text embedding width.
+        Width of the image embeddings, equal to the text embedding width (the
+        encoder's ``embedding_dim`` when ``fit`` had no ``X``).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names of ``X``, when it is a DataFrame with string column names.
 
@@ -125,9 +156,12 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     ...     identity, embedding_dim, logit_scale = "toy", 2, 100.0
     ...     def encode_text(self, texts):
     ...         return np.array([[1.0, 0.1] if "cat" in t else [0.1, 1.0] for t in texts])
-    >>> clf = SageZeroShotClassifier(ToyEncoder(), templates=["a photo of a {}."])
-    >>> clf.fit(np.eye(2), ["cat", "dog"]).predict([[0.9, 0.2], [0.0, 1.0]])
+    >>> clf = SageZeroShotClassifier(ToyEncoder(), templates=["a photo of a {}."], class_names=["cat", "dog"])
+    >>> clf.fit().predict([[0.9, 0.2], [0.0, 1.0]])  # no X, no y: the names are the task
     array(['cat', 'dog'], dtype='<U3')
+    >>> names = {0: ["cat", "kitten"], 1: "dog"}  # a class may have several texts
+    >>> SageZeroShotClassifier(ToyEncoder(), templates=["a photo of a {}."], class_names=names).fit().classes_
+    array([0, 1])
     """
 
     _parameter_constraints: dict = {
@@ -138,7 +172,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         "selection": [StrOptions(set(SELECTIONS))],
         "k": [Interval(Integral, 1, None, closed="left")],
         "pool_size": [Interval(Integral, 1, None, closed="left"), None],
-        "temperature": [Interval(Real, 0, None, closed="neither"), None],
+        "temperature": [Interval(Real, 1e-300, None, closed="left"), None],
         "truncate": ["boolean"],
         "random_state": ["random_state", np.random.Generator],
         "device": [str],
@@ -184,33 +218,33 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Encode the prompts of the classes present in ``y``.
+    def fit(self, X=None, y=None):
+        """Decide the classes and encode their prompts; no image is learned from.
+
+        With ``class_names`` given, ``fit()`` needs neither ``X`` nor ``y``: the
+        names are the task.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), default=None
             Image embeddings; only their width is checked against the model.
-        y : array-like of shape (n_samples,)
-            Labels; only the set of classes is used.
+            When omitted, ``n_features_in_`` is the encoder's ``embedding_dim``.
+        y : array-like of shape (n_samples,), default=None
+            Labels; only the set of classes is used. Required when
+            ``class_names`` is None or a list of names aligned with the labels; with a
+            dict ``class_names`` every label must be one of its keys.
 
         Returns
         -------
         self : SageZeroShotClassifier
             The fitted classifier.
         """
-        if y is None:
-            raise ValueError(
-                "SageZeroShotClassifier requires y to be passed, but the target y is None: the classes (and so "
-                "the prompts) come from its labels."
-            )
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), ensure_all_finite=False)
-        self._check_finite(X, "fit")
-        check_classification_targets(y)
-        classes = np.unique(y)
+        X, labels = self._check_fit_input(X, y)
+        classes, class_names = resolve_classes(self.class_names, labels)
         if len(classes) < 2:
+            source = "y" if labels is not None and not isinstance(self.class_names, Mapping) else "class_names"
             raise ValueError(
-                f"SageZeroShotClassifier needs at least 2 classes; got 1 class ({classes.tolist()[0]!r}) in y."
+                f"SageZeroShotClassifier needs at least 2 classes; got 1 class ({classes.tolist()[0]!r}) in {source}."
             )
         if self.device not in ("auto", "cpu"):
             # Also for an injected encoder: predictions run on this device.
@@ -225,18 +259,20 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             pool = f"the pool_size={self.pool_size} templates kept from {self._templates_description()}"
         if self.selection in SELECTIONS_USING_K:
             self._check_count("k", self.k, self.pool_size or len(templates), pool)
-        class_names = class_names_for(classes, self.class_names)
         encoder = self._load_encoder()
-        bank = encode_text_bank(
-            encoder,
-            templates,
-            class_names,
-            batch_size=self.batch_size,
-            truncate=self.truncate,
-            cache_dir=self.cache_dir,
-            verbose=self.verbose,
-        )
-        if X.shape[1] != bank.shape[2]:
+        with _encoding_mode(encoder):
+            bank = encode_text_bank(
+                encoder,
+                templates,
+                class_names,
+                batch_size=self.batch_size,
+                truncate=self.truncate,
+                cache_dir=self.cache_dir,
+                verbose=self.verbose,
+            )
+        if X is None:
+            self.n_features_in_ = self._encoder_width(encoder, bank.shape[2])
+        elif X.shape[1] != bank.shape[2]:
             raise ValueError(
                 f"X has {X.shape[1]} features, but SageZeroShotClassifier is expecting {bank.shape[2]} features "
                 f"as input ({self._width_note()}). Embed the images with the same model."
@@ -249,12 +285,51 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.templates_ = templates
         self.text_embeddings_ = bank
         self.logit_scale_ = float(encoder.logit_scale)
+        self.random_seed_ = _seed_of(self.random_state)
+        self._fitted_for = [self.selection, self.k]  # what selected_templates_ was chosen for
         method = SELECTION_METHODS[self.selection]
         if not method.per_image:
             self.selected_templates_ = method.choose(bank, self.k, 0, None)
         elif hasattr(self, "selected_templates_"):
             del self.selected_templates_  # left by an earlier fit with a fixed selection
         return self
+
+    def _check_fit_input(self, X, y):
+        """Validated ``X`` (or None) and the sorted labels of ``y`` (or None)."""
+        if y is None and self.class_names is None:
+            raise ValueError(
+                "SageZeroShotClassifier requires y to be passed, but the target y is None: the classes (and so "
+                "the prompts) come from its labels. Pass y, or class_names={label: name, ...} to fit from the "
+                "names alone."
+            )
+        if X is None:
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_  # left by an earlier fit on a DataFrame
+            if y is None:
+                return None, None
+            y = column_or_1d(y, warn=True)
+        elif y is None:
+            X = validate_data(self, X, dtype=(np.float32, np.float64), ensure_all_finite=False)
+        else:
+            X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), ensure_all_finite=False)
+        if X is not None:
+            self._check_finite(X, "fit")
+        if y is None:
+            return X, None
+        labels = sorted_labels(y)  # before sklearn's check: None or mixed types get a clear message
+        check_classification_targets(y)
+        return X, labels
+
+    def _encoder_width(self, encoder, width):
+        """``n_features_in_`` without an X: the encoder's ``embedding_dim``, which its texts must have."""
+        declared = getattr(encoder, "embedding_dim", None)
+        if declared is not None and int(declared) != width:
+            model = self.model if isinstance(self.model, str) else type(self.model).__name__
+            raise ValueError(
+                f"The encoder of {model!r} declares embedding_dim={declared}, but its encode_text returned "
+                f"{width} features; make embedding_dim the width of its embeddings."
+            )
+        return width
 
     def _load_encoder(self):
         """The text encoder for ``model`` (a seam for tests: called after ``n_features_in_`` is set)."""
@@ -272,7 +347,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes), float64
             For two classes, the logit of ``classes_[1]`` minus that of
             ``classes_[0]`` (scikit-learn's binary convention).
         """
@@ -289,10 +364,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``; rows sum to 1.
+        proba : ndarray of shape (n_samples, n_classes), float64
+            Columns follow ``classes_``; rows sum to 1. Finite for every temperature.
         """
-        return softmax(self._logits(X, "predict_proba"))
+        scores, _ = self._score(X, "predict_proba")
+        return softmax(scores, temperature=self._temperature())
 
     def predict(self, X):
         """The most similar class of each image.
@@ -342,8 +418,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X, method):
         scores, _ = self._score(X, method)
-        scale = self.logit_scale_ if self.temperature is None else 1.0 / self.temperature
-        return scores * scale
+        # float64: similarities over a temperature as small as 1e-39 overflow float32.
+        return scores.astype(np.float64) / self._temperature()
+
+    def _temperature(self):
+        return 1.0 / self.logit_scale_ if self.temperature is None else float(self.temperature)
 
     def _score(self, X, method):
         if not hasattr(self, "classes_"):
@@ -352,25 +431,37 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 f"arguments before calling '{method}'."
             )
         check_is_fitted(self)
+        if not get_config()["skip_parameter_validation"]:
+            # Parameters changed with set_params after fit get fit's checks and messages.
+            self._validate_params()
+        if self.selection in SELECTIONS_USING_K:
+            self._check_count("k", self.k, len(self.templates_), "templates this estimator was fitted with")
         try:
             X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), ensure_all_finite=False)
         except ValueError as err:
             if "features, but" in str(err):
                 raise ValueError(f"{err} ({self._width_note()})") from err
             raise
-        self._check_finite(X, method)
+        # One pass over X gives the row norms and, with them, the rows that are not finite.
+        scaling = row_scaling(X)
+        self._check_finite(X, method, scaling.non_finite)
+        # After set_params(selection=..., k=...) the fixed templates are chosen again from the bank.
+        fitted_for = getattr(self, "_fitted_for", [self.selection, self.k])
+        fixed = getattr(self, "selected_templates_", None) if fitted_for == [self.selection, self.k] else None
         return score_embeddings(
             X,
             self.text_embeddings_,
             selection=self.selection,
             k=self.k,
-            fixed_templates=getattr(self, "selected_templates_", None),
-            random_state=self.random_state,
+            fixed_templates=fixed,
+            random_state=getattr(self, "random_seed_", self.random_state),
             device=compute_device(self.device),
+            scaling=scaling,
         )
 
-    def _check_finite(self, X, method):
-        bad_rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    def _check_finite(self, X, method, bad_rows=None):
+        if bad_rows is None:
+            bad_rows = row_scaling(X).non_finite
         if len(bad_rows):
             shown = ", ".join(map(str, bad_rows[:10])) + (", ..." if len(bad_rows) > 10 else "")
             raise ValueError(
@@ -399,3 +490,41 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         method = SELECTION_METHODS.get(self.selection)  # tags may be read before fit validates
         tags.non_deterministic = method is not None and method.random and self.random_state is None
         return tags
+
+
+def _seed_of(random_state) -> int:
+    """One seed per fit, so every later call of ``selection="random"`` replays the same draws.
+
+    An int is its own seed; a RandomState or Generator gives one draw; None takes
+    fresh entropy from the operating system (never the global NumPy state).
+    """
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    return int(np.random.SeedSequence().entropy)
+
+
+def _encoding_mode(encoder):
+    """Encode an injected torch module's prompts in eval mode, without autograd.
+
+    Dropout left on would make the text bank random; the module's own training
+    flag is restored afterwards, since the object stays the caller's.
+    """
+    torch = sys.modules.get("torch")  # a torch module implies torch is imported already
+    if torch is None or not isinstance(encoder, torch.nn.Module):
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def evaluating():
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            encoder.train(was_training)
+
+    return evaluating()

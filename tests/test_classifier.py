@@ -188,14 +188,17 @@ def test_zero_norm_rows_give_uniform_probabilities_and_one_warning(fitted):
 
 def test_one_class_is_rejected():
     X, _ = make_data(n=4)
-    with pytest.raises(ValueError, match=r"needs at least 2 classes; got 1 class \('bird'\)"):
-        make_classifier().fit(X, ["bird"] * 4)
+    with pytest.raises(ValueError, match=r"needs at least 2 classes; got 1 class \('bird'\) in y\."):
+        make_classifier(class_names=None).fit(X, ["bird"] * 4)
+    with pytest.raises(ValueError, match=r"needs at least 2 classes; got 1 class \('bird'\) in class_names\."):
+        make_classifier(class_names={"bird": "landbird"}).fit()
 
 
-def test_y_none_is_rejected():
+def test_y_none_without_class_names_is_rejected():
     X, _ = make_data(n=4)
-    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
-        make_classifier().fit(X, None)
+    for args in [(X, None), (X,), ()]:
+        with pytest.raises(ValueError, match="requires y to be passed, but the target y is None.*class_names="):
+            make_classifier(class_names=None).fit(*args)
 
 
 def test_continuous_y_is_rejected():
@@ -226,10 +229,10 @@ def test_integer_labels_with_class_names_as_a_list_or_a_dict():
 @pytest.mark.parametrize(
     "class_names, message",
     [
-        ({"bird": "landbird"}, r"no name for label\(s\) \['fish', 'tree'\]"),
+        ({"bird": "landbird", "cat": "cat"}, r"y holds label\(s\) \['fish', 'tree'\] that class_names does not name"),
         (["landbird", "goldfish"], "has 2 names but y has 3 classes"),
-        (["landbird", "", "oak"], "Class name at position 1 is ''"),
-        ({"bird": "landbird", "fish": "  ", "tree": "oak"}, "Class name at position 1 is '  '"),
+        (["landbird", "", "oak"], r"Class name 'fish' \(at position 1\) is ''"),
+        ({"bird": "landbird", "fish": "  ", "tree": "oak"}, r"Class name 'fish' \(at position 1\) is '  '"),
     ],
 )
 def test_bad_class_names_are_errors(class_names, message):

@@ -1,4 +1,4 @@
-"""Templates, class names and prompt lengths (skclip_sage.prompts._prompts, _template_sets)."""
+"""Templates, class names and prompt lengths (skclip_sage.prompts._prompts, _class_names, _template_sets)."""
 
 import re
 import warnings
@@ -8,13 +8,8 @@ import pytest
 
 from skclip_sage import SageZeroShotClassifier
 from skclip_sage.exceptions import DuplicatePromptWarning, NumericClassNamesWarning, PromptTruncationWarning
-from skclip_sage.prompts._prompts import (
-    check_class_names,
-    check_prompt_lengths,
-    class_names_for,
-    expand_prompts,
-    resolve_templates,
-)
+from skclip_sage.prompts._class_names import check_class_names, class_names_for, resolve_classes, sorted_labels
+from skclip_sage.prompts._prompts import check_prompt_lengths, expand_prompts, resolve_templates
 from skclip_sage.prompts._template_sets import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES, TEMPLATE_SETS
 
 # ---------------------------------------------------------------- built-in sets
@@ -126,7 +121,7 @@ def test_empty_class_names_are_errors_naming_the_position(names, position):
 
 
 def test_non_string_class_names_are_errors():
-    with pytest.raises(ValueError, match="position 1 is 3; every class needs a non-empty string name"):
+    with pytest.raises(ValueError, match=r"position 1 is 3 \(int\); give a string or a list of strings"):
         check_class_names(["cat", 3])
 
 

@@ -155,8 +155,8 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         Model options.
     labels : list
         One label per class (the values ``predict`` returns).
-    prompt_names : list of str
-        The text of each class in prompts, aligned with ``labels``.
+    prompt_names : list of (str or list of str)
+        The text, or texts, of each class in prompts, aligned with ``labels``.
     templates : list of str
         Checked templates.
     selection : str
@@ -166,12 +166,12 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
     seed : int or None
         Seeds ``selection="random"``.
     n_features : int
-        Width of the image embeddings.
+        Width of the image embeddings, checked against the model's text embeddings.
 
     Returns
     -------
     classifier : SageZeroShotClassifier
-        Fitted; ``classes_`` holds the sorted labels.
+        Fitted from the class names alone; ``classes_`` holds the sorted labels.
     """
     from .._classifier import SageZeroShotClassifier
 
@@ -184,5 +184,10 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         random_state=seed,
         **model_options(args),
     )
-    # fit reads only the classes from y and the width from X: one placeholder row per class.
-    return classifier.fit(np.zeros((len(labels), n_features), dtype=np.float32), np.asarray(labels))
+    classifier.fit()  # the names are the task: no X, no y
+    if classifier.n_features_in_ != n_features:
+        raise InputError(
+            f"The images were embedded with {n_features} features but the text embeddings of {args.model!r} "
+            f"have {classifier.n_features_in_}; embed and classify with the same model."
+        )
+    return classifier

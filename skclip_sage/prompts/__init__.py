@@ -1,10 +1,11 @@
-"""Prompts: template sets and checks, class names, and the encoded text bank.
+"""Prompts: template sets and checks, classes and their texts, and the encoded text bank.
 
 Plain Python and NumPy; the text bank calls the encoder object it is given and
 caches what it returns, in memory and (with ``cache_dir``) on disk.
 """
 
-from ._prompts import check_class_names, check_prompt_lengths, class_names_for, expand_prompts, resolve_templates
+from ._class_names import check_class_names, class_names_for, resolve_classes, sorted_labels
+from ._prompts import check_prompt_lengths, expand_prompts, resolve_templates
 from ._template_sets import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES, TEMPLATE_SETS
 from ._text_bank import clear_text_bank_cache, encode_text_bank
 
@@ -18,5 +19,7 @@ __all__ = [
     "clear_text_bank_cache",
     "encode_text_bank",
     "expand_prompts",
+    "resolve_classes",
     "resolve_templates",
+    "sorted_labels",
 ]

@@ -1,19 +1,20 @@
-"""Prompt templates and class names: validation and expansion into prompts.
+"""Prompt templates: validation and expansion into prompts.
 
 Pure Python: nothing here loads a model. Prompts are laid out template-major,
 ``prompts[t * C + c] = templates[t].format(class_names[c])``, matching the
-``(T, C, D)`` text bank.
+``(T, C, D)`` text bank; a class with several texts takes one prompt per text,
+in place.
 """
 
 from __future__ import annotations
 
 import string
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..exceptions import DuplicatePromptWarning, NumericClassNamesWarning, PromptTruncationWarning
+from ..exceptions import PromptTruncationWarning
 from ._template_sets import TEMPLATE_SETS
 
 
@@ -84,101 +85,35 @@ def _check_template(template, index: int) -> str:
     return template
 
 
-def class_names_for(classes: np.ndarray, class_names=None) -> list[str]:
-    """The text used for each class in prompts, aligned with ``classes``.
+def expand_prompts(templates: Sequence[str], class_names: Sequence) -> list[str]:
+    """All template x class prompts, template-major; a class with several texts gives one prompt per text.
 
     Parameters
     ----------
-    classes : ndarray of shape (n_classes,)
-        Sorted class labels (the estimator's ``classes_``).
-    class_names : dict, sequence of str or None
-        ``{label: name}`` covering every label, names aligned with ``classes``, or
-        None to use ``str(label)``.
+    templates : sequence of str
+    class_names : sequence of (str or sequence of str)
+        Each class's name, or its list of texts.
 
     Returns
     -------
-    names : list of str
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> class_names_for(np.array([0, 1]), {0: "landbird", 1: "waterbird"})
-    ['landbird', 'waterbird']
-    """
-    if class_names is None:
-        if np.issubdtype(np.asarray(classes).dtype, np.number):
-            warnings.warn(
-                f"Class labels {np.asarray(classes)[:5].tolist()} are numbers, so prompts will read like "
-                f"'a photo of a {classes[0]}.'. Pass class_names={{label: 'name', ...}} for meaningful prompts.",
-                NumericClassNamesWarning,
-                stacklevel=3,
-            )
-        names = [str(label) for label in classes]
-    elif isinstance(class_names, Mapping):
-        labels = np.asarray(classes).tolist()  # plain Python values: readable in messages
-        missing = [label for label in labels if label not in class_names]
-        if missing:
-            raise ValueError(
-                f"class_names has no name for label(s) {missing}; it must map every class in y ({labels}) to a name."
-            )
-        names = [class_names[label] for label in labels]
-    elif isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
-        raise ValueError(
-            "class_names must be a dict {label: name} or a list of names aligned with the sorted labels; "
-            f"got {type(class_names).__name__}."
-        )
-    else:
-        if len(class_names) != len(classes):
-            raise ValueError(
-                f"class_names has {len(class_names)} names but y has {len(classes)} classes "
-                f"({np.asarray(classes).tolist()}); give one name per class, in sorted label order, or a dict."
-            )
-        names = list(class_names)
-    return check_class_names(names)
-
-
-def check_class_names(names: Sequence) -> list[str]:
-    """Reject empty names and warn about names that give the same prompt.
-
-    CLIP's tokenizer lower-cases and collapses whitespace, so ``"Cat"``, ``"cat"``
-    and ``" cat"`` would be indistinguishable classes.
-
-    Parameters
-    ----------
-    names : sequence of str
-
-    Returns
-    -------
-    names : list of str
-        The names, unchanged.
-    """
-    by_prompt: dict[str, list[str]] = {}
-    for position, name in enumerate(names):
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(
-                f"Class name at position {position} is {name!r}; every class needs a non-empty string name."
-            )
-        by_prompt.setdefault(" ".join(name.lower().split()), []).append(name)
-    collisions = [group for group in by_prompt.values() if len(group) > 1]
-    if collisions:
-        warnings.warn(
-            f"Class names {collisions} give identical prompts once lower-cased and whitespace-normalised, "
-            "so the model cannot tell these classes apart; rename them.",
-            DuplicatePromptWarning,
-            stacklevel=3,
-        )
-    return list(names)
-
-
-def expand_prompts(templates: Sequence[str], class_names: Sequence[str]) -> list[str]:
-    """All template x class prompts, template-major.
+    prompts : list of str
+        ``templates[0]`` applied to every text of class 0, then of class 1, ...,
+        then ``templates[1]``, and so on.
 
     Examples
     --------
     >>> expand_prompts(["a {}.", "art of a {}."], ["cat", "dog"])
     ['a cat.', 'a dog.', 'art of a cat.', 'art of a dog.']
+    >>> expand_prompts(["a {}."], [["cat", "kitten"], "dog"])
+    ['a cat.', 'a kitten.', 'a dog.']
     """
-    return [template.format(name) for template in templates for name in class_names]
+    texts = [class_texts(name) for name in class_names]
+    return [template.format(text) for template in templates for group in texts for text in group]
+
+
+def class_texts(name) -> list[str]:
+    """A class's texts as a list: ``"cat"`` -> ``["cat"]``, a list of texts as it is."""
+    return [name] if isinstance(name, str) else list(name)
 
 
 def check_prompt_lengths(

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..io._cache import cache_key, load_cached_array, save_cached_array
 from ..selection import l2_normalize
-from ._prompts import check_prompt_lengths, expand_prompts
+from ._prompts import check_prompt_lengths, class_texts, expand_prompts
 
 MEMORY_CACHE_ENTRIES = 32
 
@@ -24,7 +24,11 @@ _LOCK = threading.Lock()
 
 
 def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncate=False, cache_dir=None, verbose=False):
-    """The unit-norm text bank of every template applied to every class name.
+    """The unit-norm text bank of every template applied to every class.
+
+    A class with several texts (synonyms, descriptions) gets, for every template,
+    the normalised mean of the unit embeddings of that template applied to each
+    of its texts, so the bank keeps one row per (template, class).
 
     Parameters
     ----------
@@ -33,8 +37,8 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
         and ``context_length``) are used.
     templates : list of str
         Checked templates (see :func:`~skclip_sage.prompts.resolve_templates`).
-    class_names : list of str
-        One name per class.
+    class_names : list of (str or list of str)
+        One entry per class: its name, or its non-empty list of texts.
     batch_size : int, default=256
         Prompts per forward pass.
     truncate : bool, default=False
@@ -56,10 +60,15 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
     identity = getattr(encoder, "identity", None)
     # Autocast precision changes the embeddings, so it is part of the key.
     precision = str(getattr(encoder, "precision", ""))
-    key = cache_key(identity, precision, *prompts) if identity is not None else None
+    texts_per_class = [len(class_texts(name)) for name in class_names]
+    # Every text is in the prompts; how they group into classes is keyed too, so
+    # ["a cat.", "a dog."] as one class never recalls the bank of two classes.
+    layout = "texts per class: " + ",".join(map(str, texts_per_class))
+    key = cache_key(identity, precision, layout, *prompts) if identity is not None else None
     cached = _recall(key, cache_dir)
     if cached is None:
-        cached = _encode(encoder, prompts, batch_size, verbose).reshape(len(templates), len(class_names), -1)
+        unit = _encode(encoder, prompts, batch_size, verbose)
+        cached = _class_means(unit, texts_per_class, prompts).reshape(len(templates), len(class_names), -1)
         _remember(key, cached, cache_dir)
     return cached.copy()
 
@@ -90,6 +99,24 @@ def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
             f"{[prompts[i] for i in np.flatnonzero(is_zero)[:5]]}; check the model weights."
         )
     return normalized.astype(np.float32)
+
+
+def _class_means(unit: np.ndarray, texts_per_class: list[int], prompts: list[str]) -> np.ndarray:
+    """One unit row per (template, class): the normalised mean over the class's texts."""
+    if all(count == 1 for count in texts_per_class):
+        return unit
+    sizes = np.tile(texts_per_class, len(unit) // sum(texts_per_class))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    # The direction of the mean is that of the sum; float64 keeps it exact enough.
+    means, is_zero = l2_normalize(np.add.reduceat(unit.astype(np.float64), starts, axis=0))
+    if is_zero.any():
+        first = starts[np.flatnonzero(is_zero)[0]]
+        group = prompts[first : first + sizes[np.flatnonzero(is_zero)[0]]]
+        raise ValueError(
+            f"The prompts {group} of one class cancel out: the mean of their embeddings is zero. Drop or "
+            "change one of those texts."
+        )
+    return means.astype(np.float32)
 
 
 def _recall(key, cache_dir):

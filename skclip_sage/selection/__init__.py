@@ -7,6 +7,7 @@ point the estimators use; the rest is exposed for tests and benchmarks.
 
 from ._baselines import random_template_indices, text_selected_templates, worst_class_pair_similarity
 from ._methods import SELECTION_METHODS, SELECTIONS, SELECTIONS_USING_K, SelectionMethod, describe_selections
+from ._norms import RowScaling, row_scaling
 from ._prototypes import class_gram_matrices, fixed_prototypes, l2_normalize, prototype_scores
 from ._sage import sage_scores, score_in_chunks, template_separation, template_similarities
 from ._scoring import score_embeddings, softmax
@@ -16,6 +17,7 @@ __all__ = [
     "SELECTIONS",
     "SELECTIONS_USING_K",
     "SELECTION_METHODS",
+    "RowScaling",
     "SelectionMethod",
     "class_gram_matrices",
     "describe_selections",
@@ -23,6 +25,7 @@ __all__ = [
     "l2_normalize",
     "prototype_scores",
     "random_template_indices",
+    "row_scaling",
     "sage_scores",
     "score_embeddings",
     "score_in_chunks",

@@ -15,10 +15,14 @@ import numpy as np
 
 from . import _arrays as arrays
 from ._arrays import Array
+from ._norms import row_scaling
 
 
 def l2_normalize(vectors: Array) -> tuple[Array, Array]:
-    """Scale rows to unit length, leaving zero rows at zero.
+    """Scale rows to unit length, leaving zero rows at zero; finite rows never overflow.
+
+    Each row's norm comes from ``row_scaling`` (largest entry first, only where needed),
+    so a float32 row scaled by ``1e20`` gives the same unit vector as the row itself.
 
     Parameters
     ----------
@@ -27,7 +31,7 @@ def l2_normalize(vectors: Array) -> tuple[Array, Array]:
     Returns
     -------
     normalized : array of the same shape and kind
-        Unit vectors; zero vectors stay zero.
+        Unit vectors; zero vectors stay zero, rows holding NaN or infinity become NaN.
     is_zero : boolean array of shape (...,)
         True where the input vector had zero norm.
 
@@ -38,13 +42,10 @@ def l2_normalize(vectors: Array) -> tuple[Array, Array]:
     >>> unit.tolist(), is_zero.tolist()
     ([[0.6, 0.8], [0.0, 0.0]], [False, True])
     """
-    if arrays.is_torch(vectors):
-        norms = vectors.norm(dim=-1, keepdim=True)
-        is_zero = norms == 0
-        return vectors / norms.masked_fill(is_zero, 1.0), is_zero.squeeze(-1)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    rows, norms, _ = row_scaling(vectors)
     is_zero = norms == 0
-    return vectors / np.where(is_zero, 1.0, norms), is_zero[..., 0]
+    divisors = norms.masked_fill(is_zero, 1.0) if arrays.is_torch(norms) else np.where(is_zero, 1.0, norms)
+    return rows / divisors[..., None], is_zero
 
 
 def class_gram_matrices(text_bank: Array) -> Array:

@@ -13,19 +13,20 @@ import numpy as np
 from ..exceptions import ZeroNormEmbeddingWarning
 from . import _arrays as arrays
 from ._methods import SELECTION_METHODS, SELECTIONS
-from ._prototypes import fixed_prototypes, l2_normalize
+from ._norms import row_scaling
+from ._prototypes import fixed_prototypes
 from ._sage import score_in_chunks
 
 
 def score_embeddings(
-    image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu"
+    image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu", scaling=None
 ):
     """Class scores of each image under one selection mode.
 
     Parameters
     ----------
     image_embeddings : ndarray of shape (n, D)
-        Finite image embeddings (normalised here; zero rows get uniform scores).
+        Finite image embeddings of any scale (zero rows get uniform scores).
     text_bank : ndarray of shape (T, C, D)
         Unit-norm text embeddings.
     selection : str
@@ -40,6 +41,9 @@ def score_embeddings(
     device : str or None, default="cpu"
         ``"cuda"`` or ``"cuda:N"`` computes with torch on that GPU; None or ``"cpu"``
         with NumPy. Already resolved by the caller (``encoders.compute_device``).
+    scaling : RowScaling, default=None
+        ``row_scaling(image_embeddings)`` when the caller has it already (it checked
+        the rows for NaN with it), so ``X`` is read once; computed here otherwise.
 
     Returns
     -------
@@ -48,7 +52,16 @@ def score_embeddings(
     selected : ndarray of shape (n, K)
         Template indices used for each image.
     """
-    embeddings, is_zero = l2_normalize(np.asarray(image_embeddings))
+    # Scores are linear in each row and the choice of templates ignores a row's
+    # scale, so rows are scored as they come and the (n, C) scores divided by the
+    # row norms: no normalised copy of X is made.
+    embeddings, norms, non_finite = row_scaling(image_embeddings) if scaling is None else scaling
+    if len(non_finite):
+        raise ValueError(
+            f"image_embeddings has NaN or infinity in {len(non_finite)} row(s) ({non_finite[:10].tolist()}); "
+            "score only finite rows."
+        )
+    is_zero = norms == 0
     if is_zero.any():
         rows = np.flatnonzero(is_zero)
         warnings.warn(
@@ -64,6 +77,9 @@ def score_embeddings(
         import torch
 
         embeddings, bank = torch.as_tensor(embeddings, device=gpu), torch.as_tensor(bank, device=gpu)
+        norms = torch.as_tensor(np.where(is_zero, 1.0, norms).astype(norms.dtype), device=gpu)
+    else:
+        norms = np.where(is_zero, 1.0, norms).astype(norms.dtype)  # zero rows: scores stay 0
     method = SELECTION_METHODS.get(selection)
     if method is None:
         raise ValueError(f"selection={selection!r} is not a selection method; choose one of {SELECTIONS}.")
@@ -78,7 +94,7 @@ def score_embeddings(
             fixed_templates = method.choose(bank, k, n_images, None)
         scores = embeddings @ fixed_prototypes(bank, fixed_templates).T
         selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
-    return arrays.to_numpy(scores), np.array(arrays.to_numpy(selected))
+    return arrays.to_numpy(scores / norms[:, None]), np.array(arrays.to_numpy(selected))
 
 
 def _generator(random_state):
@@ -107,14 +123,31 @@ def _gpu_device(device):
     return torch.device(device)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits.
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``, finite for every temperature > 0.
+
+    The row maximum is subtracted before dividing, in float64: the shifted logits
+    are <= 0, so dividing by a tiny temperature gives ``-inf`` (probability 0) or
+    ``0`` (the maximum), never ``inf - inf``; a huge one gives near-uniform rows.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n, C)
+    temperature : float, default=1.0
+
+    Returns
+    -------
+    probabilities : ndarray of shape (n, C), float64
+        Rows sum to 1.
 
     Examples
     --------
     >>> softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])).round(3).tolist()
     [[0.5, 0.5], [1.0, 0.0]]
+    >>> softmax(np.array([[0.3, 0.2]]), temperature=1e-39).tolist()
+    [[1.0, 0.0]]
     """
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = (logits - logits.max(axis=1, keepdims=True)) / temperature
     exponentials = np.exp(shifted)
     return exponentials / exponentials.sum(axis=1, keepdims=True)
