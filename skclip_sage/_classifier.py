@@ -14,7 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn import get_config
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -73,6 +73,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
           sorted label order.
         - a list of str without ``y``: the names are the labels.
         - None: each label of ``y`` is its own text.
+    text_debias : OrthogonalCalibration, default=None
+        A text-side debiasing (:class:`~skclip_sage.debias.OrthogonalCalibration`:
+        Orth-Proj or Orth-Cali), fitted in ``fit`` with this model's encoder and
+        applied to every template x class embedding before any template selection,
+        so it stacks with every ``selection``. None leaves the text bank as encoded.
     selection : {"sage", "ensemble", "single", "random", "text", "random_with_replacement"}, default="sage"
         ``"sage"``: the ``k`` best-separated templates per image. ``"ensemble"``:
         all templates. ``"single"``: the first template. ``"random"``: ``k``
@@ -124,6 +129,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         string, or the list of texts whose embeddings are averaged.
     templates_ : list of str
         The template pool (after ``pool_size`` pruning).
+    text_debias_ : OrthogonalCalibration
+        The fitted copy of ``text_debias``, when one was given.
     text_embeddings_ : ndarray of shape (n_templates, n_classes, n_features), float32
         Unit-norm embedding of every template applied to every class name.
     selected_templates_ : ndarray of shape (n_selected,)
@@ -169,6 +176,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         "pretrained": [str, os.PathLike, None],
         "templates": [str, list, tuple, np.ndarray],
         "class_names": [dict, list, tuple, np.ndarray, None],
+        "text_debias": [HasMethods(["fit_texts", "transform"]), None],
         "selection": [StrOptions(set(SELECTIONS))],
         "k": [Interval(Integral, 1, None, closed="left")],
         "pool_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -189,6 +197,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         pretrained="laion2b_s34b_b79k",
         templates="openai_imagenet",
         class_names=None,
+        text_debias=None,
         selection="sage",
         k=1,
         pool_size=None,
@@ -205,6 +214,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.pretrained = pretrained
         self.templates = templates
         self.class_names = class_names
+        self.text_debias = text_debias
         self.selection = selection
         self.k = k
         self.pool_size = pool_size
@@ -277,6 +287,14 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but SageZeroShotClassifier is expecting {bank.shape[2]} features "
                 f"as input ({self._width_note()}). Embed the images with the same model."
             )
+        if self.text_debias is not None:
+            # Before any selection (pool_size included): every mode sees the debiased bank.
+            self.text_debias_ = clone(self.text_debias).fit_texts(
+                encoder, batch_size=self.batch_size, truncate=self.truncate, cache_dir=self.cache_dir
+            )
+            bank = self.text_debias_.transform(bank)
+        elif hasattr(self, "text_debias_"):
+            del self.text_debias_  # left by an earlier fit with a text_debias
         if self.pool_size is not None:
             kept = text_selected_templates(bank, self.pool_size)
             templates, bank = [templates[index] for index in kept], bank[kept]

@@ -14,6 +14,7 @@ __all__ = [
     "NotFittedError",
     "NumericClassNamesWarning",
     "PromptTruncationWarning",
+    "RankDeficientConceptsWarning",
     "SkclipSageError",
     "SkclipSageWarning",
     "SkippedImagesWarning",
@@ -113,6 +114,16 @@ class NumericClassNamesWarning(SkclipSageWarning):
 
 class ZeroNormEmbeddingWarning(SkclipSageWarning):
     """Some embedding rows have zero norm; their class scores are uniform."""
+
+
+class RankDeficientConceptsWarning(SkclipSageWarning):
+    """Concept texts span fewer directions than were given; the null ones were dropped.
+
+    Pairs drawn from ``n`` texts span at most ``n - 1`` directions, and two texts
+    may encode alike. The debiasing methods of :mod:`skclip_sage.debias` keep only
+    directions above a tolerance instead of the round-off directions a plain QR
+    decomposition would return.
+    """
 
 
 class DeviceFallbackWarning(SkclipSageWarning):

@@ -9,6 +9,7 @@ from fakes import HashTextEncoder
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skclip_sage import SageZeroShotClassifier
+from skclip_sage.debias import RoboShotProjection, SpuriousTranslation
 
 
 class WidthFollowingClassifier(SageZeroShotClassifier):
@@ -54,4 +55,32 @@ def expected_failures(estimator):
     expected_failed_checks=expected_failures,
 )
 def test_sklearn_compatible_classifier(estimator, check):
+    check(estimator)
+
+
+class WidthFollowingRoboShot(RoboShotProjection):
+    """RoboShot with a fake text encoder as wide as the X it is fitted on (see WidthFollowingClassifier)."""
+
+    def _load_encoder(self):
+        return HashTextEncoder(self.n_features_in_)
+
+
+class WidthFollowingTranslation(SpuriousTranslation):
+    """TIE* with a fake text encoder as wide as the X it is fitted on."""
+
+    def _load_encoder(self):
+        return HashTextEncoder(self.n_features_in_)
+
+
+# With 1 or 2 columns, random concept directions are often dependent; the transformers then
+# drop the null ones with this warning, which is the behaviour under test elsewhere.
+@pytest.mark.filterwarnings("ignore::skclip_sage.exceptions.RankDeficientConceptsWarning")
+@parametrize_with_checks(
+    [
+        WidthFollowingRoboShot(harmful=[("water", "land"), ("ocean", "forest")], helpful=[("webbed", "talons")]),
+        WidthFollowingRoboShot(concepts="waterbirds", device="cpu"),
+        WidthFollowingTranslation(spurious_prompts=["a land background", "a water background"], device="cpu"),
+    ]
+)
+def test_sklearn_compatible_debiasing_transformers(estimator, check):
     check(estimator)

@@ -1,0 +1,114 @@
+"""What the image-side debiasing transformers share: the model, its texts, validation and output."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..encoders import PRECISIONS, load_encoder
+from ._texts import encode_texts
+
+__all__ = ["MODEL_PARAMETERS", "ConceptTransformer"]
+
+MODEL_PARAMETERS = """model : str or TextImageEncoder, default="ViT-B-32"
+        As :class:`~skclip_sage.SageZeroShotClassifier`'s ``model``: an open_clip
+        name, ``"local-dir:/path"``, ``"hf-hub:org/repo"`` or an encoder object. The
+        same model as the classifier's, so that a pipeline loads it once.
+    pretrained : str or None, default="laion2b_s34b_b79k"
+        Weights tag or local checkpoint file for a model name.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the text encoder runs.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast precision of the text encoder.
+    batch_size : int, default=256
+        Texts encoded per forward pass.
+    truncate : bool, default=False
+        Allow texts longer than the text context (cut, with a warning).
+    cache_dir : str or path-like, default=None
+        Where weights and encoded texts are kept (shared with the classifier's text banks)."""
+
+
+class ConceptTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Base of the transformers that encode texts in ``fit`` and move image embeddings.
+
+    Subclasses set their own parameters and implement ``_fit_texts(encoder, X)`` and
+    ``_transform(X)`` (float64 unit rows in, out).
+    """
+
+    _parameter_constraints: dict = {
+        "model": [str, HasMethods(["encode_text"])],
+        "pretrained": [str, os.PathLike, None],
+        "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "truncate": ["boolean"],
+        "cache_dir": [str, os.PathLike, None],
+    }
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check ``X``, encode the texts with the model and fit the transform.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings, e.g. from :class:`~skclip_sage.ClipImageEmbedder`.
+        y : None
+            Ignored: no labels are used.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        self._check_texts()
+        encoder = self._load_encoder()
+        width = int(encoder.embedding_dim)
+        if width != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {width} features as input "
+                f"(the width of the {self._model_name()!r} text embeddings). Embed the images with the same model."
+            )
+        self._fit_texts(encoder, X)
+        return self
+
+    def transform(self, X):
+        """Move each image embedding; rows come back unit-norm (or zero), float32.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features), float32
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self._transform(X).astype(np.float32)
+
+    def _load_encoder(self):
+        """The text encoder for ``model`` (a seam for tests: called after ``n_features_in_`` is set)."""
+        return load_encoder(
+            self.model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
+        )
+
+    def _encode(self, encoder, texts):
+        return encode_texts(
+            encoder, texts, batch_size=self.batch_size, truncate=self.truncate, cache_dir=self.cache_dir
+        )
+
+    def _model_name(self):
+        return self.model if isinstance(self.model, str) else type(self.model).__name__
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
