@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import warnings
 from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
@@ -14,13 +13,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from .encoders import PRECISIONS, load_encoder
 from .exceptions import NotFittedError, SkippedImagesWarning, UnreadableImagesError
-from .io._cache import cache_key, image_source_key, load_cached_array, save_cached_array
+from .io import describe_image_source
+from .io._cache import image_source_key, producer_of
+from .io._checked_cache import CheckedCache
 from .io._sources import as_image_sources
 
 ON_ERROR = ("raise", "warn")
 """What :class:`ClipImageEmbedder` does with images it cannot read."""
 
 FAILURES_SHOWN = 5
+IMAGE_CACHE = "image_embeddings"  # the folder under cache_dir, also part of each key
 
 
 class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -174,31 +176,35 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         items = as_image_sources(X).items
         encoder = self._encoder()
         output = np.full((len(items), self.embedding_dim_), np.nan, dtype=np.float32)
-        cache_folder, keys = self._cache_keys(encoder, items)
+        cache, keys = self._cache(encoder, items)
         pending = []
         for position, key in enumerate(keys):
-            cached = None if key is None else load_cached_array(cache_folder, key)
-            if cached is not None and cached.shape == (self.embedding_dim_,):
-                output[position] = cached
-            else:
+            label = describe_image_source(items[position], position)
+            cached = None if key is None else cache.read(key, (self.embedding_dim_,), label)
+            if cached is None:
                 pending.append(position)
-        embedded, failures = self._embed(encoder, items, pending, output)
-        if cache_folder is not None:
-            # Only rows the model really produced: under on_error="raise" the rows
-            # after a failure are never embedded and must not be cached as NaN.
-            for position in embedded:
+            else:
+                output[position] = cached
+
+        def keep(positions):
+            # Called as each batch finishes, so an interrupt loses at most the batch
+            # in flight. Only rows the model produced get here: under on_error="raise"
+            # the rows after a failure are never embedded and must not be cached as NaN.
+            for position in positions:
                 if keys[position] is not None:
-                    save_cached_array(cache_folder, keys[position], output[position])
+                    cache.write(keys[position], output[position])
+
+        failures = self._embed(encoder, items, pending, output, None if cache is None else keep)
+        if cache is not None:
+            cache.warn(stacklevel=2)
         self._report(failures, len(items))
         return output
 
-    def _embed(self, encoder, items, positions, output):
-        """Fill ``output`` rows at ``positions``.
+    def _embed(self, encoder, items, positions, output, on_batch=None):
+        """Fill ``output`` rows at ``positions``, calling ``on_batch(positions)`` as each batch is done.
 
         Returns
         -------
-        embedded : list of int
-            Positions whose rows the model filled.
         failures : list of (int, str, str)
             ``(position, source, reason)`` of each unreadable image.
         """
@@ -208,7 +214,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         from .encoders._image_batches import iterate_image_batches
 
         if not positions:
-            return [], []
+            return []
         device = getattr(encoder, "device", "cpu")
         batches = iterate_image_batches(
             [items[position] for position in positions],
@@ -223,7 +229,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
             batches = tqdm(batches, total=-(-len(positions) // self.batch_size), desc="Embedding images", unit="batch")
         backoff = OutOfMemoryBackoff(self.batch_size, str(device))
-        embedded, failures = [], []
+        failures = []
         for batch in batches:
             failures.extend(batch.failures)
             # Under on_error="raise" a failure ends model work, but decoding goes on
@@ -235,8 +241,9 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 embeddings = torch.as_tensor(backoff(encoder.encode_images, batch.pixels)).float()
                 embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
                 output[batch.positions] = embeddings.cpu().numpy()
-            embedded.extend(batch.positions)
-        return embedded, failures
+            if on_batch is not None:
+                on_batch(batch.positions)
+        return failures
 
     def _report(self, failures, n_images):
         if not failures:
@@ -256,19 +263,20 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             stacklevel=3,
         )
 
-    def _cache_keys(self, encoder, items):
+    def _cache(self, encoder, items):
+        """The checked image cache of this call and each item's key (None: not cacheable)."""
         if self.cache_dir is None:
             return None, [None] * len(items)
-        identity = getattr(encoder, "identity", None)
-        if identity is None:
+        producer = producer_of(encoder)
+        if producer is None:
             raise ValueError(
                 f"ClipImageEmbedder(cache_dir=...) keys cached embeddings by the model's identity, but "
                 f"{type(encoder).__name__} has no 'identity' attribute. Give it one (a string naming the "
                 "model and weights) or pass cache_dir=None."
             )
-        # The precision is part of the key: bf16 and fp32 embeddings differ slightly.
-        folder = Path(self.cache_dir) / "image_embeddings" / cache_key(str(identity), self.precision)[:32]
-        return folder, [image_source_key(item) for item in items]
+        cache = CheckedCache(self.cache_dir, IMAGE_CACHE, producer, owner="ClipImageEmbedder")
+        source_keys = [image_source_key(item) for item in items]
+        return cache, [None if key is None else cache.key(key) for key in source_keys]
 
     def _encoder(self):
         # The embedder needs only the image side of the TextImageEncoder protocol.

@@ -7,9 +7,11 @@ subclass of :class:`SkclipSageWarning` so it can be filtered as a group.
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "CacheWriteWarning",
     "DeviceFallbackWarning",
     "DuplicatePromptWarning",
     "ImageLoadError",
+    "InvalidCacheEntryWarning",
     "ModelLoadError",
     "NotFittedError",
     "NumericClassNamesWarning",
@@ -128,3 +130,19 @@ class RankDeficientConceptsWarning(SkclipSageWarning):
 
 class DeviceFallbackWarning(SkclipSageWarning):
     """The requested device is not available here; computation falls back to the CPU."""
+
+
+class CacheWriteWarning(SkclipSageWarning):
+    """A ``cache_dir`` could not be written (read-only, full disk, not a folder).
+
+    The results were computed and are returned; they are just not kept, so the
+    next run computes them again.
+    """
+
+
+class InvalidCacheEntryWarning(SkclipSageWarning):
+    """Cached entries failed their checks on read and were recomputed.
+
+    An entry is checked for the shape and dtype expected, finite values, unit
+    norm and the model that made it; one that fails is never returned.
+    """

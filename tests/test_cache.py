@@ -1,100 +1,169 @@
-"""Tests for skclip_sage.io._cache: keys, atomic .npy files, no pickles."""
+"""Tests for the caches: one key builder, self-describing atomic records, checks on read.
 
+skclip_sage.io._cache (keys, records), skclip_sage.io._checked_cache (entry checks,
+one warning per call) and the text-bank cache built on them (RELIABILITY 34, 35).
+"""
+
+import errno
 import os
+import re
+import warnings
 
 import numpy as np
 import pytest
+from fakes import HashTextEncoder
 from PIL import Image
 
+import skclip_sage
+from skclip_sage import SageZeroShotClassifier
+from skclip_sage.exceptions import CacheWriteWarning, InvalidCacheEntryWarning
 from skclip_sage.io._cache import (
     cache_key,
     cached_array_path,
+    entry_key,
     image_source_key,
     load_cached_array,
+    producer_of,
     save_cached_array,
 )
+from skclip_sage.io._checked_cache import CheckedCache, entry_problem
+from skclip_sage.prompts import clear_text_bank_cache, encode_text_bank
+
+PRODUCER = "model=m | precision=fp32 | device=cpu | skclip-sage=0"
 
 
-def test_cache_key_is_a_sha256_hex_digest():
+def _unit_rows(shape, seed=0):
+    rows = np.random.default_rng(seed).normal(size=shape)
+    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
+
+
+# --- keys ------------------------------------------------------------------------------
+
+
+def test_cache_key_is_a_sha256_hex_digest_that_separates_parts():
     key = cache_key("model", "prompt")
-    assert len(key) == 64 and int(key, 16) >= 0
-    assert key == cache_key("model", "prompt")
-
-
-def test_cache_key_separates_parts():
+    assert len(key) == 64 and int(key, 16) >= 0 and key == cache_key("model", "prompt")
     assert cache_key("ab", "c") != cache_key("a", "bc")
     assert cache_key("a", "") != cache_key("a")
-
-
-def test_cache_key_handles_unicode():
     assert cache_key("café 猫") != cache_key("cafe 猫")
 
 
-def test_files_are_sharded_by_key_prefix(tmp_path):
-    key = cache_key("x")
-    assert cached_array_path(tmp_path, key) == tmp_path / key[:2] / f"{key}.npy"
+class _Encoder:
+    def __init__(self, identity="m", precision="fp32", device="cpu"):
+        self.identity, self.precision, self.device = identity, precision, device
+
+
+def test_producer_names_model_precision_device_kind_and_version():
+    producer = producer_of(_Encoder("ViT-B-32|laion", "bf16", "cuda:1"))
+    assert producer == f"model=ViT-B-32|laion | precision=bf16 | device=cuda | skclip-sage={skclip_sage.__version__}"
+    torch = pytest.importorskip("torch")
+    assert producer_of(_Encoder(device=torch.device("cuda", 3))) == producer_of(_Encoder(device="cuda"))
+    assert producer_of(_Encoder(identity=None)) is None
+
+    class Bare:
+        identity = "bare"
+
+    assert "precision=unspecified | device=cpu" in producer_of(Bare())
+
+
+@pytest.mark.parametrize(
+    "other", [_Encoder("other"), _Encoder(precision="bf16"), _Encoder(device="cuda"), _Encoder(device="cuda:0")]
+)
+def test_every_part_of_the_producer_changes_the_key(other):
+    # The image cache used to leave out device and precision; one builder serves all caches now.
+    assert entry_key(producer_of(_Encoder()), "kind", "a") != entry_key(producer_of(other), "kind", "a")
+
+
+def test_entry_key_separates_kinds_and_parts():
+    keys = {entry_key(PRODUCER, "image", "a"), entry_key(PRODUCER, "text", "a"), entry_key(PRODUCER, "image", "b")}
+    assert len(keys) == 3 and all(len(key) == 64 for key in keys)
+
+
+# --- records on disk ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
-def test_round_trip_is_exact(tmp_path, dtype):
+def test_round_trip_is_exact_and_keeps_the_producer(tmp_path, dtype):
     array = (np.random.default_rng(0).normal(size=(3, 5)) * 100).astype(dtype)
-    save_cached_array(tmp_path, cache_key("a"), array)
-    loaded = load_cached_array(tmp_path, cache_key("a"))
-    assert loaded.dtype == array.dtype
+    save_cached_array(tmp_path, cache_key("a"), array, PRODUCER)
+    producer, loaded = load_cached_array(tmp_path, cache_key("a"))
+    assert producer == PRODUCER and loaded.dtype == array.dtype and loaded.flags.writeable
     np.testing.assert_array_equal(loaded, array)
 
 
-def test_non_contiguous_arrays_are_saved(tmp_path):
-    array = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
-    save_cached_array(tmp_path, "ab" * 32, array)
-    np.testing.assert_array_equal(load_cached_array(tmp_path, "ab" * 32), array)
+def test_files_are_sharded_plain_npy(tmp_path):
+    key = cache_key("plain")
+    assert cached_array_path(tmp_path, key) == tmp_path / key[:2] / f"{key}.npy"
+    save_cached_array(tmp_path, key, np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2], PRODUCER)
+    record = np.load(cached_array_path(tmp_path, key), allow_pickle=False)  # readable without skclip-sage
+    assert str(record["producer"]) == PRODUCER
+    np.testing.assert_array_equal(record["values"], [[0, 2], [4, 6], [8, 10]])
 
 
 def test_missing_entry_is_a_miss(tmp_path):
     assert load_cached_array(tmp_path, cache_key("absent")) is None
     assert load_cached_array(tmp_path / "no" / "folder", cache_key("absent")) is None
+    (tmp_path / "file").write_text("")
+    assert load_cached_array(tmp_path / "file", cache_key("absent")) is None  # a file where a folder should be
 
 
-def test_damaged_file_is_a_miss_and_can_be_overwritten(tmp_path):
+def _forge(tmp_path, key, content: bytes):
+    path = cached_array_path(tmp_path, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (lambda path: path.write_bytes(b"\x93NUMPY garbage"), "not a valid .npy"),
+        (lambda path: path.write_bytes(path.read_bytes()[:-40]), "not a valid .npy record.*not fully written"),
+        (lambda path: path.write_bytes(b""), "empty or truncated"),
+        (lambda path: np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True), "not a valid .npy"),
+        (lambda path: np.save(path, np.ones(4, np.float32)), "not a cache record"),  # a bare array: no producer
+    ],
+)
+def test_damaged_pickled_or_foreign_files_are_refused(tmp_path, write, message):
     key = cache_key("damaged")
-    path = cached_array_path(tmp_path, key)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"\x93NUMPY garbage")
-    assert load_cached_array(tmp_path, key) is None
-    save_cached_array(tmp_path, key, np.ones(2, np.float32))
-    np.testing.assert_array_equal(load_cached_array(tmp_path, key), np.ones(2, np.float32))
-
-
-def test_truncated_file_is_a_miss(tmp_path):
-    key = cache_key("truncated")
-    save_cached_array(tmp_path, key, np.ones(100, np.float32))
-    path = cached_array_path(tmp_path, key)
-    path.write_bytes(path.read_bytes()[:-40])
-    assert load_cached_array(tmp_path, key) is None
-
-
-def test_pickled_content_is_never_loaded(tmp_path):
-    # A cache file holding a pickle (object array) must not be unpickled: that could run code.
-    key = cache_key("pickle")
-    path = cached_array_path(tmp_path, key)
-    path.parent.mkdir(parents=True)
-    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert load_cached_array(tmp_path, key) is None
+    save_cached_array(tmp_path, key, np.ones(100, np.float32), PRODUCER)
+    write(cached_array_path(tmp_path, key))
+    with pytest.raises(ValueError, match=message):
+        load_cached_array(tmp_path, key)
+    save_cached_array(tmp_path, key, np.ones(2, np.float32), PRODUCER)  # and it can be overwritten
+    np.testing.assert_array_equal(load_cached_array(tmp_path, key)[1], np.ones(2, np.float32))
 
 
 def test_object_arrays_are_refused_on_save(tmp_path):
     with pytest.raises(ValueError, match="allow_pickle"):
-        save_cached_array(tmp_path, cache_key("object"), np.array([object()]))
-    # The failed write leaves no temporary file behind.
+        save_cached_array(tmp_path, cache_key("object"), np.array([object()]), PRODUCER)
     assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_writes_leave_only_the_final_file(tmp_path):
     key = cache_key("clean")
-    save_cached_array(tmp_path, key, np.zeros(3))
-    save_cached_array(tmp_path, key, np.ones(3))  # overwrite in place
+    save_cached_array(tmp_path, key, np.zeros(3), PRODUCER)
+    save_cached_array(tmp_path, key, np.ones(3), PRODUCER)  # overwrite in place
     assert [path.name for path in tmp_path.rglob("*") if path.is_file()] == [f"{key}.npy"]
-    np.testing.assert_array_equal(load_cached_array(tmp_path, key), np.ones(3))
+    np.testing.assert_array_equal(load_cached_array(tmp_path, key)[1], np.ones(3))
+
+
+def test_an_interrupted_write_keeps_the_old_entry_and_no_temporary_file(tmp_path, monkeypatch):
+    key = cache_key("interrupted")
+    save_cached_array(tmp_path, key, np.zeros(3), PRODUCER)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_cached_array(tmp_path, key, np.ones(3), PRODUCER)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(load_cached_array(tmp_path, key)[1], np.zeros(3))
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+# --- image source keys -------------------------------------------------------------------
 
 
 def _png(path, colour=(10, 20, 30)):
@@ -116,23 +185,13 @@ def test_file_key_is_stable_and_follows_mtime_and_size(tmp_path):
     assert image_source_key(path) not in (first, touched)
 
 
-def test_relative_and_absolute_paths_share_a_key(tmp_path, monkeypatch):
+def test_relative_absolute_unicode_and_distinct_paths(tmp_path, monkeypatch):
     path = _png(tmp_path / "a.png")
     monkeypatch.chdir(tmp_path)
     assert image_source_key("a.png") == image_source_key(path)
-
-
-def test_unicode_and_space_paths_are_keyed(tmp_path):
-    path = _png(tmp_path / "café 猫 1.png")
-    assert image_source_key(path) is not None
-
-
-def test_distinct_files_have_distinct_keys(tmp_path):
-    assert image_source_key(_png(tmp_path / "a.png")) != image_source_key(_png(tmp_path / "b.png"))
-
-
-def test_missing_file_gets_no_key(tmp_path):
+    assert image_source_key(_png(tmp_path / "café 猫 1.png")) not in (None, image_source_key(path))
     assert image_source_key(tmp_path / "missing.png") is None
+    assert image_source_key(3.5) is None
 
 
 def test_in_memory_sources_are_keyed_by_content():
@@ -147,20 +206,191 @@ def test_in_memory_sources_are_keyed_by_content():
     image = Image.fromarray(array)
     assert image_source_key(image) == image_source_key(Image.fromarray(array.copy()))
     assert image_source_key(image) != image_source_key(image.convert("L"))
+    strided = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)[:, ::2]
+    assert image_source_key(strided) == image_source_key(np.ascontiguousarray(strided))
 
 
-def test_non_contiguous_array_is_keyed_like_its_copy():
-    array = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)[:, ::2]
-    assert image_source_key(array) == image_source_key(np.ascontiguousarray(array))
+# --- checks on read (RELIABILITY 35) -------------------------------------------------------
+
+GOOD = _unit_rows((4, 8))
 
 
-def test_unkeyable_source_gets_no_key():
-    assert image_source_key(3.5) is None
+@pytest.mark.parametrize(
+    "producer, values, problem",
+    [
+        ("model=other | precision=fp32 | device=cpu | skclip-sage=0", GOOD, "made by another model"),
+        (PRODUCER, GOOD.astype(np.float64), "dtype float64, expected float32"),
+        (PRODUCER, GOOD[:, :6] / np.linalg.norm(GOOD[:, :6], axis=1, keepdims=True), r"shape \(4, 6\), expected"),
+        (PRODUCER, GOOD[:3], r"shape \(3, 8\), expected \(4, any\)"),
+        (PRODUCER, np.where(np.eye(4, 8, dtype=bool), np.nan, GOOD).astype(np.float32), "NaN or infinity"),
+        (PRODUCER, np.zeros((4, 8), np.float32), "norm 0, expected unit-norm"),
+        (PRODUCER, 2 * GOOD, "norm 2, expected unit-norm"),
+    ],
+)
+def test_entry_problems_are_named(producer, values, problem):
+    expected_shape = (4, None) if "any" in problem else (4, 8)
+    assert entry_problem(PRODUCER, GOOD, PRODUCER, expected_shape) is None
+    found = entry_problem(producer, np.asarray(values, dtype=values.dtype), PRODUCER, expected_shape)
+    assert found is not None
+    assert re.search(problem, found), found
 
 
-def test_cache_file_is_plain_npy(tmp_path):
-    key = cache_key("plain")
-    save_cached_array(tmp_path, key, np.ones(4, np.float32))
-    path = cached_array_path(tmp_path, key)
-    assert path.read_bytes().startswith(b"\x93NUMPY")
-    np.testing.assert_array_equal(np.load(path, allow_pickle=False), np.ones(4, np.float32))
+def test_checked_cache_returns_good_entries_and_warns_once_for_all_bad_ones(tmp_path):
+    cache = CheckedCache(tmp_path, "things", PRODUCER, owner="Tester")
+    keys = [cache.key(str(index)) for index in range(5)]
+    for index, key in enumerate(keys):
+        assert cache.write(key, GOOD[index % 4])
+    save_cached_array(cache.folder, keys[1], np.full(8, np.nan, np.float32), PRODUCER)
+    save_cached_array(cache.folder, keys[2], GOOD[2], "model=other")
+    _forge(cache.folder, keys[3], b"garbage")
+    read = [cache.read(key, (8,), f"item {index}") for index, key in enumerate(keys)]
+    assert [value is None for value in read] == [False, True, True, True, False]
+    np.testing.assert_array_equal(read[4], GOOD[0])
+    assert cache.hits == 2
+    with pytest.warns(InvalidCacheEntryWarning) as record:
+        cache.warn()
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert f"Tester found 3 invalid cache entries under cache_dir={str(tmp_path)!r}" in message
+    assert "item 1: NaN" in message and "item 2: made by another model" in message and "item 3:" in message
+
+
+def _failing_write(monkeypatch, error):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("skclip_sage.io._cache.tempfile.mkstemp", fail)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.EROFS, "Read-only file system"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        PermissionError(errno.EACCES, "Permission denied"),
+    ],
+)
+def test_a_failed_write_stops_writing_and_warns_once_with_the_reason(tmp_path, monkeypatch, error):
+    cache = CheckedCache(tmp_path / "cache", "things", PRODUCER, owner="Tester")
+    _failing_write(monkeypatch, error)
+    assert [cache.write(cache.key(str(index)), GOOD[index]) for index in range(3)] == [False] * 3
+    with pytest.warns(CacheWriteWarning) as record:
+        cache.warn()
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert f"cache_dir={str(tmp_path / 'cache')!r}" in message and error.strerror in message
+    assert "returned but not kept" in message
+
+
+def test_a_full_disk_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    cache = CheckedCache(tmp_path, "things", PRODUCER, owner="Tester")
+
+    class FullDisk:
+        def __init__(self, handle, mode):
+            os.close(handle)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("skclip_sage.io._cache.os.fdopen", FullDisk)
+    assert not cache.write(cache.key("a"), GOOD[0])
+    monkeypatch.undo()
+    assert cache.write_error.errno == errno.ENOSPC and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_file_as_cache_dir_is_a_miss_and_one_warning(tmp_path):
+    in_the_way = tmp_path / "cache"
+    in_the_way.write_text("not a folder")
+    cache = CheckedCache(in_the_way, "things", PRODUCER, owner="Tester")
+    assert cache.read(cache.key("a"), (8,)) is None and not cache.invalid
+    assert not cache.write(cache.key("a"), GOOD[0]) and not cache.write(cache.key("b"), GOOD[1])
+    with pytest.warns(CacheWriteWarning, match="Not a directory.*cache_dir is a file, not a folder"):
+        cache.warn()
+    assert in_the_way.read_text() == "not a folder"
+
+
+# --- the text-bank cache (RELIABILITY 35) ------------------------------------------------------
+
+TEMPLATES = ["a photo of a {}.", "a drawing of a {}."]
+CLASSES = ["cat", "dog", "bird"]
+
+
+@pytest.fixture
+def fresh_memory():
+    clear_text_bank_cache()
+    yield
+    clear_text_bank_cache()
+
+
+def _only_bank_file(cache_dir):
+    (path,) = (cache_dir / "text_banks").rglob("*.npy")
+    return path
+
+
+def _bank(encoder, cache_dir):
+    return encode_text_bank(encoder, TEMPLATES, CLASSES, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda bank: np.where(np.arange(8) == 0, np.nan, bank).astype(np.float32), "NaN"),
+        (lambda bank: np.zeros_like(bank), "a row of norm 0"),
+        (lambda bank: bank.astype(np.float64), "dtype float64"),
+        (lambda bank: _unit_rows((2, 3, 6)), r"shape \(2, 3, 6\), expected \(2, 3, 8\)"),
+    ],
+)
+def test_a_bad_text_bank_on_disk_is_recomputed_with_one_warning(tmp_path, fresh_memory, damage, problem):
+    encoder = HashTextEncoder(8)
+    expected = _bank(encoder, tmp_path)
+    path = _only_bank_file(tmp_path)
+    producer, stored = load_cached_array(path.parent.parent, path.stem)
+    save_cached_array(path.parent.parent, path.stem, damage(stored), producer)
+    clear_text_bank_cache()  # as in a fresh process
+    with pytest.warns(InvalidCacheEntryWarning, match=f"Text-bank encoding found 1 invalid.*the text bank: {problem}"):
+        recomputed = _bank(encoder, tmp_path)
+    np.testing.assert_array_equal(recomputed, expected)
+    clear_text_bank_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the entry was replaced: no warning the next time
+        np.testing.assert_array_equal(_bank(encoder, tmp_path), expected)
+
+
+def test_another_models_text_bank_is_never_used(tmp_path, fresh_memory):
+    # Another model's bank copied over this model's entry: same shape, unit norm, wrong numbers.
+    ours, theirs = HashTextEncoder(8), HashTextEncoder(8)
+    theirs.identity = "another-model"
+    expected = _bank(ours, tmp_path)
+    path = _only_bank_file(tmp_path)
+    _bank(theirs, tmp_path / "other")
+    os.replace(_only_bank_file(tmp_path / "other"), path)
+    clear_text_bank_cache()
+    with pytest.warns(InvalidCacheEntryWarning, match="made by another model or setting.*another-model"):
+        np.testing.assert_array_equal(_bank(ours, tmp_path), expected)
+
+
+def test_a_wrong_width_bank_no_longer_blames_the_images(tmp_path, fresh_memory):
+    X = _unit_rows((6, 8))
+    y = np.array(CLASSES * 2)
+    classifier = SageZeroShotClassifier(HashTextEncoder(8), templates=TEMPLATES, cache_dir=tmp_path)
+    expected = classifier.fit(X, y).predict_proba(X)
+    path = _only_bank_file(tmp_path)
+    producer, _ = load_cached_array(path.parent.parent, path.stem)
+    save_cached_array(path.parent.parent, path.stem, _unit_rows((2, 3, 16)), producer)
+    clear_text_bank_cache()
+    with pytest.warns(InvalidCacheEntryWarning, match=r"shape \(2, 3, 16\)"):
+        np.testing.assert_allclose(classifier.fit(X, y).predict_proba(X), expected)
+
+
+def test_text_bank_cache_that_cannot_be_written_still_fits(tmp_path, fresh_memory):
+    in_the_way = tmp_path / "cache"
+    in_the_way.write_text("")
+    with pytest.warns(CacheWriteWarning, match="Text-bank encoding could not write") as record:
+        bank = _bank(HashTextEncoder(8), in_the_way)
+    assert len(record) == 1 and bank.shape == (2, 3, 8) and np.isfinite(bank).all()

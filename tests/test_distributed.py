@@ -18,6 +18,7 @@ import pytest
 from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
 from skclip_sage.distributed import embed_images, predict, predict_proba, worker_statistics
 from skclip_sage.exceptions import UnreadableImagesError
+from skclip_sage.io._cache import load_cached_array, save_cached_array
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -216,6 +217,37 @@ def test_resume_cache_reads_finished_partitions(client, embedder, image_paths, l
     np.testing.assert_array_equal(again, resumed)
     cache_files = [path for path in cache_dir.rglob("*") if path.is_file()]
     assert len(cache_files) == N_PARTITIONS and all(path.suffix == ".npy" for path in cache_files)
+
+
+def test_a_bad_resume_entry_is_recomputed_not_returned(client, embedder, image_paths, local_embeddings, tmp_path):
+    cache_dir = tmp_path / "resume"
+    embeddings = embed_images(image_paths[:60], embedder, partition_size=PARTITION_SIZE, cache_dir=cache_dir)
+    first = embeddings.compute()
+    damaged = sorted(cache_dir.rglob("*.npy"))[1]
+    producer, values = load_cached_array(damaged.parent.parent, damaged.stem)
+    save_cached_array(damaged.parent.parent, damaged.stem, np.full_like(values, np.nan), producer)
+    resumed, embedded, from_cache = counted(client, embeddings.compute)
+    assert (embedded, from_cache) == (1, 2)  # the NaN partition ran again, on a worker
+    np.testing.assert_allclose(resumed, first, atol=ATOL)
+    np.testing.assert_allclose(resumed, local_embeddings[:60], atol=ATOL)
+
+
+def test_embeddings_and_failures_computed_together_embed_each_partition_once(
+    client, embedder, image_paths, local_embeddings, tmp_path
+):
+    # RELIABILITY 39: both outputs read the same partition tasks (it used to be 12 of 6).
+    paths = list(image_paths[:120])
+    paths[30] = str(tmp_path / "missing.png")
+    warning_embedder = ClipImageEmbedder(**{**embedder.get_params(), "on_error": "warn"})
+    embeddings, failures = embed_images(paths, warning_embedder, partition_size=PARTITION_SIZE, return_failures=True)
+    before = client.run(worker_statistics)
+    result, failure_list = dask.compute(embeddings, failures)
+    delta = statistics_delta(client, before)
+    assert (total(delta, "partitions_embedded"), total(delta, "images_embedded")) == (6, 120)
+    assert [position for position, _, _ in failure_list] == [30]
+    assert np.flatnonzero(np.isnan(result).any(axis=1)).tolist() == [30]
+    good = np.arange(120) != 30
+    np.testing.assert_allclose(result[good], local_embeddings[:120][good], atol=ATOL)
 
 
 def test_loader_processes_in_daemonic_workers_give_a_clear_error(client, embedder, image_paths):

@@ -6,9 +6,15 @@ contract checks that apply to a transformer whose input is images, not numbers.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -26,8 +32,18 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.validation import check_is_fitted
 
 from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
-from skclip_sage.encoders import load_encoder
-from skclip_sage.exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
+from skclip_sage._embedder import IMAGE_CACHE
+from skclip_sage.encoders import OpenClipEncoder, load_encoder
+from skclip_sage.exceptions import (
+    CacheWriteWarning,
+    InvalidCacheEntryWarning,
+    ModelLoadError,
+    NotFittedError,
+    SkippedImagesWarning,
+    UnreadableImagesError,
+)
+from skclip_sage.io._cache import image_source_key, producer_of, save_cached_array
+from skclip_sage.io._checked_cache import CheckedCache
 
 EMBEDDING_DIM = 32  # conftest.TINY_MODEL_CONFIG["embed_dim"]
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -587,6 +603,132 @@ def test_cache_needs_an_encoder_identity(tmp_path):
 
     with pytest.raises(ValueError, match="no 'identity' attribute"):
         ClipImageEmbedder(Anonymous(), cache_dir=tmp_path).fit().transform(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def _image_cache(encoder, cache_dir):
+    """The embedder's image cache for ``encoder``, to reach and forge its entries."""
+    return CheckedCache(cache_dir, IMAGE_CACHE, producer_of(encoder), owner="test")
+
+
+@pytest.mark.parametrize("damage", ["NaN", "zeros", "float64", "another width", "another model"])
+def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(tiny_model, tmp_path, damage):
+    # RELIABILITY 35: detected on read, recomputed, one warning; never returned (not even as a
+    # NaN row under on_error="raise").
+    paths = _write_pictures(tmp_path / "images", 4)
+    counting = CountingEncoder(load_encoder(tiny_model, None, device="cpu"))
+    embedder = ClipImageEmbedder(counting, cache_dir=tmp_path / "cache", batch_size=2).fit()
+    expected = embedder.transform(paths)
+    cache = _image_cache(counting, tmp_path / "cache")
+    good, producer = expected[2], cache.producer
+    forged = {
+        "NaN": np.where(np.arange(EMBEDDING_DIM) == 3, np.nan, good).astype(np.float32),
+        "zeros": np.zeros_like(good),
+        "float64": good.astype(np.float64),
+        "another width": good[:16] / np.linalg.norm(good[:16]),
+        "another model": expected[0],
+    }[damage]
+    if damage == "another model":
+        producer = producer.replace(counting.identity, "another-model")
+    save_cached_array(cache.folder, cache.key(image_source_key(paths[2])), forged, producer)
+    with pytest.warns(InvalidCacheEntryWarning, match=f"1 invalid cache entry.*{re.escape(paths[2])}") as record:
+        again = embedder.transform(paths)
+    assert len(record) == 1
+    np.testing.assert_allclose(again, expected, rtol=0, atol=1e-6)  # row 2 alone now, not in a batch of 2
+    assert counting.images_embedded == 5  # only the bad entry ran again
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # replaced by the recomputed row: no warning, no model run
+        np.testing.assert_array_equal(embedder.transform(paths), again)
+    assert counting.images_embedded == 5
+
+
+def _fail_writes(monkeypatch, code, reason):
+    def refuse(*args, dir=None, **kwargs):
+        raise OSError(code, reason, dir)
+
+    # Where every cache write starts (the temporary file next to the entry); root may
+    # write to a chmod-ed folder, so the refusal is injected rather than arranged.
+    monkeypatch.setattr("skclip_sage.io._cache.tempfile.mkstemp", refuse)
+
+
+@pytest.mark.parametrize("problem", ["a file", "read-only", "full disk"])
+def test_a_cache_that_cannot_be_written_warns_once_and_keeps_every_embedding(
+    tiny_model, tmp_path, monkeypatch, picture_paths, reference, problem
+):
+    # RELIABILITY 34: one warning naming cache_dir and the OS reason; nothing computed is lost.
+    cache_dir = tmp_path / "cache"
+    reason = {"a file": "Not a directory", "read-only": "Read-only file system", "full disk": "No space left"}[problem]
+    if problem == "a file":
+        cache_dir.write_text("in the way")
+    else:
+        _fail_writes(monkeypatch, errno.EROFS if problem == "read-only" else errno.ENOSPC, reason)
+    embedder = _embedder(tiny_model, cache_dir=cache_dir, batch_size=2).fit()
+    with pytest.warns(CacheWriteWarning, match=f"cache_dir={re.escape(repr(str(cache_dir)))} .*{reason}") as record:
+        output = embedder.transform(picture_paths)
+    assert len(record) == 1  # not one per batch or per image
+    np.testing.assert_allclose(output, reference, rtol=0, atol=1e-6)  # batches of 2, not 64
+
+
+INTERRUPTIBLE_EMBED = """
+import sys, time
+from skclip_sage.encoders import OpenClipEncoder
+
+encode_images = OpenClipEncoder.encode_images
+
+
+def slow_encode_images(self, pixels):
+    time.sleep(float(sys.argv[1]))  # long enough for the test to interrupt a batch in flight
+    return encode_images(self, pixels)
+
+
+OpenClipEncoder.encode_images = slow_encode_images
+from skclip_sage.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _cache_entries(cache_dir):
+    return len(list((cache_dir / IMAGE_CACHE).rglob("*.npy")))
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_embed_keeps_finished_batches_and_the_rerun_computes_only_the_rest(
+    tiny_model, tmp_path, monkeypatch, signal_number
+):
+    # RELIABILITY 33: `skclip-sage embed --cache-dir` stopped by a signal after a few batches.
+    n_images, batch_size, finished = 32, 4, 3
+    paths = _write_pictures(tmp_path / "images", n_images)
+    cache_dir, script = tmp_path / "cache", tmp_path / "interruptible_embed.py"
+    script.write_text(INTERRUPTIBLE_EMBED)
+    command = [sys.executable, str(script), "0.4", "embed", *paths, "-o", str(tmp_path / "e.npy"), "--quiet"]
+    command += ["--model", tiny_model, "--cache-dir", str(cache_dir), "--batch-size", str(batch_size)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _cache_entries(cache_dir) < finished * batch_size:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == (130 if signal_number == signal.SIGINT else -signal.SIGTERM), stderr
+    assert not (tmp_path / "e.npy").exists()
+    kept = _cache_entries(cache_dir)
+    assert finished * batch_size <= kept < n_images  # every finished batch, at most one batch lost
+
+    counted = []
+    monkeypatch.setattr(OpenClipEncoder, "encode_images", _counting(OpenClipEncoder.encode_images, counted))
+    resumed = _embedder(tiny_model, cache_dir=cache_dir, batch_size=batch_size).fit().transform(paths)
+    assert sum(counted) == n_images - kept  # the rerun embeds only what the interrupt left undone
+    assert _cache_entries(cache_dir) == n_images
+    uninterrupted = _embedder(tiny_model, batch_size=batch_size).fit().transform(paths)
+    np.testing.assert_allclose(resumed, uninterrupted, rtol=0, atol=1e-6)
+
+
+def _counting(encode_images, counted):
+    def counting_encode_images(self, pixels):
+        counted.append(len(pixels))
+        return encode_images(self, pixels)
+
+    return counting_encode_images
 
 
 # --- out-of-memory back-off (RELIABILITY 28) ---------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._optional import require_dask
-from ._worker import embed_partition, embedding_width, gather_failures, partition_summary
+from ._worker import embed_partition, embedding_width, gather_failures, partition_block, partition_summary
 
 DEFAULT_PARTITION_SIZE = 256
 
@@ -103,22 +103,26 @@ def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return
     first_rows = [None] * len(partitions)
     if not np.isnan(row_counts).any():
         first_rows = np.concatenate([[0], np.cumsum(row_counts[:-1], dtype=np.int64)]).tolist()
-    embed = dask.delayed(embed_partition, pure=True)
-    results = [
-        embed(partition, params, index, len(partitions), first_row, None if cache_dir is None else str(cache_dir))
-        for index, (partition, first_row) in enumerate(zip(partitions, first_rows))
-    ]
-    blocks = [
-        dask.array.from_delayed(result[0], shape=(n_rows, width), dtype=np.float32)
-        for result, n_rows in zip(results, row_counts)
-    ]
+    root = None if cache_dir is None else str(cache_dir)
+    blocks, summaries = [], []
+    for index, (partition, first_row, n_rows) in enumerate(zip(partitions, first_rows, row_counts)):
+        # One task per partition returns (embeddings, failures); the array block and
+        # the failures summary both read that task's key, so computing them together
+        # runs it once. The block also takes the partition itself (checking one row
+        # per image): with two inputs it is no linear chain, which dask's array
+        # optimisation would fuse into a renamed copy of the partition task that the
+        # failures, optimised as a separate collection, would not share.
+        partition = partition if dask.is_dask_collection(partition) else dask.delayed(partition)
+        result = dask.delayed(embed_partition, pure=True)(partition, params, index, len(partitions), first_row, root)
+        block = dask.delayed(partition_block, pure=True)(result, partition)
+        blocks.append(dask.array.from_delayed(block, shape=(n_rows, width), dtype=np.float32))
+        summaries.append(dask.delayed(partition_summary, pure=True)(result))
     if blocks:
         embeddings = dask.array.concatenate(blocks, axis=0)
     else:
         embeddings = dask.array.zeros((0, width), dtype=np.float32)
     if not return_failures:
         return embeddings
-    summaries = [dask.delayed(partition_summary, pure=True)(result) for result in results]
     return embeddings, dask.delayed(gather_failures, pure=True)(*summaries)
 
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from pathlib import Path
 
-import numpy as np
-
-from ..exceptions import SkippedImagesWarning, UnreadableImagesError
-from ..io._cache import cache_key, image_source_key, load_cached_array, save_cached_array
+from ..exceptions import SkclipSageWarning, SkippedImagesWarning, UnreadableImagesError
+from ..io._cache import image_source_key, producer_of
+from ..io._checked_cache import CheckedCache
 from ..io._sources import as_image_sources
 
-# Bump when the partition format changes, so old cache entries stop matching.
-PARTITION_CACHE_VERSION = "embed_images partition v1"
 PARTITION_CACHE_FOLDER = "partition_embeddings"
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,37 +57,58 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
     embedder = ClipImageEmbedder(**embedder_params)
     _check_can_start_loader_processes(embedder.num_workers)
     embedder.fit()
-    folder, key = _partition_cache_entry(embedder, sources, cache_dir)
-    if key is not None:
-        cached = load_cached_array(folder, key)
-        expected_shape = (len(sources), embedder.embedding_dim_)
-        if cached is not None and cached.shape == expected_shape and cached.dtype == np.float32:
-            _count(partitions_from_cache=1)
-            return cached, []
+    cache, key = _partition_cache_entry(embedder, sources, cache_dir)
     with warnings.catch_warnings(record=True) as caught:
         # Record rather than show: a worker's warnings never reach the client, so
-        # the failures travel back as data instead (see embed_images' failures).
-        warnings.simplefilter("always", SkippedImagesWarning)
-        try:
-            embeddings = embedder.transform(sources)
-        except UnreadableImagesError as err:
-            where, offset = f"partition {partition} of {n_partitions} (0-based)", 0
-            if first_row is not None:
-                where, offset = f"{where}, rows {first_row} to {first_row + len(sources) - 1}", first_row
-            failures = [(offset + position, source, reason) for position, source, reason in err.failures]
-            raise UnreadableImagesError(f"embed_images, {where}: {err}", failures) from err
-    failures = []
+        # they go to the worker's log, and the failures travel back as data (see
+        # embed_images' failures).
+        warnings.simplefilter("always", SkclipSageWarning)
+        embeddings = None if cache is None else cache.read(key, (len(sources), embedder.embedding_dim_), "a partition")
+        from_cache = embeddings is not None
+        if not from_cache:
+            embeddings = _embed_sources(embedder, sources, partition, n_partitions, first_row)
+        failures = [
+            failure
+            for warning in caught
+            if isinstance(warning.message, SkippedImagesWarning)
+            for failure in warning.message.failures
+        ]
+        if cache is not None:
+            if not from_cache and not failures:
+                # Partitions with failures are never cached: the failure may be transient
+                # (a network file system hiccup), and a rerun should try those files again.
+                cache.write(key, embeddings)
+            cache.warn()
+    if from_cache:
+        _count(partitions_from_cache=1)
+    else:
+        _count(partitions_embedded=1, images_embedded=len(sources))
     for warning in caught:
         # Worker logs are the only place a worker's warnings can show up.
         _LOGGER.warning("embed_images, partition %d of %d: %s", partition, n_partitions, warning.message)
-        if isinstance(warning.message, SkippedImagesWarning):
-            failures.extend(warning.message.failures)
-    if not failures and key is not None:
-        # Partitions with failures are never cached: the failure may be transient
-        # (a network file system hiccup), and a rerun should try those files again.
-        save_cached_array(folder, key, embeddings)
-    _count(partitions_embedded=1, images_embedded=len(sources))
     return embeddings, failures
+
+
+def _embed_sources(embedder, sources, partition, n_partitions, first_row):
+    try:
+        return embedder.transform(sources)
+    except UnreadableImagesError as err:
+        where, offset = f"partition {partition} of {n_partitions} (0-based)", 0
+        if first_row is not None:
+            where, offset = f"{where}, rows {first_row} to {first_row + len(sources) - 1}", first_row
+        failures = [(offset + position, source, reason) for position, source, reason in err.failures]
+        raise UnreadableImagesError(f"embed_images, {where}: {err}", failures) from err
+
+
+def partition_block(result, paths):
+    """The embeddings of an :func:`embed_partition` result, checked to hold one row per image of ``paths``."""
+    embeddings, _ = result
+    if len(embeddings) != len(paths):
+        raise RuntimeError(
+            f"embed_images: a partition of {len(paths)} images gave {len(embeddings)} embedding rows. This is a bug "
+            "in skclip-sage; please report it."
+        )
+    return embeddings
 
 
 def partition_summary(result) -> tuple:
@@ -159,21 +176,16 @@ def _count(**increments) -> None:
 
 
 def _partition_cache_entry(embedder, sources, cache_dir):
-    """The cache folder and key of a partition, or ``(None, None)`` when it cannot be cached."""
+    """The checked cache and key of a partition, or ``(None, None)`` when it cannot be cached."""
     if cache_dir is None:
         return None, None
     source_keys = [image_source_key(source) for source in sources]
     if any(key is None for key in source_keys):
         return None, None  # a missing file: read it, so that it is reported
-    encoder = embedder._encoder()
-    device = getattr(encoder, "device", "cpu")
-    # The model identity covers the weights (names, tags or file fingerprints);
-    # device kind and precision change the numbers, so they are part of the key.
-    key = cache_key(
-        PARTITION_CACHE_VERSION,
-        str(encoder.identity),
-        getattr(device, "type", str(device)),
-        str(embedder.precision),
-        *source_keys,
-    )
-    return Path(cache_dir) / PARTITION_CACHE_FOLDER, key
+    # The same producer as the embedder's own cache: model identity, precision,
+    # device kind and library version all change the numbers.
+    producer = producer_of(embedder._encoder())
+    if producer is None:
+        return None, None
+    cache = CheckedCache(cache_dir, PARTITION_CACHE_FOLDER, producer, owner="embed_images")
+    return cache, cache.key(*source_keys)

@@ -1,6 +1,11 @@
-"""Arrays cached on disk as ``.npy`` files: never pickles, atomic writes.
+"""Cache entries on disk: one key builder, self-describing ``.npy`` records, atomic writes.
 
-Keys are hex digests chosen by the caller; files live at
+Every cache of the library (per-image embeddings, text banks, the Dask resume
+cache) keys its entries with :func:`entry_key` and writes them with
+:func:`save_cached_array`. A file is a plain ``.npy`` holding one record: the
+array and the *producer* string naming what computed it (model identity,
+precision, device kind, library version), so a reader can tell another model's
+entry from its own. Never a pickle. Files live at
 ``<directory>/<key[:2]>/<key>.npy`` so no folder grows too large.
 """
 
@@ -13,6 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
+
+# Part of every key: bump it when the record layout changes, so old files stop matching.
+CACHE_FORMAT = "skclip-sage cache record v2"
+PRODUCER_FIELD, VALUES_FIELD = "producer", "values"
+
 
 def cache_key(*parts: str) -> str:
     """A SHA-256 hex digest of the parts, separated so ("ab", "c") != ("a", "bc")."""
@@ -24,34 +35,111 @@ def cache_key(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def producer_of(encoder) -> str | None:
+    """What an encoder's embeddings depend on besides their inputs, or None if it has no identity.
+
+    The model identity (names, tags or weight-file fingerprints), the autocast
+    precision and the device kind all change the numbers; the library version
+    guards against a change in how embeddings are post-processed.
+
+    Parameters
+    ----------
+    encoder : object
+        Read for ``identity``, ``precision`` and ``device`` (absent ones are
+        written as ``unspecified`` and ``cpu``).
+
+    Returns
+    -------
+    producer : str or None
+    """
+    identity = getattr(encoder, "identity", None)
+    if identity is None:
+        return None
+    device = getattr(encoder, "device", "cpu")
+    device_kind = getattr(device, "type", None) or str(device).split(":")[0]
+    precision = getattr(encoder, "precision", None) or "unspecified"
+    return f"model={identity} | precision={precision} | device={device_kind} | skclip-sage={__version__}"
+
+
+def entry_key(producer: str, kind: str, *parts: str) -> str:
+    """The key of one cache entry: its producer, the cache's kind and the entry's own parts.
+
+    Parameters
+    ----------
+    producer : str
+        From :func:`producer_of`.
+    kind : str
+        The cache, e.g. ``"image"``, ``"text bank"``, ``"partition"``.
+    *parts : str
+        What identifies the entry within it (an image's key, the prompts).
+
+    Returns
+    -------
+    key : str
+        A SHA-256 hex digest.
+    """
+    return cache_key(CACHE_FORMAT, producer, kind, *parts)
+
+
 def cached_array_path(directory: str | os.PathLike, key: str) -> Path:
-    """Where the array for ``key`` lives under ``directory``."""
+    """Where the entry for ``key`` lives under ``directory``."""
     return Path(directory) / key[:2] / f"{key}.npy"
 
 
-def load_cached_array(directory: str | os.PathLike, key: str) -> np.ndarray | None:
-    """The cached array for ``key``, or None when absent or unreadable.
+def load_cached_array(directory: str | os.PathLike, key: str) -> tuple[str, np.ndarray] | None:
+    """The ``(producer, array)`` stored for ``key``; None when there is no entry.
 
-    A damaged file (e.g. from a crash on another writer) counts as a miss; the
-    caller recomputes and overwrites it.
+    Raises
+    ------
+    ValueError
+        The file exists but is not a readable record (damaged, truncated, a
+        pickle, or not written by this module); the message says which.
+    OSError
+        The file exists but cannot be read (e.g. permissions).
     """
     path = cached_array_path(directory, key)
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        record = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except EOFError as err:
+        raise ValueError("the file is empty or truncated") from err
+    except ValueError as err:
+        # numpy refuses object arrays (pickles) and damaged headers with ValueError.
+        raise ValueError(f"the file is not a valid .npy record ({err})") from err
+    if not isinstance(record, np.ndarray) or record.dtype.names != (PRODUCER_FIELD, VALUES_FIELD) or record.shape:
+        raise ValueError(f"the file holds a {getattr(record, 'dtype', type(record))} array, not a cache record")
+    return str(record[PRODUCER_FIELD]), np.array(record[VALUES_FIELD])
 
 
-def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray) -> None:
-    """Write ``array`` for ``key`` atomically: readers see the old file or the new one."""
+def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray, producer: str) -> None:
+    """Write ``array`` and its ``producer`` for ``key`` atomically: readers see the old file or the new one.
+
+    Raises
+    ------
+    OSError
+        The folder cannot be created or written (read-only, full disk, a file
+        in the way); no partial or temporary file is left behind.
+    ValueError
+        ``array`` holds Python objects, which would need a pickle.
+    """
+    array = np.asarray(array)
+    if array.dtype.hasobject:
+        raise ValueError("cache entries never hold Python objects: they would need allow_pickle=True.")
+    record = np.empty(
+        (), dtype=[(PRODUCER_FIELD, f"U{max(len(producer), 1)}"), (VALUES_FIELD, array.dtype, array.shape)]
+    )
+    record[PRODUCER_FIELD] = producer
+    record[VALUES_FIELD] = array
     path = cached_array_path(directory, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            np.save(file, np.ascontiguousarray(array), allow_pickle=False)
+            np.save(file, record, allow_pickle=False)
         os.replace(temporary, path)
     except BaseException:
+        # Also on KeyboardInterrupt: an interrupted write leaves no temporary file.
         Path(temporary).unlink(missing_ok=True)
         raise
 

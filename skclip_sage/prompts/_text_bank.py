@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from numbers import Integral
 
 import numpy as np
 
-from ..io._cache import cache_key, load_cached_array, save_cached_array
+from ..io._cache import entry_key, producer_of
+from ..io._checked_cache import CheckedCache
 from ..selection import l2_normalize
 from ._prompts import check_prompt_lengths, class_texts, expand_prompts
 
 MEMORY_CACHE_ENTRIES = 32
+TEXT_BANK_CACHE = "text_banks"  # the folder under cache_dir, also part of each key
 
 _MEMORY: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
@@ -57,19 +59,16 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
     counts = encoder.count_tokens(prompts) if hasattr(encoder, "count_tokens") else None
     if context_length is not None and counts is not None:
         check_prompt_lengths(prompts, counts, context_length, truncate=truncate)
-    identity = getattr(encoder, "identity", None)
-    # Autocast precision changes the embeddings, so it is part of the key.
-    precision = str(getattr(encoder, "precision", ""))
     texts_per_class = [len(class_texts(name)) for name in class_names]
     # Every text is in the prompts; how they group into classes is keyed too, so
     # ["a cat.", "a dog."] as one class never recalls the bank of two classes.
     layout = "texts per class: " + ",".join(map(str, texts_per_class))
-    key = cache_key(identity, precision, layout, *prompts) if identity is not None else None
-    cached = _recall(key, cache_dir)
+    key = _bank_key(encoder, [layout, *prompts])
+    cached = _recall(key, cache_dir, encoder, (len(templates), len(class_names)))
     if cached is None:
         unit = _encode(encoder, prompts, batch_size, verbose)
         cached = _class_means(unit, texts_per_class, prompts).reshape(len(templates), len(class_names), -1)
-        _remember(key, cached, cache_dir)
+        _remember(key, cached, cache_dir, encoder)
     return cached.copy()
 
 
@@ -119,22 +118,42 @@ def _class_means(unit: np.ndarray, texts_per_class: list[int], prompts: list[str
     return means.astype(np.float32)
 
 
-def _recall(key, cache_dir):
+def _bank_key(encoder, prompts):
+    """The bank's key in memory and on disk, or None for an encoder without an identity."""
+    producer = producer_of(encoder)
+    return None if producer is None else entry_key(producer, TEXT_BANK_CACHE, *prompts)
+
+
+def _disk_cache(cache_dir, encoder):
+    return CheckedCache(cache_dir, TEXT_BANK_CACHE, producer_of(encoder), owner="Text-bank encoding")
+
+
+def _recall(key, cache_dir, encoder, leading_shape):
+    """The bank for ``key`` from memory, else from ``cache_dir`` if it passes its checks, else None.
+
+    A stored bank must have ``leading_shape`` (templates, classes) and the
+    encoder's width, be finite float32 with unit-norm rows and come from the same
+    producer; one that does not is reported in one warning and recomputed.
+    """
     if key is None:
         return None
     with _LOCK:
         if key in _MEMORY:
             _MEMORY.move_to_end(key)
             return _MEMORY[key]
-    if cache_dir is not None:
-        bank = load_cached_array(Path(cache_dir) / "text_banks", key)
-        if bank is not None:
-            _remember(key, bank, None)
-        return bank
-    return None
+    if cache_dir is None:
+        return None
+    width = getattr(encoder, "embedding_dim", None)
+    cache = _disk_cache(cache_dir, encoder)
+    bank = cache.read(key, (*leading_shape, int(width) if isinstance(width, Integral) else None), "the text bank")
+    cache.warn(stacklevel=4)
+    if bank is not None:
+        _remember(key, bank, None, encoder)
+    return bank
 
 
-def _remember(key, bank, cache_dir):
+def _remember(key, bank, cache_dir, encoder):
+    """Keep ``bank`` in memory and, with ``cache_dir``, on disk (one warning if it cannot be written)."""
     if key is None:
         return
     with _LOCK:
@@ -142,4 +161,6 @@ def _remember(key, bank, cache_dir):
         while len(_MEMORY) > MEMORY_CACHE_ENTRIES:
             _MEMORY.popitem(last=False)
     if cache_dir is not None:
-        save_cached_array(Path(cache_dir) / "text_banks", key, bank)
+        cache = _disk_cache(cache_dir, encoder)
+        cache.write(key, bank)
+        cache.warn(stacklevel=4)
