@@ -278,7 +278,11 @@ def test_manifest_to_stdout_with_ensemble(image_tree, tiny_model, capsys, monkey
     assert code == 0, captured.err
     rows = read_csv(captured.out)
     assert [row["path"] for row in rows] == ["photos/dog/dog_000.png", "single.png"]
-    assert all(json.loads(row["template_indices"]) == list(range(7)) for row in rows)
+    # The manifest's other columns are carried through; ensemble's one template set
+    # is not repeated on every row.
+    assert list(rows[0]) == ["path", "label", "predicted_class", "probability_cat", "probability_dog"]
+    assert [row["label"] for row in rows] == ["dog", "cat"]
+    assert "every image uses the same 7 template(s)" in captured.err
     assert "wrote 2 prediction(s) to stdout" in captured.err
 
 
@@ -444,7 +448,15 @@ def test_random_selection_is_repeatable_with_seed(image_tree, tiny_model, capsys
         (["classify", "--classes", "a", "b"], 2, "at least one image"),
         (["classify", "--manifest", "manifest.csv", "--classes", "a", "b"], 3, "no column 'path'"),
         (["classify", "single.png", "--classes", "a", "b", "-o", "no_dir/out.csv"], 3, "does not exist"),
-        (["embed", "single.png", "--output", "emb.txt"], 3, "must end in .npy"),
+        (["embed", "single.png", "--output", "emb.txt"], 2, "the file type follows the extension, one of .npy"),
+        (["classify", "single.png", "--classes", "a", "b", "-o", "p.xlsx"], 2, ".csv, .parquet, .json, .jsonl"),
+        (["classify", "single.png", "--classes", "a", "b", "--top-k", "3"], 2, "--top-k 3 is more than the 2"),
+        (["classify", "single.png", "--classes", "a", "b", "--seed", "-5"], 2, "must be >= 0"),
+        (["evaluate", "folder", "photos", "--seed", "5000000000"], 2, "must be <= 4294967295"),
+        (["evaluate", "folder", "photos", "--plot", "g.jpg"], 2, "--plot 'g.jpg' must end in one of .png"),
+        (["evaluate", "folder", "photos", "--label-column", "y"], 2, "applies to the manifest dataset only"),
+        (["evaluate", "manifest", "manifest.csv"], 3, "no column 'path'; columns found: 'file', 'label'"),
+        (["evaluate", "manifest", "manifest.csv", "--path-column", "file", "--label-column", "y"], 3, "no column 'y'"),
         (["evaluate", "waterbirds", "."], 3, "waterbirds"),
         (["evaluate", "pacs", ".", "--split", "val"], 2, "--split applies to"),
         (["evaluate", "folder", "photos", "--compare", "sage,best"], 2, "--compare"),

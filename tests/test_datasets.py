@@ -497,15 +497,23 @@ def test_image_folder_errors(tmp_path):
         load_image_folder(tmp_path / "bare", domains=True)
 
 
-def test_image_folder_symlinks_inside_root_are_followed(tmp_path):
+def test_image_folder_follows_symlinked_images_anywhere(tmp_path):
+    # A tree of one's own (issue 9): images linked in from anywhere are samples,
+    # named by the link; the benchmark loaders keep their guard (test above).
     root = make_image_folder(tmp_path / "pets")
     (root / "cat" / "alias.png").symlink_to(root / "dog" / "dog_000.png")
     (root / "kitten").symlink_to(root / "cat")
     bunch = load_image_folder(root)
     assert bunch.target_names == ["cat", "dog", "kitten"] and len(bunch.data) == 8
-    (root / "dog" / "escape.png").symlink_to(tmp_path / "elsewhere.png")
-    with pytest.raises(ValueError, match="escape.png' is a symlink to"):
-        load_image_folder(root)
+    outside = make_image_folder(tmp_path / "elsewhere", classes=("x",))
+    (root / "dog" / "linked.png").symlink_to(outside / "x" / "x_000.png")
+    (root / "bird").symlink_to(outside / "x")
+    bunch = load_image_folder(root)
+    assert bunch.target_names == ["bird", "cat", "dog", "kitten"]
+    assert str(root / "dog" / "linked.png") in bunch.data
+    assert [Path(path).name for path, target in zip(bunch.data, bunch.target) if target == 0] == [
+        f"x_{index:03d}.png" for index in range(2)
+    ]
 
 
 # ----------------------------------------------------------------------------- Fixtures

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..selection import SELECTIONS, describe_selections
 from ..utils._docstrings import fill_docstring
-from ._errors import ExitCode, InputError
-from ._estimators import check_k, embed_images, fit_classifier, resolve_seed
+from ._errors import ExitCode, InputError, UsageError
+from ._estimators import check_k, embed_images, fit_classifier, fixed_selection, resolve_seed
 from ._inputs import expand_image_arguments
 from ._options import (
     ADD_PARSER_SECTIONS,
@@ -18,9 +18,19 @@ from ._options import (
     add_model_options,
     add_template_options,
     command_parser,
+    positive_int,
 )
-from ._runtime import LOGGER, check_output_path, default_failures_path, write_csv, write_failures
-from ._text_inputs import collect_class_names, resolve_templates_option
+from ._outputs import (
+    check_outputs,
+    default_failures_path,
+    output_format,
+    sibling_path,
+    write_failures,
+    write_json,
+    write_table,
+)
+from ._runtime import LOGGER
+from ._text_inputs import collect_class_names, resolve_templates_option, template_files
 
 EXAMPLES = """\
   # photos/ searched recursively; CSV on stdout
@@ -34,17 +44,22 @@ EXAMPLES = """\
   skclip-sage classify --manifest images.csv --path-column file --classes cat dog \\
       --templates my_templates.txt --k 3 --output predictions.csv
 
-  # fully offline with a local model folder
-  skclip-sage classify photos/ --classes cat dog --model local-dir:/models/vit-b-32
+  # fully offline with a local model folder; the two best classes per image, as Parquet
+  skclip-sage classify photos/ --classes cat dog bird --top-k 2 --output pred.parquet \
+      --model local-dir:/models/vit-b-32
 """
 
 DESCRIPTION = """\
 Classify images zero-shot into the classes you name. For each image, SAGE keeps the
 K prompt templates that separate the classes best and classifies with them.
 
-Writes a CSV with one row per readable image: path, predicted_class, one
-probability_<class> column per class (in the order given), template_indices and
-templates (JSON lists of the templates used for that image)."""
+Writes one row per readable image: path, the manifest's other columns (with
+--manifest), predicted_class, one probability_<class> column per class (in the order
+given), with --top-k N the columns top1_class, top1_probability ... topN_*, and
+template_indices and templates (the templates used for that image). Selections that
+give every image the same templates (ensemble, single, text) write them once, in
+OUTPUT_STEM.templates.json, instead of on every row. The file type follows the
+--output extension: .csv, .parquet, .json (a list of records) or .jsonl; stdout is CSV."""
 
 
 @fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
@@ -67,7 +82,18 @@ def add_parser(subparsers, parents):
     group.add_argument(
         "--class-file", metavar="FILE", help="a text file with one class name per line (added after --classes)"
     )
-    group.add_argument("-o", "--output", metavar="CSV", help="where to write the predictions (default: stdout)")
+    group.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the predictions: .csv, .parquet, .json or .jsonl (default: CSV on stdout)",
+    )
+    group.add_argument(
+        "--top-k",
+        type=positive_int,
+        metavar="N",
+        help="also write the N most probable classes of each image with their probabilities",
+    )
     templates = add_template_options(parser, several_k=False)
     templates.add_argument(
         "--selection",
@@ -99,11 +125,20 @@ def run(args):
     classes = collect_class_names(args.classes, args.class_file)
     templates = resolve_templates_option(args.templates)
     check_k([args.k], len(templates), [args.selection])
+    if args.top_k is not None and args.top_k > len(classes):
+        raise UsageError(f"--top-k {args.top_k} is more than the {len(classes)} classes; choose 1 to {len(classes)}.")
+    output_format(args.output, "--output")
     failures_path = args.failures or default_failures_path(args.output)
-    check_output_path(args.output, "--output")
-    if args.on_error == "skip":
-        check_output_path(failures_path, "--failures")
+    templates_path = sibling_path(args.output, ".templates.json")
     images = expand_image_arguments(args.images, manifest=args.manifest, path_column=args.path_column)
+    check_outputs(
+        [
+            ("--output", args.output),
+            ("--failures", failures_path if args.on_error == "skip" else None),
+            ("the templates sidecar", templates_path if fixed_selection(args.selection) else None),
+        ],
+        [*images.input_files(), *template_files(args.templates), *([args.class_file] if args.class_file else [])],
+    )
     seed = resolve_seed(args.seed, [args.selection])
     LOGGER.info(
         "classifying %d image(s) into %d classes with %d template(s), selection=%s",
@@ -115,7 +150,7 @@ def run(args):
 
     embedded = embed_images(images, args)
     if args.on_error == "skip":
-        write_failures(failures_path, embedded.failures)
+        write_failures(failures_path, embedded.failures, LOGGER)
     if len(embedded.kept) == 0:
         raise InputError(f"none of the {len(images.paths)} image(s) could be read; nothing to classify.")
     classifier = fit_classifier(
@@ -130,22 +165,75 @@ def run(args):
     )
     probabilities = classifier.predict_proba(embedded.embeddings)
     selected = classifier.selected_templates(embedded.embeddings)
-    # classes_ is sorted; the CSV keeps the order the user gave.
-    sorted_classes = list(classifier.classes_)
-    columns = [sorted_classes.index(name) for name in classes]
-    header = ["path", "predicted_class", *[f"probability_{name}" for name in classes], "template_indices", "templates"]
-    rows = []
-    for row, position in enumerate(embedded.kept):
-        indices = [int(index) for index in selected[row]]
-        rows.append(
-            [
-                images.paths[position],
-                sorted_classes[int(np.argmax(probabilities[row]))],
-                *[f"{probabilities[row, column]:.6g}" for column in columns],
-                json.dumps(indices),
-                json.dumps([classifier.templates_[index] for index in indices], ensure_ascii=False),
-            ]
-        )
-    write_csv(args.output, header, rows)
-    LOGGER.info("wrote %d prediction(s) to %s", len(rows), args.output or "stdout")
+    columns = prediction_columns(images, embedded.kept, classes, list(classifier.classes_), probabilities, args.top_k)
+    fixed = fixed_selection(args.selection)
+    if fixed:
+        note = templates_note(args, classifier.templates_, selected[0])
+        if templates_path is not None:
+            write_json(templates_path, note)
+            LOGGER.info("every image uses the same %d template(s); listed once in %s", len(selected[0]), templates_path)
+        else:
+            LOGGER.info(
+                "every image uses the same %d template(s) (selection=%s); 'skclip-sage templates %s -n' lists them",
+                len(selected[0]),
+                args.selection,
+                args.templates,
+            )
+    else:
+        columns["template_indices"] = [[int(index) for index in row] for row in selected]
+        columns["templates"] = [[classifier.templates_[int(index)] for index in row] for row in selected]
+    notes = {"skclip_sage.templates": json.dumps(note, ensure_ascii=False)} if fixed else None
+    write_table(args.output, columns, option="--output", notes=notes)
+    LOGGER.info("wrote %d prediction(s) to %s", len(embedded.kept), args.output or "stdout")
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK
+
+
+def prediction_columns(images, kept, classes, sorted_classes, probabilities, top_k):
+    """The columns of the predictions table, up to the templates.
+
+    Parameters
+    ----------
+    images : ImageList
+        All inputs (names and manifest columns).
+    kept : ndarray of shape (n_readable,)
+        Input positions of the rows, aligned with ``probabilities``.
+    classes : list of str
+        The classes in the user's order (the column order).
+    sorted_classes : list of str
+        The classifier's ``classes_``, the column order of ``probabilities``.
+    probabilities : ndarray of shape (n_readable, n_classes)
+        ``predict_proba``.
+    top_k : int or None
+        How many best classes to add.
+
+    Returns
+    -------
+    columns : dict of str to list
+    """
+    order = [sorted_classes.index(name) for name in classes]
+    probabilities = np.asarray(probabilities, dtype=np.float32)[:, order]
+    columns = {"path": [images.paths[position] for position in kept]}
+    for name, values in images.manifest_columns().items():
+        columns.setdefault(name, [values[position] for position in kept])
+    columns["predicted_class"] = [classes[index] for index in np.argmax(probabilities, axis=1)]
+    for column, name in enumerate(classes):
+        columns[f"probability_{name}"] = list(probabilities[:, column])
+    if top_k:
+        # Stable sort on the negated probabilities: ties keep the user's class order.
+        ranking = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
+        for rank in range(top_k):
+            columns[f"top{rank + 1}_class"] = [classes[index] for index in ranking[:, rank]]
+            columns[f"top{rank + 1}_probability"] = list(probabilities[np.arange(len(ranking)), ranking[:, rank]])
+    return columns
+
+
+def templates_note(args, templates, indices):
+    """The one template set every image uses, as written to the templates sidecar."""
+    indices = [int(index) for index in indices]
+    return {
+        "selection": args.selection,
+        "k": args.k,
+        "templates_option": args.templates,
+        "template_indices": indices,
+        "templates": [templates[index] for index in indices],
+    }

@@ -1,4 +1,4 @@
-"""``skclip-sage embed``: CLIP image embeddings as a ``.npy`` file plus a paths sidecar."""
+"""``skclip-sage embed``: CLIP image embeddings as ``.npy`` (with a paths sidecar), ``.npz`` or a table."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ import os
 import numpy as np
 
 from ..utils._docstrings import fill_docstring
-from ._errors import ExitCode, InputError
+from ._errors import ExitCode, InputError, UsageError
 from ._estimators import embed_images
 from ._inputs import expand_image_arguments
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_image_arguments, add_model_options, command_parser
-from ._runtime import LOGGER, check_output_path, default_failures_path, open_output, write_csv, write_failures
+from ._outputs import (
+    TABLE_FORMATS,
+    check_outputs,
+    default_failures_path,
+    open_output,
+    output_format,
+    write_csv,
+    write_failures,
+    write_table,
+)
+from ._runtime import LOGGER
+
+EMBEDDING_FORMATS = (".npy", ".npz", *TABLE_FORMATS)
 
 EXAMPLES = """\
   # writes emb.npy (float32, one unit-norm row per image) and emb.paths.txt
@@ -21,13 +33,20 @@ EXAMPLES = """\
   skclip-sage embed --manifest images.csv --output emb.npy --paths emb.paths.csv --on-error skip
 
   # in Python:  X = np.load("emb.npy");  paths = open("emb.paths.txt").read().splitlines()
+
+  # one file holding both: np.load("emb.npz")["embeddings"], ["paths"]; or a table
+  skclip-sage embed photos/ --output emb.npz
+  skclip-sage embed photos/ --output emb.parquet
 """
 
 DESCRIPTION = """\
-Embed images with a CLIP image encoder and save the embeddings as a NumPy .npy file
-of shape (n_images, n_features), float32, rows in input order. A sidecar file names
-the image of each row: OUTPUT_STEM.paths.txt (one path per line) by default, or a
-CSV with the columns row, path when --paths ends in .csv."""
+Embed images with a CLIP image encoder and save the embeddings, float32, one
+unit-norm row per readable image, in input order. The file type follows the --output
+extension: .npy (an array of shape (n_images, n_features); a sidecar names the image
+of each row: OUTPUT_STEM.paths.txt, one path per line, or a CSV with the columns row,
+path when --paths ends in .csv), .npz (the arrays 'embeddings' and 'paths' in one
+file), or a table .csv, .parquet, .json (records) or .jsonl with the columns path,
+embedding_0 ... embedding_<n_features-1>."""
 
 
 @fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
@@ -46,11 +65,18 @@ def add_parser(subparsers, parents):
     )
     add_image_arguments(parser)
     group = parser.add_argument_group("output")
-    group.add_argument("-o", "--output", required=True, metavar="NPY", help="the .npy file to write")
+    group.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help=f"the file to write: {', '.join(EMBEDDING_FORMATS)}",
+    )
     group.add_argument(
         "--paths",
         metavar="FILE",
-        help="the sidecar naming each row's image: .txt (one per line) or .csv (default: OUTPUT_STEM.paths.txt)",
+        help="with .npy output, the sidecar naming each row's image: .txt (one per line) or .csv "
+        "(default: OUTPUT_STEM.paths.txt)",
     )
     add_model_options(parser)
     add_error_options(parser)
@@ -74,6 +100,22 @@ def write_sidecar(path, image_paths):
             stream.write(name.encode("utf-8", "surrogateescape") + b"\n")
 
 
+def write_embeddings(path, extension, embeddings, image_paths):
+    """Write the embeddings (and, except for ``.npy``, the paths) in the format of ``extension``."""
+    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    if extension in (".npy", ".npz"):
+        with open_output(path, binary=True) as stream:
+            if extension == ".npy":
+                np.save(stream, embeddings, allow_pickle=False)
+            else:
+                np.savez(stream, embeddings=embeddings, paths=np.asarray(image_paths, dtype=str))
+        return
+    columns = {"path": list(image_paths)}
+    for feature in range(embeddings.shape[1]):
+        columns[f"embedding_{feature}"] = list(embeddings[:, feature])
+    write_table(path, columns, option="--output")
+
+
 def run(args):
     """Run ``embed``.
 
@@ -88,14 +130,21 @@ def run(args):
         ``OK``, or ``SOME_IMAGES_FAILED`` when ``--on-error skip`` left images out;
         other outcomes are raised as errors and mapped to codes by ``main``.
     """
-    if not args.output.lower().endswith(".npy"):
-        raise InputError(f"--output {args.output!r} must end in .npy (the file is written with numpy.save).")
-    sidecar = sidecar_path(args.output, args.paths)
+    extension = output_format(args.output, "--output", EMBEDDING_FORMATS)
+    if args.paths is not None and extension != ".npy":
+        raise UsageError(f"--paths applies to .npy output only; {extension} files hold the paths themselves.")
+    sidecar = sidecar_path(args.output, args.paths) if extension == ".npy" else None
     failures_path = args.failures or default_failures_path(args.output)
-    for path, option in [(args.output, "--output"), (sidecar, "--paths"), (failures_path, "--failures")]:
-        check_output_path(path, option)
     images = expand_image_arguments(args.images, manifest=args.manifest, path_column=args.path_column)
-    if not sidecar.lower().endswith(".csv"):
+    check_outputs(
+        [
+            ("--output", args.output),
+            ("--paths", sidecar),
+            ("--failures", failures_path if args.on_error == "skip" else None),
+        ],
+        images.input_files(),
+    )
+    if sidecar is not None and not sidecar.lower().endswith(".csv"):
         with_newline = [name for name in images.paths if "\n" in name or "\r" in name]
         if with_newline:
             raise InputError(
@@ -105,13 +154,17 @@ def run(args):
 
     embedded = embed_images(images, args)
     if args.on_error == "skip":
-        write_failures(failures_path, embedded.failures)
+        write_failures(failures_path, embedded.failures, LOGGER)
     if len(embedded.kept) == 0:
         raise InputError(f"none of the {len(images.paths)} image(s) could be read; nothing to embed.")
-    with open_output(args.output, binary=True) as stream:
-        np.save(stream, np.ascontiguousarray(embedded.embeddings, dtype=np.float32), allow_pickle=False)
-    write_sidecar(sidecar, [images.paths[position] for position in embedded.kept])
+    kept_paths = [images.paths[position] for position in embedded.kept]
+    write_embeddings(args.output, extension, embedded.embeddings, kept_paths)
+    if sidecar is not None:
+        write_sidecar(sidecar, kept_paths)
     LOGGER.info(
-        "wrote %d x %d embeddings to %s and their paths to %s", *embedded.embeddings.shape, args.output, sidecar
+        "wrote %d x %d embeddings to %s%s",
+        *embedded.embeddings.shape,
+        args.output,
+        f" and their paths to {sidecar}" if sidecar else "",
     )
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK

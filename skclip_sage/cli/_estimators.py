@@ -112,6 +112,16 @@ def embed_images(images, args):
     )
 
 
+def fixed_selection(selection):
+    """Whether ``selection`` gives every image the same templates (chosen once, in ``fit``).
+
+    Outputs then list that template set once instead of on every row.
+    """
+    from ..selection import SELECTION_METHODS
+
+    return not SELECTION_METHODS[selection].per_image
+
+
 def parse_selections(text):
     """Split ``--compare sage,ensemble`` into checked selection names, in order, without repeats."""
 

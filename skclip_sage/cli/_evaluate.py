@@ -1,4 +1,4 @@
-"""``skclip-sage evaluate``: the robustness report of selection modes on a benchmark folder.
+"""``skclip-sage evaluate``: the robustness report of selection modes on a benchmark or your own CSV.
 
 The images are embedded once; each compared configuration only re-scores the
 embeddings, so comparing many modes and K values costs little more than one.
@@ -13,14 +13,18 @@ import numpy as np
 from ..selection import SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError, UsageError
-from ._estimators import check_k, embed_images, fit_classifier, parse_selections, resolve_seed
-from ._inputs import ImageList
+from ._estimators import check_k, embed_images, fit_classifier, fixed_selection, parse_selections, resolve_seed
+from ._inputs import ImageList, read_manifest
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
-from ._report_output import format_table, run_record, write_json, write_report_csv
-from ._runtime import LOGGER, check_output_path, default_failures_path, write_failures
-from ._text_inputs import resolve_templates_option
+from ._outputs import check_outputs, default_failures_path, output_format, write_failures, write_json
+from ._plot import check_plot_path, plot_group_accuracies
+from ._predictions import PredictionsTable, templates_sidecar_path
+from ._report_output import format_table, run_record, write_report_csv
+from ._runtime import LOGGER
+from ._text_inputs import read_class_names_file, resolve_templates_option, template_files
 
-DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder")
+DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder", "manifest")
+MANIFEST_OPTIONS = ("path_column", "label_column", "group_column", "class_names")
 DATASETS_WITH_SPLITS = ("waterbirds", "celeba")
 # The SAGE paper's definition of Avg for each benchmark.
 PAPER_AVERAGES = {"waterbirds": "weighted", "celeba": "plain", "pacs": "groups", "vlcs": "groups"}
@@ -34,6 +38,10 @@ EXAMPLES = """\
 
   # your own root/<domain>/<class>/<image> tree, mean of group accuracies
   skclip-sage evaluate folder my_data/ --domain-folders --average groups
+
+  # your own CSV of path,label,group: per-image predictions and a per-group plot
+  skclip-sage evaluate manifest mine.csv --class-names names.json --json out/report.json \
+      --predictions out/predictions.csv --plot out/groups.png --on-error skip
 """
 
 DESCRIPTION = """\
@@ -43,8 +51,12 @@ the accuracy of every group, all in percent. Avg follows the paper per dataset
 (--average paper): Waterbirds weights the groups by their training-split sizes,
 CelebA is the plain accuracy, PACS and VLCS average the groups. Class prompts are the
 paper's (e.g. 'landbirds', 'waterbirds'). Nothing is downloaded; DATASET is one of
-waterbirds, celeba (WILDS layouts), pacs, vlcs (DomainBed layouts) or folder
-(ROOT/<class>/<image>, or ROOT/<domain>/<class>/<image> with --domain-folders)."""
+waterbirds, celeba (WILDS layouts), pacs, vlcs (DomainBed layouts), folder
+(ROOT/<class>/<image>, or ROOT/<domain>/<class>/<image> with --domain-folders) or
+manifest (ROOT is your CSV with path, label and optionally group columns; relative
+paths are relative to its folder, absolute ones are used as written). Every image is
+embedded once; each mode and K only re-scores the embeddings. A group whose images
+were all unreadable is reported as having no samples, and WGA says it excludes it."""
 
 
 @fill_docstring(add_parser_sections=ADD_PARSER_SECTIONS)
@@ -56,13 +68,15 @@ def add_parser(subparsers, parents):
     parser = command_parser(
         subparsers,
         "evaluate",
-        help="robustness report (Avg, WGA, Gap, HM, groups) on a dataset",
+        help="robustness report (Avg, WGA, Gap, HM, groups) on a dataset or your own CSV",
         description=DESCRIPTION,
         examples=EXAMPLES,
         parents=parents,
     )
     parser.add_argument("dataset", choices=DATASETS, metavar="DATASET", help=", ".join(DATASETS))
-    parser.add_argument("root", metavar="ROOT", help="the dataset folder, or the folder that contains it")
+    parser.add_argument(
+        "root", metavar="ROOT", help="the dataset folder, or the folder that contains it; for manifest, the CSV file"
+    )
     group = parser.add_argument_group("dataset")
     group.add_argument(
         "--split", choices=("train", "val", "test", "all"), help="waterbirds and celeba only (default: test)"
@@ -77,7 +91,21 @@ def add_parser(subparsers, parents):
         choices=("paper", "plain", "groups", "weighted"),
         default="paper",
         help="definition of Avg (default: %(default)s: weighted for waterbirds, plain for "
-        "celeba and folder, groups for pacs, vlcs and folder --domain-folders)",
+        "celeba, folder and manifest, groups for pacs, vlcs and folder --domain-folders)",
+    )
+    manifest = parser.add_argument_group("manifest (DATASET manifest only)")
+    manifest.add_argument("--path-column", metavar="NAME", help="the column of image paths (default: path)")
+    manifest.add_argument("--label-column", metavar="NAME", help="the column of class labels (default: label)")
+    manifest.add_argument(
+        "--group-column",
+        metavar="NAME",
+        help="the column of groups (default: group when the CSV has it; otherwise the groups are the labels)",
+    )
+    manifest.add_argument(
+        "--class-names",
+        metavar="FILE",
+        help="a .json object or a .csv of label,text rows giving each label's text(s) for the prompts "
+        "(default: the labels themselves)",
     )
     compare = add_template_options(parser, several_k=True)
     compare.add_argument(
@@ -91,7 +119,17 @@ def add_parser(subparsers, parents):
     output.add_argument(
         "--csv",
         metavar="FILE",
-        help="also write one row per mode, K and metric (selection, k, name, kind, count, value)",
+        help="also write one row per mode, K and metric (selection, k, name, kind, count, value, note)",
+    )
+    output.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="also write one row per image, in input order (unreadable ones with their error): path, label, "
+        "group, and per run the prediction, its probability and the template indices; .csv, .parquet, .json "
+        "or .jsonl, plus PREDICTIONS_STEM.templates.json",
+    )
+    output.add_argument(
+        "--plot", metavar="FILE", help="also draw the accuracy of every group per run, worst group marked (.png)"
     )
     add_model_options(parser)
     add_error_options(parser)
@@ -99,14 +137,47 @@ def add_parser(subparsers, parents):
     return parser
 
 
-def load_dataset(args):
-    """The dataset's Bunch, after checking the dataset-specific options."""
-    from .. import datasets
-
+def check_dataset_options(args):
+    """Dataset-specific options given with another dataset are usage errors."""
     if args.split is not None and args.dataset not in DATASETS_WITH_SPLITS:
         raise UsageError(f"--split applies to {' and '.join(DATASETS_WITH_SPLITS)} only, not {args.dataset}.")
     if args.domain_folders and args.dataset != "folder":
         raise UsageError(f"--domain-folders applies to the folder dataset only, not {args.dataset}.")
+    given = [name for name in MANIFEST_OPTIONS if getattr(args, name) is not None]
+    if given and args.dataset != "manifest":
+        option = "--" + given[0].replace("_", "-")
+        raise UsageError(f"{option} applies to the manifest dataset only, not {args.dataset}.")
+
+
+def load_manifest_dataset(args):
+    """The Bunch of ``evaluate manifest CSV`` (see :func:`skclip_sage.datasets.load_manifest`)."""
+    from ..datasets._manifest import manifest_bunch
+
+    class_names = read_class_names_file(args.class_names) if args.class_names else None
+    manifest = read_manifest(args.root, args.path_column or "path")
+    group_column = args.group_column or ("group" if "group" in manifest.header else None)
+    options = {"label_column": "--label-column", "group_column": "--group-column"}
+    try:
+        bunch = manifest_bunch(
+            manifest,
+            label_column=args.label_column or "label",
+            group_column=group_column,
+            class_names=class_names,
+            options=options,
+        )
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    bunch.inputs = [manifest.path, *([args.class_names] if args.class_names else [])]
+    return bunch
+
+
+def load_dataset(args):
+    """The dataset's Bunch, after checking the dataset-specific options."""
+    from .. import datasets
+
+    check_dataset_options(args)
+    if args.dataset == "manifest":
+        return load_manifest_dataset(args)
     split = args.split or "test"
     loaders = {
         "waterbirds": lambda: datasets.load_waterbirds(args.root, split=split),
@@ -136,6 +207,19 @@ def choose_average(args, bunch):
     return average, np.asarray(bunch.train_group_counts, dtype=float)
 
 
+def output_files(args):
+    """``(option, path)`` of every file this run writes, checked before any work."""
+    failures_path = args.failures or default_failures_path(args.json or args.csv or args.predictions or args.plot)
+    return [
+        ("--json", args.json),
+        ("--csv", args.csv),
+        ("--predictions", args.predictions),
+        ("the predictions' templates sidecar", templates_sidecar_path(args.predictions)),
+        ("--plot", args.plot),
+        ("--failures", failures_path if args.on_error == "skip" else None),
+    ]
+
+
 def run(args):
     """Run ``evaluate``.
 
@@ -153,11 +237,15 @@ def run(args):
     selections = parse_selections(args.compare)
     templates = resolve_templates_option(args.templates)
     check_k(args.k, len(templates), selections)
-    first_file = args.json or args.csv
-    failures_path = args.failures or default_failures_path(first_file)
-    for path, option in [(args.json, "--json"), (args.csv, "--csv"), (failures_path, "--failures")]:
-        check_output_path(path, option)
+    check_dataset_options(args)
+    if args.predictions is not None:
+        output_format(args.predictions, "--predictions")
+    check_plot_path(args.plot)
+    outputs = output_files(args)
+    check_outputs(outputs)  # names and folders, before the dataset is read
     bunch = load_dataset(args)
+    paths = list(bunch.get("paths", bunch.data))
+    check_outputs(outputs, [*bunch.data, *bunch.get("inputs", []), *template_files(args.templates)])
     average, weights = choose_average(args, bunch)
     seed = resolve_seed(args.seed, selections)
     LOGGER.info(
@@ -168,15 +256,28 @@ def run(args):
         len(templates),
     )
 
-    embedded = embed_images(ImageList(list(bunch.data), list(bunch.data)), args)
+    embedded = embed_images(ImageList(paths, list(bunch.data)), args)
+    failures_path = dict(outputs)["--failures"]
     if args.on_error == "skip":
-        write_failures(failures_path, embedded.failures)
+        write_failures(failures_path, embedded.failures, LOGGER)
     if len(embedded.kept) == 0:
         raise InputError(f"none of the {len(bunch.data)} image(s) could be read; nothing to evaluate.")
     targets = np.asarray(bunch.target)[embedded.kept]
     groups = np.asarray(bunch.groups)[embedded.kept]
     group_weights = None if weights is None else {int(group): weights[group] for group in np.unique(groups)}
     labels = list(range(len(bunch.target_names)))
+    table = None
+    if args.predictions is not None:
+        failed_positions = sorted(set(range(len(paths))) - set(embedded.kept.tolist()))
+        reasons = dict(zip(failed_positions, (reason for _, reason in embedded.failures)))
+        table = PredictionsTable(
+            paths,
+            [bunch.target_names[index] for index in bunch.target],
+            [bunch.group_names[index] for index in bunch.groups],
+            embedded.kept,
+            reasons,
+            templates,
+        )
 
     from ..metrics import robustness_report
 
@@ -193,16 +294,27 @@ def run(args):
                 seed=seed,
                 n_features=embedded.embeddings.shape[1],
             )
-            predictions = classifier.predict(embedded.embeddings)
+            probabilities = classifier.predict_proba(embedded.embeddings)
+            predictions = classifier.classes_[np.argmax(probabilities, axis=1)]
             report = robustness_report(
                 targets,
                 predictions,
                 groups=groups,
+                # Every group of the dataset, so one whose images all failed is listed as empty.
                 group_names=dict(enumerate(bunch.group_names)),
                 average=average,
                 weights=group_weights,
             )
             runs.append(run_record(selection, k, report))
+            if table is not None:
+                table.add_run(
+                    runs[-1]["label"],
+                    [bunch.target_names[label] for label in classifier.classes_],
+                    probabilities,
+                    classifier.selected_templates(embedded.embeddings),
+                    fixed=fixed_selection(selection),
+                )
+    listed_in = [failures_path] + ([args.predictions] if args.predictions else []) if embedded.failures else []
     result = {
         "dataset": args.dataset,
         "root": args.root,
@@ -210,6 +322,7 @@ def run(args):
         "n_images": len(bunch.data),
         "n_evaluated": int(len(embedded.kept)),
         "n_failed": len(embedded.failures),
+        "failures_listed_in": listed_in,
         "average": average,
         "unit": "%",
         "model": args.model,
@@ -225,4 +338,8 @@ def run(args):
         write_json(args.json, result)
     if args.csv:
         write_report_csv(args.csv, result)
+    if table is not None:
+        table.write(args.predictions, "--predictions")
+    if args.plot:
+        plot_group_accuracies(args.plot, result)
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK

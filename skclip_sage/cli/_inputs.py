@@ -9,7 +9,6 @@ by the embedder like any other unreadable image, so ``--on-error skip`` covers i
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
 from dataclasses import dataclass, field
@@ -34,11 +33,34 @@ class ImageList:
 
     paths: list = field(default_factory=list)
     locations: list = field(default_factory=list)
+    manifest: object = None
 
     def add(self, path, location=None):
         """Append one image named ``path``, read from ``location`` (default: ``path``)."""
         self.paths.append(path)
         self.locations.append(path if location is None else location)
+
+    def input_files(self):
+        """Every file read: the images and the manifest (outputs must be none of them)."""
+        return [*self.locations, *([self.manifest.path] if self.manifest is not None else [])]
+
+    def manifest_columns(self):
+        """The manifest's columns other than the path, aligned with ``paths`` (blank for other images).
+
+        Returns
+        -------
+        columns : dict of str to list of str
+        """
+        if self.manifest is None:
+            return {}
+        manifest = self.manifest
+        path_index = manifest.header.index(manifest.path_column)
+        n_before = len(self.paths) - len(manifest.rows)
+        return {
+            name: [""] * n_before + [row[index] for row in manifest.rows]
+            for index, name in enumerate(manifest.header)
+            if index != path_index
+        }
 
 
 def _image_extensions():
@@ -110,7 +132,9 @@ def expand_image_arguments(arguments, *, manifest=None, path_column="path"):
         recursively) and glob patterns (``**`` allowed), in the order given.
     manifest : str, default=None
         A CSV file with a header row; its ``path_column`` lists images, relative
-        paths being relative to the manifest's folder. Appended after ``arguments``.
+        paths being relative to the manifest's folder (absolute ones are the user's
+        choice). A row with more or fewer fields than the header is an error naming
+        its line. Appended after ``arguments``.
     path_column : str, default="path"
         The manifest column holding the image paths.
 
@@ -124,7 +148,8 @@ def expand_image_arguments(arguments, *, manifest=None, path_column="path"):
         If neither images nor a manifest are given.
     InputError
         If an argument matches nothing, a folder holds no image, or the manifest
-        cannot be read, lacks the column or has an empty path cell.
+        cannot be read, lacks the column, has a row of the wrong width or an empty
+        path cell.
 
     Examples
     --------
@@ -150,46 +175,30 @@ def expand_image_arguments(arguments, *, manifest=None, path_column="path"):
         else:
             raise InputError(f"{argument!r} does not exist (no such file, folder or glob match).")
     if manifest is not None:
-        for entry, location in read_manifest(manifest, path_column):
+        images.manifest = read_manifest(manifest, path_column)
+        for entry, location in zip(images.manifest.entries, images.manifest.locations):
             images.add(entry, location)
     return images
 
 
 def read_manifest(manifest, path_column):
-    """``(entry, location)`` pairs of the images listed in a CSV manifest.
+    """The user's manifest CSV (every row as wide as its header), with CLI error wording.
 
     Parameters
     ----------
     manifest : str
         CSV file with a header row (a UTF-8 byte-order mark is accepted).
     path_column : str
-        Column holding the image paths.
+        Column holding the image paths: relative ones are relative to the
+        manifest's folder, absolute ones (the user's choice) are taken as written.
 
     Returns
     -------
-    pairs : list of (str, str)
-        The entry as written, and the path to read (relative entries joined to
-        the manifest's folder).
+    manifest : skclip_sage.datasets._manifest.Manifest
     """
-    if not os.path.isfile(manifest):
-        raise InputError(f"the manifest {manifest!r} does not exist or is not a file.")
-    base = os.path.dirname(manifest)
+    from ..datasets._manifest import read_manifest as read
+
     try:
-        with open(manifest, newline="", encoding="utf-8-sig") as stream:
-            reader = csv.DictReader(stream)
-            if reader.fieldnames is None or path_column not in reader.fieldnames:
-                raise InputError(
-                    f"the manifest {manifest!r} has no column {path_column!r}; its columns are "
-                    f"{reader.fieldnames or []}. Name the path column with --path-column."
-                )
-            pairs = []
-            for row in reader:
-                entry = (row[path_column] or "").strip()
-                if not entry:
-                    raise InputError(f"{manifest!r} line {reader.line_num}: the {path_column!r} cell is empty.")
-                pairs.append((entry, os.path.join(base, entry)))
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"could not read the manifest {manifest!r} as a UTF-8 CSV file: {err}.") from err
-    if not pairs:
-        raise InputError(f"the manifest {manifest!r} lists no images.")
-    return pairs
+        return read(manifest, path_column, option="--path-column")
+    except (OSError, ValueError) as err:
+        raise InputError(str(err)) from err

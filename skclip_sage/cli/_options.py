@@ -43,13 +43,23 @@ def non_negative_int(text):
     return _bounded_int(text, 0)
 
 
-def _bounded_int(text, lowest):
+def seed_int(text):
+    """argparse type for ``--seed``: an integer in [0, 2**32 - 1], numpy's seed range.
+
+    Checked while parsing, so a bad seed fails before any image is embedded.
+    """
+    return _bounded_int(text, 0, 2**32 - 1)
+
+
+def _bounded_int(text, lowest, highest=None):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < lowest:
         raise argparse.ArgumentTypeError(f"must be >= {lowest}, got {value}")
+    if highest is not None and value > highest:
+        raise argparse.ArgumentTypeError(f"must be <= {highest}, got {value}")
     return value
 
 
@@ -107,14 +117,16 @@ def add_model_options(parser):
     group.add_argument(
         "--model",
         default="ViT-B-32",
-        help="open_clip model name, 'local-dir:FOLDER' (offline) or 'hf-hub:org/repo' (default: %(default)s)",
+        help="open_clip model name, 'local-dir:FOLDER' (offline), 'hf-hub:org/repo', or a Hugging Face "
+        "CLIP/SigLIP/ALIGN/AltCLIP model 'transformers:org/repo' or 'transformers:FOLDER'; "
+        "'skclip-sage models' lists them all (default: %(default)s)",
     )
     group.add_argument(
         "--pretrained",
         type=pretrained_option,
         default="laion2b_s34b_b79k",
         help="weights tag or checkpoint file for a model name; 'none' for random weights; "
-        "ignored for local-dir: and hf-hub: (default: %(default)s)",
+        "ignored for local-dir:, hf-hub: and transformers: (default: %(default)s)",
     )
     group.add_argument(
         "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s: CUDA when present)"
@@ -172,7 +184,7 @@ def add_error_options(parser):
 
 
 def add_template_options(parser, *, several_k):
-    """``--templates``, ``--k`` and ``--seed``."""
+    """``--templates``, ``--k``, ``--seed`` and ``--truncate``."""
     group = parser.add_argument_group("prompt templates")
     group.add_argument(
         "--templates", default="openai_imagenet", metavar="SET_OR_FILE", help=f"{TEMPLATES_HELP} (default: %(default)s)"
@@ -196,8 +208,14 @@ def add_template_options(parser, *, several_k):
         )
     group.add_argument(
         "--seed",
-        type=int,
+        type=seed_int,
         metavar="N",
-        help="seed of the random selection (default: a fresh seed, logged so the run can be repeated)",
+        help="seed of the random selection, 0 to 2**32-1 (default: a fresh seed, logged so the run can be repeated)",
+    )
+    group.add_argument(
+        "--truncate",
+        action="store_true",
+        help="cut prompts longer than the text encoder's context to fit, with a warning "
+        "(default: such a prompt is an error naming it)",
     )
     return group

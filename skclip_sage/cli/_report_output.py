@@ -1,14 +1,17 @@
 """The robustness report of ``skclip-sage evaluate`` as a text table, JSON and CSV.
 
 All three carry accuracies in percent (as the SAGE paper reports them), so the
-numbers on screen and in the files are the same.
+numbers on screen and in the files are the same. A group with no evaluated image
+(every one unreadable, say) is listed in all three as having no samples, and the
+worst-group accuracy says it excludes it.
 """
 
 from __future__ import annotations
 
-import json
+import math
 
-from ._runtime import open_output, write_csv
+from ._outputs import write_csv
+from ._outputs import write_json as write_json
 
 SUMMARY_NAMES = ("Avg", "WGA", "Gap", "HM")
 AVERAGE_DESCRIPTIONS = {
@@ -34,19 +37,27 @@ def run_record(selection, k, report):
     -------
     record : dict
         ``selection``, ``k``, ``label``, ``summary`` (name -> percent),
-        ``summary_counts`` (name -> images behind the value) and ``groups`` (list of
-        ``name``, ``count``, ``accuracy`` in percent).
+        ``summary_counts`` (name -> images behind the value), ``summary_notes``
+        (name -> what it excludes, only where it excludes something) and ``groups``
+        (list of ``name``, ``count``, ``accuracy`` in percent or None, ``no_samples``).
     """
-    rows = list(zip(report["name"], report["kind"], report["count"].tolist(), report["value"].tolist()))
+    rows = list(zip(report["name"], report["kind"], report["count"].tolist(), report["value"].tolist(), report["note"]))
     return {
         "selection": selection,
         "k": k,
         "label": selection if k is None else f"{selection} k={k}",
-        "summary": {name: 100 * value for name, kind, _, value in rows if kind == "summary"},
-        "summary_counts": {name: count for name, kind, count, _ in rows if kind == "summary"},
+        "summary": {name: 100 * value for name, kind, _, value, _ in rows if kind == "summary"},
+        "summary_counts": {name: count for name, kind, count, _, _ in rows if kind == "summary"},
+        "summary_notes": {name: note for name, kind, _, _, note in rows if kind == "summary" and note},
+        # accuracy None (JSON null) and no_samples True for a group without an evaluated image.
         "groups": [
-            {"name": name, "count": count, "accuracy": 100 * value}
-            for name, kind, count, value in rows
+            {
+                "name": name,
+                "count": count,
+                "accuracy": None if math.isnan(value) else 100 * value,
+                "no_samples": count == 0,
+            }
+            for name, kind, count, value, _ in rows
             if kind == "group"
         ],
     }
@@ -68,22 +79,28 @@ def format_table(result):
     Examples
     --------
     >>> import numpy as np
-    >>> report = {"name": ["Avg", "WGA", "Gap", "HM", "a"], "kind": ["summary"] * 4 + ["group"],
-    ...           "count": np.array([2, 2, 2, 2, 2]), "value": np.array([0.5, 0.5, 0.0, 0.5, 0.5])}
-    >>> result = {"dataset": "folder", "split": None, "n_evaluated": 2, "n_failed": 0,
-    ...           "average": "plain", "runs": [run_record("sage", 1, report)]}
+    >>> report = {"name": ["Avg", "WGA", "Gap", "HM", "a", "b"], "kind": ["summary"] * 4 + ["group"] * 2,
+    ...           "count": np.array([2, 2, 2, 2, 2, 0]), "value": np.array([0.5, 0.5, 0.0, 0.5, 0.5, np.nan]),
+    ...           "note": ["", "excludes 1 group with no samples: 'b'", "", "", "", "no samples"]}
+    >>> result = {"dataset": "folder", "split": None, "n_evaluated": 2, "n_failed": 1,
+    ...           "failures_listed_in": ["out.failures.csv"], "average": "plain", "runs": [run_record("sage", 1, report)]}
     >>> print(format_table(result))
-    folder: 2 images; Avg = accuracy over all images; accuracies in %
-    metric   sage k=1
-    Avg         50.00
-    WGA         50.00
-    Gap          0.00
-    HM          50.00
-    a (n=2)     50.00
+    folder: 2 images, 1 unreadable and left out (listed in out.failures.csv); Avg = accuracy over all images; accuracies in %
+    metric     sage k=1
+    Avg           50.00
+    WGA           50.00
+    Gap            0.00
+    HM            50.00
+    a (n=2)       50.00
+    b (n=0)  no samples
+    note: WGA excludes 1 group with no samples: 'b'
     """
     runs = result["runs"]
     split = f" ({result['split']} split)" if result.get("split") else ""
-    failed = f", {result['n_failed']} unreadable and left out" if result.get("n_failed") else ""
+    failed = ""
+    if result.get("n_failed"):
+        listed = " and ".join(result.get("failures_listed_in") or [])
+        failed = f", {result['n_failed']} unreadable and left out" + (f" (listed in {listed})" if listed else "")
     title = (
         f"{result['dataset']}{split}: {result['n_evaluated']} images{failed}; "
         f"Avg = {AVERAGE_DESCRIPTIONS[result['average']]}; accuracies in %"
@@ -92,7 +109,7 @@ def format_table(result):
     for name in SUMMARY_NAMES:
         lines.append((name, [f"{run['summary'][name]:.2f}" for run in runs]))
     for position, group in enumerate(runs[0]["groups"]):
-        cells = [f"{run['groups'][position]['accuracy']:.2f}" for run in runs]
+        cells = [_percent(run["groups"][position]["accuracy"]) for run in runs]
         lines.append((f"{group['name']} (n={group['count']})", cells))
     name_width = max(len(name) for name, _ in lines)
     widths = [max(len(cells[column]) for _, cells in lines) for column in range(len(runs))]
@@ -100,24 +117,30 @@ def format_table(result):
     for name, cells in lines:
         padded = "  ".join(cell.rjust(width) for cell, width in zip(cells, widths))
         text.append(f"{name:<{name_width}}  {padded}".rstrip())
+    # Every run sees the same images, so the notes of the first run hold for all.
+    for name, note in runs[0]["summary_notes"].items():
+        text.append(f"note: {name} {note}")
     return "\n".join(text)
 
 
-def write_json(path, result):
-    """Write the whole result (settings and every configuration) as JSON."""
-    with open_output(path) as stream:
-        json.dump(result, stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+def _percent(value):
+    return "no samples" if value is None else f"{value:.2f}"
 
 
 def write_report_csv(path, result):
-    """Write one row per configuration and metric: selection, k, name, kind, count, value (%)."""
+    """Write one row per configuration and metric: selection, k, name, kind, count, value (%), note.
+
+    A group with no evaluated image has count 0, an empty value and the note
+    ``no samples``; a summary row notes the groups it excludes.
+    """
     rows = []
     for run in result["runs"]:
         k = "" if run["k"] is None else run["k"]
         for name in SUMMARY_NAMES:
             count = run["summary_counts"][name]
-            rows.append([run["selection"], k, name, "summary", count, repr(run["summary"][name])])
+            note = run["summary_notes"].get(name, "")
+            rows.append([run["selection"], k, name, "summary", count, repr(run["summary"][name]), note])
         for group in run["groups"]:
-            rows.append([run["selection"], k, group["name"], "group", group["count"], repr(group["accuracy"])])
-    write_csv(path, ["selection", "k", "name", "kind", "count", "value"], rows)
+            value, note = ("", "no samples") if group["no_samples"] else (repr(group["accuracy"]), "")
+            rows.append([run["selection"], k, group["name"], "group", group["count"], value, note])
+    write_csv(path, ["selection", "k", "name", "kind", "count", "value", "note"], rows)

@@ -1,20 +1,16 @@
-"""Where the command line talks: logging to stderr, warnings, progress bars and output files.
+"""Where the command line talks: logging to stderr, warnings and progress bars.
 
 Results go to stdout or files; everything meant for a person (progress, notes,
 warnings, errors) goes to stderr, so ``skclip-sage classify ... > out.csv`` keeps
-the CSV clean.
+the CSV clean. Output files are written by ``_outputs.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
-import os
 import sys
 import warnings
-
-from ._errors import InputError
 
 LOGGER = logging.getLogger("skclip_sage.cli")
 PROGRAM = "skclip-sage"
@@ -77,89 +73,3 @@ def warnings_to_log(*, strict):
         warnings.simplefilter("always", SkippedImagesWarning)
         warnings.showwarning = show
         yield
-
-
-def check_output_path(path, option):
-    """Fail early, before any model work, when ``path`` cannot be written.
-
-    Parameters
-    ----------
-    path : str or None
-        The output file; None or ``"-"`` mean stdout and are always fine.
-    option : str
-        The option that named it, for the message.
-    """
-    if path is None or path == "-":
-        return
-    if os.path.isdir(path):
-        raise InputError(f"{option} {path!r} is a folder; give a file name.")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise InputError(f"{option} {path!r}: the folder {parent!r} does not exist; create it first.")
-
-
-@contextlib.contextmanager
-def open_output(path, *, binary=False):
-    """Open ``path`` for writing (stdout for None or ``"-"``), replacing it only on success.
-
-    The data goes to ``<path>.partial-<pid>`` first and is renamed at the end, so
-    an interrupted or failed run never leaves a truncated file behind that looks
-    like a result.
-    """
-    if path is None or path == "-":
-        yield sys.stdout.buffer if binary else sys.stdout
-        sys.stdout.flush()
-        return
-    partial = f"{path}.partial-{os.getpid()}"
-    try:
-        if binary:
-            with open(partial, "wb") as stream:
-                yield stream
-        else:
-            with open(partial, "w", newline="", encoding="utf-8") as stream:
-                yield stream
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-
-
-def write_csv(path, header, rows):
-    """Write a CSV (``\\n`` line ends) to ``path`` or stdout.
-
-    Parameters
-    ----------
-    path : str or None
-        The file, or None / ``"-"`` for stdout.
-    header : list of str
-        Column names.
-    rows : iterable of list
-        The rows, each as long as ``header``.
-    """
-    with open_output(path) as stream:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def default_failures_path(output):
-    """``<output stem>.failures.csv`` next to ``output``; ``skclip-sage-failures.csv`` for stdout."""
-    if output is None or output == "-":
-        return f"{PROGRAM}-failures.csv"
-    return f"{os.path.splitext(output)[0]}.failures.csv"
-
-
-def write_failures(path, failures):
-    """Write the unreadable images as a CSV with the columns ``path`` and ``reason``.
-
-    Parameters
-    ----------
-    path : str
-        The failures file (written even when there are no failures, so a file left
-        by an earlier run never lingers as if it described this one).
-    failures : list of (str, str)
-        ``(path, reason)`` of each unreadable image.
-    """
-    write_csv(path, ["path", "reason"], [list(failure) for failure in failures])
-    if failures:
-        LOGGER.warning("listed the unreadable image(s) in %s", path)

@@ -67,6 +67,66 @@ def collect_class_names(classes, class_file):
     return names
 
 
+def read_class_names_file(path):
+    """Label -> text (or list of texts) from ``--class-names FILE``, a JSON or CSV file.
+
+    Parameters
+    ----------
+    path : str
+        ``.json``: an object mapping each label to a text or a list of texts.
+        ``.csv``: a header row, then rows of label and text (the first two
+        columns); a label on several rows gets all their texts.
+
+    Returns
+    -------
+    class_names : dict of str to (str or list of str)
+    """
+    import json
+
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (".json", ".csv"):
+        raise UsageError(f"--class-names {path!r} must be a .json or .csv file; it ends in {extension!r}.")
+    if not os.path.isfile(path):
+        raise InputError(f"the class names file {path!r} does not exist or is not a file.")
+    if extension == ".csv":
+        from ..datasets._csv import csv_rows
+
+        texts = {}
+        try:
+            with csv_rows(path) as (header, rows):
+                if len(header) < 2:
+                    raise ValueError(f"{path!r} needs two columns, label and text; its header is {header}.")
+                for line, cells in rows:
+                    if not cells[0] or not cells[1]:
+                        raise ValueError(f"{path!r} line {line}: the label and the text must not be empty.")
+                    texts.setdefault(cells[0], []).append(cells[1])
+        except ValueError as err:
+            raise InputError(str(err)) from err
+        return {label: values[0] if len(values) == 1 else values for label, values in texts.items()}
+    try:
+        with open(path, encoding="utf-8-sig") as stream:
+            mapping = json.load(stream)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"the class names file {path!r} is not valid UTF-8 JSON: {err}.") from err
+    valid = isinstance(mapping, dict) and all(
+        isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+        for value in mapping.values()
+    )
+    if not valid:
+        raise InputError(
+            f"the class names file {path!r} must hold one JSON object mapping each label to a text or a list "
+            'of texts, e.g. {"cat": "cat", "dog": ["dog", "puppy"]}.'
+        )
+    return mapping
+
+
+def template_files(value):
+    """The file ``--templates`` reads, as a list (empty for a built-in set)."""
+    from ..prompts import TEMPLATE_SETS
+
+    return [] if value in TEMPLATE_SETS else [value]
+
+
 def resolve_templates_option(value, option="--templates"):
     """The templates named by ``--templates``: a built-in set name or a text file.
 

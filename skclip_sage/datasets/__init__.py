@@ -3,19 +3,22 @@
 Nothing is downloaded: each loader reads a dataset folder that already exists (the
 WILDS layout for Waterbirds and CelebA, the DomainBed layout for PACS and VLCS) and
 returns a :class:`~sklearn.utils.Bunch` of image paths, targets, groups, group names
-and the class prompts the paper used. Paths named by a manifest must stay inside the
-dataset folder; every missing file is reported, never dropped.
+and the class prompts the paper used. Paths named by a benchmark's manifest must stay
+inside the dataset folder; every missing file is reported, never dropped.
+:func:`load_manifest` reads your own labelled CSV, whose paths are yours to choose.
 """
 
 from ._celeba import load_celeba
 from ._domainbed import load_pacs, load_vlcs
 from ._folder import IMAGE_EXTENSIONS, load_image_folder
+from ._manifest import load_manifest
 from ._waterbirds import load_waterbirds
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "load_celeba",
     "load_image_folder",
+    "load_manifest",
     "load_pacs",
     "load_vlcs",
     "load_waterbirds",

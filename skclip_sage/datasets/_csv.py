@@ -7,6 +7,7 @@ costs three lists of strings rather than 200k dictionaries.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 
@@ -23,10 +24,59 @@ def _describe_columns(header: list[str]) -> str:
     return listed
 
 
+@contextlib.contextmanager
+def csv_rows(path: Path):
+    """Open the CSV file ``path``; yield its header and an iterator of ``(line, cells)``.
+
+    Every data row has the header's width: a row with more or fewer fields is an
+    error naming its line (a stray comma would shift every later column). Blank
+    lines are skipped; cells and names are stripped. Rows are read as iterated, so
+    a caller keeping a few columns never holds the whole file.
+
+    Yields
+    ------
+    header : list of str
+        The column names.
+    rows : iterator of (int, list of str)
+        The line each data row starts on (the header is line 1) and its cells.
+    """
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark, which would
+    # otherwise become part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        reader = csv.reader(file)
+        try:
+            header = [name.strip() for name in next(reader, [])]
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise _unreadable(path, reader, error) from error
+        if not header:
+            raise ValueError(f"{str(path)!r} is empty; expected a header row naming the columns.")
+
+        def rows():
+            line = reader.line_num + 1
+            try:
+                for row in reader:
+                    if any(cell.strip() for cell in row):  # blank lines carry no row
+                        if len(row) != len(header):
+                            raise ValueError(
+                                f"{str(path)!r} line {line}: expected {len(header)} fields like the header, "
+                                f"got {len(row)}."
+                            )
+                        yield line, [cell.strip() for cell in row]
+                    line = reader.line_num + 1
+            except (csv.Error, UnicodeDecodeError) as error:
+                raise _unreadable(path, reader, error) from error
+
+        yield header, rows()
+
+
+def _unreadable(path, reader, error):
+    return ValueError(f"{str(path)!r} near line {reader.line_num} is not a readable UTF-8 CSV file: {error}")
+
+
 def read_csv_columns(
     path: Path, columns: tuple[str, ...], *, dataset: str, source: str
 ) -> tuple[dict[str, list[str]], list[int]]:
-    """Read ``columns`` of the CSV file ``path``.
+    """Read ``columns`` of the CSV file ``path`` (rows checked as in :func:`csv_rows`).
 
     Returns
     -------
@@ -39,41 +89,22 @@ def read_csv_columns(
         raise FileNotFoundError(f"The {dataset} dataset is incomplete: expected the file {str(path)!r}. {source}")
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
-    # utf-8-sig: spreadsheet exports often start with a byte-order mark, which would
-    # otherwise become part of the first column's name.
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        reader = csv.reader(file)
-        try:
-            header = [name.strip() for name in next(reader, [])]
-            if not header:
-                raise ValueError(f"{str(path)!r} is empty; expected a header row naming the columns.")
-            indices = [_column_index(header, name, path) for name in columns]
-            line = reader.line_num + 1
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    line = reader.line_num + 1
-                    continue  # blank lines carry no row
-                if len(row) != len(header):
-                    raise ValueError(
-                        f"{str(path)!r} line {line}: expected {len(header)} fields like the header, got {len(row)}."
-                    )
-                for name, index in zip(columns, indices):
-                    values[name].append(row[index].strip())
-                lines.append(line)
-                line = reader.line_num + 1
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise ValueError(
-                f"{str(path)!r} near line {reader.line_num} is not a readable UTF-8 CSV file: {error}"
-            ) from error
+    with csv_rows(path) as (header, rows):
+        indices = [column_index(header, name, path) for name in columns]
+        for line, cells in rows:
+            for name, index in zip(columns, indices):
+                values[name].append(cells[index])
+            lines.append(line)
     if not lines:
         raise ValueError(f"{str(path)!r} has a header but no data rows.")
     return values, lines
 
 
-def _column_index(header: list[str], name: str, path: Path) -> int:
+def column_index(header: list[str], name: str, path: Path, hint: str = "") -> int:
+    """The position of the column ``name`` in ``header``; exactly one must exist."""
     found = header.count(name)
     if found == 0:
-        raise ValueError(f"{str(path)!r} has no column {name!r}; columns found: {_describe_columns(header)}.")
+        raise ValueError(f"{str(path)!r} has no column {name!r}; columns found: {_describe_columns(header)}.{hint}")
     if found > 1:
         raise ValueError(f"{str(path)!r} has {found} columns named {name!r}; expected one.")
     return header.index(name)

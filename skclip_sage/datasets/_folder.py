@@ -2,8 +2,10 @@
 
 Folders are scanned one level deep, never recursively: a ``domain/class/image`` tree
 passed without ``domains=True`` then fails loudly (its "class" folders hold folders,
-not images) instead of silently turning domains into classes. Symlinks are followed
-only while they stay inside the root, the same rule as for manifests.
+not images) instead of silently turning domains into classes. A tree of your own
+(:func:`load_image_folder`) may hold symlinks to images and folders anywhere: they
+are followed. The benchmark loaders built on these helpers (PACS, VLCS) follow
+symlinks only while they stay inside the dataset root, the rule for their manifests.
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _visible_entries(folder: str, root: str) -> list[os.DirEntry]:
-    """Visible entries of ``folder``, refusing symlinks that lead outside ``root``."""
+def _visible_entries(folder: str, root: str | None) -> list[os.DirEntry]:
+    """Visible entries of ``folder``; with a ``root``, refusing symlinks that lead outside it."""
     entries = []
     with os.scandir(folder) as scan:
         for entry in scan:
             if entry.name.startswith("."):
                 continue  # .DS_Store, ._x.jpg (macOS resource forks), .ipynb_checkpoints
-            if entry.is_symlink():
+            if root is not None and entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if not is_inside(target, root):
                     raise ValueError(
@@ -45,8 +47,11 @@ def _visible_entries(folder: str, root: str) -> list[os.DirEntry]:
     return entries
 
 
-def list_subfolders(folder: str, root: str, *, layout: str) -> list[str]:
-    """Sorted names of the visible subfolders of ``folder``; loose images are an error."""
+def list_subfolders(folder: str, root: str | None, *, layout: str) -> list[str]:
+    """Sorted names of the visible subfolders of ``folder``; loose images are an error.
+
+    ``root`` None follows every symlink; otherwise only those staying inside ``root``.
+    """
     entries = _visible_entries(folder, root)
     loose = sorted(entry.name for entry in entries if not entry.is_dir() and is_image_name(entry.name))
     if loose:
@@ -61,7 +66,7 @@ def list_subfolders(folder: str, root: str, *, layout: str) -> list[str]:
     return sorted(entry.name for entry in entries if entry.is_dir())
 
 
-def list_images(folder: str, root: str, *, layout: str) -> list[str]:
+def list_images(folder: str, root: str | None, *, layout: str) -> list[str]:
     """Sorted absolute paths of the images directly in ``folder``; at least one is required."""
     entries = _visible_entries(folder, root)
     subfolders = sorted(entry.name for entry in entries if entry.is_dir())
@@ -86,13 +91,14 @@ def list_images(folder: str, root: str, *, layout: str) -> list[str]:
 
 
 def collect_images(
-    root: str, domain_names: list[str] | None, class_names: list[str], *, layout: str
+    root: str, domain_names: list[str] | None, class_names: list[str], *, layout: str, guard: bool = True
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Scan ``root[/domain]/class`` folders in order.
 
     Returns the image paths, their domain index (0 without domains) and class index,
     grouped by domain then class, each folder's images in name order. A class folder
-    a domain lacks contributes no rows.
+    a domain lacks contributes no rows. ``guard`` refuses symlinks leading outside
+    ``root``; without it every symlink is followed.
     """
     paths, domain_index, class_index = [], [], []
     for domain_position, domain in enumerate(domain_names or [""]):
@@ -100,7 +106,7 @@ def collect_images(
             folder = os.path.join(root, domain, class_name)  # domain "" joins to nothing
             if not os.path.isdir(folder):
                 continue
-            images = list_images(folder, root, layout=layout)
+            images = list_images(folder, root if guard else None, layout=layout)
             paths.extend(images)
             domain_index.extend([domain_position] * len(images))
             class_index.extend([class_position] * len(images))
@@ -137,6 +143,9 @@ def load_image_folder(root, *, domains=False):
         If True, the subfolders of ``root`` are domains and each holds class folders;
         the classes are the union over domains (a domain may lack a class).
 
+    Symlinked image files and folders are followed wherever they lead: the tree
+    is yours (the PACS and VLCS loaders, by contrast, read only inside their root).
+
     Returns
     -------
     sklearn.utils.Bunch
@@ -168,7 +177,7 @@ def load_image_folder(root, *, domains=False):
         If ``root`` does not exist or is not a folder.
     ValueError
         If there are no class folders, a class folder holds no images or holds folders,
-        images lie where folders are expected, or a symlink leads outside ``root``.
+        or images lie where folders are expected.
 
     See Also
     --------
@@ -196,7 +205,8 @@ def load_image_folder(root, *, domains=False):
         raise FileNotFoundError(f"load_image_folder: the root {str(path)!r} {what}.")
     real_root = os.path.realpath(path)
     layout = LAYOUTS[bool(domains)]
-    top_level = list_subfolders(real_root, real_root, layout=layout)
+    # None: no symlink guard, a tree of your own may link to images anywhere.
+    top_level = list_subfolders(real_root, None, layout=layout)
     if not top_level:
         raise ValueError(f"load_image_folder: {str(path)!r} has no subfolders; the layout is {layout}.")
     if domains:
@@ -204,7 +214,7 @@ def load_image_folder(root, *, domains=False):
             {
                 name
                 for domain in top_level
-                for name in list_subfolders(os.path.join(real_root, domain), real_root, layout=layout)
+                for name in list_subfolders(os.path.join(real_root, domain), None, layout=layout)
             }
         )
         if not class_names:
@@ -212,7 +222,7 @@ def load_image_folder(root, *, domains=False):
     else:
         class_names = top_level
     paths, domain_index, class_index = collect_images(
-        real_root, top_level if domains else None, class_names, layout=layout
+        real_root, top_level if domains else None, class_names, layout=layout, guard=False
     )
     descr = f"Image folder {real_root!r} ({layout}): {len(paths)} images in {len(class_names)} classes" + (
         f" and {len(top_level)} domains.\n" if domains else ".\n"

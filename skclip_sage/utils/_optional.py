@@ -41,6 +41,12 @@ def require_matplotlib(caller: str):
     return importlib.import_module("matplotlib.pyplot")
 
 
+def require_pyarrow(caller: str):
+    """Return ``pyarrow.parquet``, or raise an ImportError naming the ``[parquet]`` extra."""
+    _require("pyarrow", "parquet", caller)
+    return importlib.import_module("pyarrow.parquet")
+
+
 def require_transformers(caller: str):
     """Return ``transformers``, or raise an ImportError naming the ``[transformers]`` extra."""
     return _require("transformers", "transformers", caller)
