@@ -192,6 +192,7 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         selection=selection,
         k=k,
         random_state=seed,
+        truncate=args.truncate,
         **model_options(args),
     )
     classifier.fit()  # the names are the task: no X, no y

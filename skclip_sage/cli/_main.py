@@ -67,7 +67,9 @@ def _user_error_types():
 
 def _one_line(error):
     """The error's message on one line (a message spanning lines would hide in logs)."""
-    return " ".join(str(error).split()) or type(error).__name__
+    message = " ".join(str(error).split()) or type(error).__name__
+    # The library's advice names its Python parameter; say the option too.
+    return message.replace("pass truncate=True", "pass truncate=True (--truncate on the command line)")
 
 
 def _strict_note(error, args):
