@@ -530,3 +530,58 @@ def test_fixture_images_are_real_and_coloured_by_group(tmp_path):
     pacs = load_pacs(make_pacs(tmp_path))
     with Image.open(pacs.data[0]) as image:
         assert image.format == "JPEG"
+
+
+# ----------------------------------------------------------------------------- Manifests
+
+
+def test_load_manifest_columns_paths_and_class_texts(tmp_path):
+    from skclip_sage.datasets import load_manifest
+
+    (tmp_path / "lists").mkdir()
+    manifest = tmp_path / "lists" / "mine.csv"
+    manifest.write_text(
+        "\ufeffpath,label,group,extra\n"
+        "a.jpg,dog,land,1\n"
+        "\n"  # blank lines carry no row
+        "../up/b.jpg,cat,water,2\n"
+        f"{tmp_path / 'abs.jpg'},dog,water,3\n"
+    )
+    bunch = load_manifest(
+        manifest, group_column="group", class_names={"cat": ["cat", "kitten"], "dog": "dog", "owl": "owl"}
+    )
+    assert bunch.paths == ["a.jpg", "../up/b.jpg", str(tmp_path / "abs.jpg")]
+    # Relative to the CSV's folder; absolute entries and '..' are taken as written.
+    assert bunch.data == [
+        str(tmp_path / "lists" / "a.jpg"),
+        str(tmp_path / "lists" / "../up/b.jpg"),
+        str(tmp_path / "abs.jpg"),
+    ]
+    assert bunch.target_names == ["cat", "dog", "owl"]  # a named class no row has is still a class
+    assert bunch.target.tolist() == [1, 0, 1] and bunch.class_prompts == [["cat", "kitten"], "dog", "owl"]
+    assert bunch.group_names == ["land", "water"] and bunch.groups.tolist() == [0, 1, 1]
+    assert bunch.columns["extra"] == ["1", "2", "3"] and bunch.lines == [2, 4, 5]
+    assert load_manifest(manifest).group_names == ["cat", "dog"]  # without a group column: the labels
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "match"),
+    [
+        ("path,label\na.jpg,dog,x\n", {}, r"line 2: expected 2 fields like the header, got 3"),
+        ("path,label\na.jpg\n", {}, r"line 2: expected 2 fields like the header, got 1"),
+        ("file,label\na.jpg,dog\n", {}, r"no column 'path'; columns found: 'file', 'label'"),
+        ("path,label\n,dog\n", {}, r"line 2: the 'path' cell is empty"),
+        ("path,label\na.jpg,\n", {}, r"line 2: the 'label' cell is empty"),
+        ("path,label\n", {}, r"lists no images"),
+        ("path,label\na.jpg,dog\n", {"group_column": "g"}, r"no column 'g'"),
+        ("path,label\na.jpg,dog\n", {"class_names": {"cat": "cat"}}, r"no text for the label\(s\) \['dog'\]"),
+    ],
+)
+def test_load_manifest_errors_name_the_line_or_column(tmp_path, text, options, match):
+    from skclip_sage.datasets import load_manifest
+
+    (tmp_path / "m.csv").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_manifest(tmp_path / "m.csv", **options)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_manifest(tmp_path / "missing.csv")
