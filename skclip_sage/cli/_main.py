@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 
-from . import _classify, _embed, _evaluate, _templates
+from . import _classify, _embed, _evaluate, _models, _templates
 from ._errors import EXIT_CODES_HELP, ExitCode, InputError, UsageError
 from ._options import common_parent
 from ._runtime import LOGGER, PROGRAM, configure_logging, warnings_to_log
@@ -33,7 +33,7 @@ examples:
 
 
 def build_parser():
-    """The ``skclip-sage`` argument parser with its four commands.
+    """The ``skclip-sage`` argument parser with its commands.
 
     Returns
     -------
@@ -53,7 +53,7 @@ def build_parser():
     # Kept so errors found after parsing show the command's own usage line.
     parser.command_parsers = {
         module.__name__.rsplit("._", 1)[1]: module.add_parser(subparsers, parents)
-        for module in (_classify, _evaluate, _embed, _templates)
+        for module in (_classify, _evaluate, _embed, _templates, _models)
     }
     return parser
 
