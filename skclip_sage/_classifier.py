@@ -152,8 +152,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     References
     ----------
-    Ye, Wang, Zheng, Liu, Zhang. "Spuriousness-Aware Guided Exploration for
-    mitigating multimodal spurious bias in CLIP", AAAI 2026 (arXiv:2511.13005).
+    Ye, Wang, Zheng, Liu, Zhang. "SAGE: Spuriousness-Aware Guided Prompt
+    Exploration for Mitigating Multimodal Bias", AAAI 2026 (arXiv:2511.13005).
 
     Examples
     --------
