@@ -667,3 +667,156 @@ def test_an_injected_open_clip_encoder_equals_the_named_model(tiny_model):
     )
     np.testing.assert_array_equal(injected.text_embeddings_, named.text_embeddings_)
     assert re.search(r"OpenClipEncoder", repr(injected))
+
+
+# ---------------------------------------------------------------- reliability 37: temperatures and set_params
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-39, 1e-3, 1.0, 1e39, 1e300])
+def test_any_accepted_temperature_gives_finite_probabilities(fitted, temperature):
+    _, X, y = fitted
+    clf = make_classifier(temperature=temperature).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warning either
+        proba = clf.predict_proba(X.astype(np.float32))
+        decision = clf.decision_function(X.astype(np.float32))
+    assert np.isfinite(proba).all() and np.isfinite(decision).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    if temperature <= 1e-3:
+        np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    if temperature >= 1e39:
+        np.testing.assert_allclose(proba, 1 / 3)
+
+
+def test_a_temperature_whose_logits_overflow_float64_is_refused_with_the_bound(fitted):
+    _, X, y = fitted
+    with pytest.raises(InvalidParameterError, match=r"'temperature' parameter .* range \[1e-300, inf\)"):
+        make_classifier(temperature=1e-320).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"k": 0}, {"k": -1}, {"k": 2.5}, {"temperature": 0}, {"temperature": np.nan}, {"temperature": -1.0}]
+    + [{"selection": "best"}, {"k": 6}],
+)
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "selected_templates"])
+def test_parameters_set_after_fit_are_checked_at_predict_with_the_fit_message(fitted, params, method):
+    clf, X, y = fitted
+    with pytest.raises(ValueError) as at_fit:
+        clone(clf).set_params(**params).fit(X, y)
+    clf.set_params(**params)
+    with pytest.raises(type(at_fit.value)) as at_predict:
+        getattr(clf, method)(X)
+    # Same message; only the description of the template pool differs for k above it.
+    assert str(at_predict.value).split(" (the number of")[0] == str(at_fit.value).split(" (the number of")[0]
+
+
+def test_a_selection_changed_after_fit_is_used_as_if_fitted_with_it(fitted):
+    clf, X, y = fitted
+    for params in [{"selection": "text", "k": 2}, {"selection": "ensemble"}, {"selection": "text", "k": 3}]:
+        clf.set_params(**params)
+        expected = make_classifier(**params).fit(X, y)
+        np.testing.assert_array_equal(clf.selected_templates(X), expected.selected_templates(X))
+        np.testing.assert_allclose(clf.predict_proba(X), expected.predict_proba(X), atol=1e-12)
+
+
+# ---------------------------------------------------------------- reliability 38: rows of huge or tiny norm
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-25])
+@pytest.mark.parametrize("selection", ["sage", "ensemble", "random"])
+def test_rows_of_extreme_finite_norm_classify_like_the_unscaled_rows(fitted, scale, selection):
+    _, X, y = fitted
+    clf = make_classifier(selection=selection, k=2, random_state=0).fit(X, y)
+    X32 = X.astype(np.float32)
+    scaled = X32 * np.float32(scale)
+    assert np.isfinite(scaled).all() and (np.abs(scaled).max(axis=1) > 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = clf.predict_proba(scaled)
+    np.testing.assert_allclose(proba, clf.predict_proba(X32), atol=1e-5)
+    np.testing.assert_array_equal(clf.predict(scaled), clf.predict(X32))
+    assert clf.predict_proba(scaled).max(axis=1).min() > 0.5  # not the uniform rows of an overflowed norm
+
+
+def test_a_row_mixing_huge_values_and_nan_is_still_rejected(fitted):
+    clf, X, _ = fitted
+    bad = X.astype(np.float32) * np.float32(1e20)
+    bad[3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinity in 1 of 30 rows \(3\)"):
+        clf.predict(bad)
+
+
+# ---------------------------------------------------------------- reliability 10: labels, random draws, torch modules
+
+
+def test_boolean_labels_warn_that_prompts_read_true_and_false():
+    X, _ = make_data(n=6)
+    with pytest.warns(NumericClassNamesWarning, match=r"\[False, True\] are booleans.*'a photo of a False\.'"):
+        clf = make_classifier(class_names=None).fit(X, np.array([True, False] * 3))
+    assert clf.class_names_ == ["False", "True"] and clf.classes_.dtype == bool
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.array(["bird", None, "fish", None], dtype=object), r"y holds None at 2 of 4 positions \(1, 3\)"),
+        (["bird", None, "fish", "tree"], r"y holds None at 1 of 4 positions \(1\)"),
+        (np.array(["bird", 1, "fish", 2], dtype=object), r"cannot be sorted: they mix the types \['int', 'str'\]"),
+    ],
+)
+def test_labels_that_cannot_be_sorted_are_clear_errors(y, message):
+    X, _ = make_data(n=4)
+    for clf in [make_classifier(class_names=None), make_classifier()]:
+        with pytest.raises(ValueError, match=message):
+            clf.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "random_state", [None, 7, np.random.RandomState(0), np.random.default_rng(0)], ids=["None", "int", "RS", "Gen"]
+)
+@pytest.mark.parametrize("selection", ["random", "random_with_replacement"])
+def test_random_selection_replays_one_seed_per_fit_so_predict_agrees_with_predict_proba(random_state, selection):
+    X, y = make_data(n=200)
+    global_state = np.random.get_state()[1].copy()
+    clf = make_classifier(selection=selection, k=2, random_state=random_state).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[clf.predict_proba(X).argmax(axis=1)])
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(clf.decision_function(X), axis=1)])
+    np.testing.assert_array_equal(clf.selected_templates(X), clf.selected_templates(X))
+    assert isinstance(clf.random_seed_, int)
+    if isinstance(random_state, int):
+        assert clf.random_seed_ == random_state
+    refit = clf.fit(X, y).random_seed_
+    if isinstance(random_state, int):
+        assert refit == random_state
+    else:
+        # A new fit takes a new seed from a generator, or fresh entropy for None.
+        assert clone(clf).set_params(random_state=random_state).fit(X, y).random_seed_ != refit
+    np.testing.assert_array_equal(np.random.get_state()[1], global_state)
+
+
+class DropoutTextEncoder(torch.nn.Module):
+    """A torch text encoder with dropout: random embeddings unless it is in eval mode."""
+
+    logit_scale, embedding_dim = 100.0, WIDTH
+
+    def __init__(self):
+        super().__init__()
+        self.words = WordSumEncoder(WIDTH, identity=None)
+        self.words.identity = None  # no identity: nothing is cached, every fit encodes
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def encode_text(self, texts):
+        return self.dropout(torch.as_tensor(self.words.encode_text(texts)))
+
+
+def test_an_injected_torch_module_encodes_in_eval_mode_and_keeps_its_training_flag():
+    X, y = make_data()
+    module = DropoutTextEncoder()
+    assert module.training
+    injected = SageZeroShotClassifier(module, templates=TEMPLATES, class_names=NAMES, device="cpu")
+    banks = [injected.fit(X, y).text_embeddings_.copy() for _ in range(2)]
+    assert module.training  # the caller's object, handed back as it came
+    np.testing.assert_array_equal(banks[0], banks[1])
+    reference = make_classifier().fit(X, y).text_embeddings_
+    np.testing.assert_allclose(banks[0], reference, atol=1e-6)

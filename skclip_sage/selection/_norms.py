@@ -74,6 +74,7 @@ def row_scaling(vectors: Array) -> RowScaling:
     norms = np.sqrt(np.where(in_range, squared, 1.0))
     suspects = np.flatnonzero(~in_range)
     non_finite = np.empty(0, dtype=np.intp)
+    copied = False
     if len(suspects):
         largest = np.max(np.abs(flat[suspects]), axis=1)  # NaN and inf propagate
         finite = np.isfinite(largest)
@@ -82,13 +83,13 @@ def row_scaling(vectors: Array) -> RowScaling:
         norms[suspects[largest == 0]] = 0.0
         scalable = finite & (largest > 0)
         if scalable.any():
-            flat = flat.copy()  # the caller's array is never written to
+            flat, copied = flat.copy(), True  # the caller's array is never written to
             rescaled = flat[suspects[scalable]] / largest[scalable][:, None]
             flat[suspects[scalable]] = rescaled
             norms[suspects[scalable]] = np.sqrt(np.einsum("ij,ij->i", rescaled, rescaled))
     norms = norms.astype(flat.dtype, copy=False)
-    shape = vectors.shape[:-1]
-    return RowScaling(flat.reshape(vectors.shape), norms.reshape(shape), non_finite)
+    rows = flat.reshape(vectors.shape) if copied else vectors
+    return RowScaling(rows, norms.reshape(vectors.shape[:-1]), non_finite)
 
 
 def _torch_row_scaling(vectors) -> RowScaling:
