@@ -38,6 +38,25 @@ SIGLIP_TEXT_LENGTH = 64  # as the released models: transformers' pipeline pads S
 IMAGE_SIZE = 32
 
 
+def _tower(**settings) -> dict:
+    """A two-layer, 32-wide transformer tower config, plus ``settings``."""
+    return {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, **settings}
+
+
+def _vision_tower() -> dict:
+    """The ViT of the tiny CLIP, SigLIP and AltCLIP: 32 px images in 8 px patches."""
+    return _tower(image_size=IMAGE_SIZE, patch_size=8)
+
+
+def _clip_processor():
+    """CLIP's preprocessing (shortest edge, centre crop, CLIP mean and std) at the tiny size."""
+    from transformers import CLIPImageProcessorPil
+
+    return CLIPImageProcessorPil(
+        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    )
+
+
 def _characters() -> list[str]:
     return list(string.ascii_lowercase + string.ascii_uppercase + string.digits + string.punctuation)
 
@@ -79,33 +98,20 @@ def _clip_tokenizer():
 def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
     """A tiny ``CLIPModel`` with its tokenizer and ``CLIPImageProcessor``."""
     import torch
-    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+    from transformers import CLIPConfig, CLIPModel
 
     tokenizer = _clip_tokenizer()
-    text = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "max_position_embeddings": TEXT_LENGTH,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-    }
-    vision = {
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "image_size": IMAGE_SIZE,
-        "patch_size": 8,
-    }
+    text = _tower(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=TEXT_LENGTH,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = _vision_tower()
     torch.manual_seed(seed)
     model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=24))
-    processor = CLIPImageProcessorPil(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
-    )
+    processor = _clip_processor()
     return _save(folder, model, tokenizer, processor)
 
 
@@ -143,26 +149,15 @@ def save_tiny_siglip(folder: Path, seed: int = 0) -> Path:
     from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel
 
     tokenizer = _siglip_tokenizer(folder)
-    text = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "max_position_embeddings": SIGLIP_TEXT_LENGTH,
-        "projection_size": 32,
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "bos_token_id": None,
-    }
-    vision = {
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "image_size": IMAGE_SIZE,
-        "patch_size": 8,
-    }
+    text = _tower(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=SIGLIP_TEXT_LENGTH,
+        projection_size=32,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    vision = _vision_tower()
     torch.manual_seed(seed)
     model = SiglipModel(SiglipConfig(text_config=text, vision_config=vision))
     with torch.no_grad():
@@ -188,17 +183,13 @@ def save_tiny_align(folder: Path, seed: int = 0) -> Path:
     from transformers import AlignConfig, AlignModel, EfficientNetImageProcessorPil
 
     tokenizer = _bert_tokenizer()
-    text = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "max_position_embeddings": TEXT_LENGTH,
-        "pad_token_id": tokenizer.pad_token_id,
+    text = _tower(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=TEXT_LENGTH,
+        pad_token_id=tokenizer.pad_token_id,
         # BERT pools the first token: with the default 0.02 init it barely sees the others.
-        "initializer_range": 0.5,
-    }
+        initializer_range=0.5,
+    )
     vision = {
         "image_size": IMAGE_SIZE,
         "width_coefficient": 1.0,
@@ -238,38 +229,25 @@ def _xlm_roberta_tokenizer():
 def save_tiny_altclip(folder: Path, seed: int = 0) -> Path:
     """A tiny ``AltCLIPModel`` (XLM-R text tower) with its tokenizer and ``CLIPImageProcessor``."""
     import torch
-    from transformers import AltCLIPConfig, AltCLIPModel, CLIPImageProcessorPil
+    from transformers import AltCLIPConfig, AltCLIPModel
 
     tokenizer = _xlm_roberta_tokenizer()
-    text = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
+    text = _tower(
+        vocab_size=len(tokenizer),
         # RoBERTa positions start after the padding index: two more than the tokens.
-        "max_position_embeddings": TEXT_LENGTH + 2,
-        "project_dim": 24,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
+        max_position_embeddings=TEXT_LENGTH + 2,
+        project_dim=24,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         # XLM-R pools the first token: with the default 0.02 init it barely sees the others.
-        "initializer_range": 0.5,
-        "initializer_factor": 0.5,
-    }
-    vision = {
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "image_size": IMAGE_SIZE,
-        "patch_size": 8,
-    }
+        initializer_range=0.5,
+        initializer_factor=0.5,
+    )
+    vision = _vision_tower()
     torch.manual_seed(seed)
     model = AltCLIPModel(AltCLIPConfig(text_config=text, vision_config=vision, projection_dim=24))
-    processor = CLIPImageProcessorPil(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
-    )
+    processor = _clip_processor()
     return _save(folder, model, tokenizer, processor)
 
 

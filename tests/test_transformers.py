@@ -282,37 +282,34 @@ def test_long_prompts_are_checked_against_the_context(tiny_hf_models):
 # ---------------------------------------------------------------- cross-check: transformers' pipeline
 
 
-def test_single_template_predict_proba_equals_the_zero_shot_pipeline(tiny_hf_models, tmp_path):
-    model = tiny_hf_models["clip"]
-    paths = pictures(tmp_path, count=4)
+def fitted_against_the_pipeline(model, folder):
+    """A single-template classifier fitted on embedded images, and the pipeline's answer per image."""
+    paths = pictures(folder, count=4)
     pipe = transformers.pipeline("zero-shot-image-classification", model=str(folder_of(model)), device="cpu")
     template = "a photo of a {}."
     X = ClipImageEmbedder(model, device="cpu").fit_transform(paths)
     clf = SageZeroShotClassifier(model, templates=[template], selection="single", device="cpu").fit(
         X, CLASSES + ["cat"]
     )
-    proba = clf.predict_proba(X)
-    for row, path in zip(proba, paths):
+    answers = []
+    for path in paths:
         answer = pipe(Image.open(path), candidate_labels=sorted(CLASSES), hypothesis_template=template)
-        expected = {item["label"]: item["score"] for item in answer}
-        np.testing.assert_allclose(row, [expected[label] for label in clf.classes_], atol=1e-5)
+        scores = {item["label"]: item["score"] for item in answer}
+        answers.append([scores[label] for label in clf.classes_])
+    return clf, X, np.array(answers)
+
+
+def test_single_template_predict_proba_equals_the_zero_shot_pipeline(tiny_hf_models, tmp_path):
+    clf, X, expected = fitted_against_the_pipeline(tiny_hf_models["clip"], tmp_path)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, atol=1e-5)
 
 
 def test_siglip_sigmoid_scores_equal_the_pipeline_and_share_the_softmax_argmax(tiny_hf_models, tmp_path):
-    model = tiny_hf_models["siglip"]
-    paths = pictures(tmp_path, count=4)
-    pipe = transformers.pipeline("zero-shot-image-classification", model=str(folder_of(model)), device="cpu")
-    template = "a photo of a {}."
-    X = ClipImageEmbedder(model, device="cpu").fit_transform(paths)
-    clf = SageZeroShotClassifier(model, templates=[template], selection="single", device="cpu").fit(
-        X, CLASSES + ["cat"]
-    )
-    encoder = load_encoder(model, device="cpu")
-    scores = sigmoid_scores(clf.class_similarities(X), clf.logit_scale_, encoder.logit_bias)
-    for row, path in zip(scores, paths):
-        answer = pipe(Image.open(path), candidate_labels=sorted(CLASSES), hypothesis_template=template)
-        expected = {item["label"]: item["score"] for item in answer}
-        np.testing.assert_allclose(row, [expected[label] for label in clf.classes_], rtol=1e-4, atol=1e-6)
+    # transformers' pipeline answers SigLIP with per-pair sigmoids, not a softmax.
+    clf, X, expected = fitted_against_the_pipeline(tiny_hf_models["siglip"], tmp_path)
+    bias = load_encoder(tiny_hf_models["siglip"], device="cpu").logit_bias
+    scores = sigmoid_scores(clf.class_similarities(X), clf.logit_scale_, bias)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(scores.argmax(axis=1), clf.predict_proba(X).argmax(axis=1))
 
 

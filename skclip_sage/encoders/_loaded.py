@@ -21,20 +21,10 @@ TEXT_BATCH_SIZE = 256
 class LoadedEncoder:
     """A torch model in eval mode on one device, behind the :class:`TextImageEncoder` interface.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The network; put in eval mode before every forward pass.
-    preprocess : callable
-        PIL image -> input tensor. A light picklable object: DataLoader workers
-        receive it, never the model.
-    identity : str
-        Names the model and weights (cache key).
-    device : torch.device
-        Where the model lives.
-    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
-        Autocast choice for forward passes; ``"auto"`` is bf16 (fp16 on GPUs
-        without bf16) on CUDA and fp32 on the CPU.
+    The base of :class:`~skclip_sage.encoders.OpenClipEncoder` and
+    :class:`~skclip_sage.encoders.TransformersEncoder`, whose docstrings describe
+    the parameters; ``preprocess`` must be a light picklable object, since
+    DataLoader workers receive it.
     """
 
     context_length: int
