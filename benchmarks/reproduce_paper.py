@@ -1,10 +1,13 @@
-"""Reproduce the SAGE paper's comparison of template-selection modes.
+"""Reproduce the SAGE paper's comparison: selection modes and training-free debiasing methods.
 
 For one dataset and one CLIP model (or one simulator regime), embed the images once,
-classify them with every selection mode (``single``, ``ensemble``, ``random``, ``text``,
-``sage``) at K in {1, 3, 5, 10, 20, 80}, and write ``results.md``, ``results.csv``
-(Avg, WGA, Gap, HM per mode and K, next to the paper's published numbers) and
-``results.png`` (WGA and Avg against K). Progress goes to stderr.
+classify them with every selection mode (``single`` = ZS, ``ensemble``, ``random``, the
+paper code's ``random_with_replacement``, ``text``, ``sage``) at K in {1, 3, 5, 10, 20,
+80} and with the debiasing methods (RoboShot, TIE*, Orth-Proj, Orth-Cali, RoboShot +
+SAGE, Orth-Cali + SAGE; concept texts from the dataset's preset), and write
+``results.md``, ``results.csv`` (Avg, WGA, Gap, HM per row, next to the published
+numbers) and ``results.png`` (WGA and Avg against K). The evaluation is the library's
+(:mod:`skclip_sage.comparison`). Progress goes to stderr.
 
 Offline, on the simulator::
 
@@ -82,6 +85,17 @@ def build_parser():
     parser.add_argument("--n-samples", type=int, default=2000, help="simulated images (default: 2000)")
     parser.add_argument("--n-templates", type=int, default=80, help="simulated templates (default: 80)")
     parser.add_argument("--no-plot", action="store_true", help="skip results.png (no matplotlib needed)")
+    parser.add_argument(
+        "--no-debias", action="store_true", help="only the selection modes (no RoboShot, TIE*, Orth-Proj/Cali rows)"
+    )
+    parser.add_argument("--lam", type=float, default=1000.0, help="Orth-Cali's calibration weight (default: 1000)")
+    parser.add_argument(
+        "--tie-fit",
+        choices=("train", "evaluation"),
+        default="train",
+        help="images TIE* estimates its scales on: the unlabelled train split (Waterbirds, CelebA, simulation) "
+        "or the evaluated ones; PACS and VLCS have no train split and always use the evaluated images",
+    )
     return parser
 
 
@@ -94,6 +108,7 @@ def simulated_problem(args):
         args.n_samples,
         n_templates=args.n_templates,
         seed=args.seed,
+        n_train_samples=args.n_samples,
     )
     log(f"simulated regime {args.simulate!r}: {args.n_samples} images, {args.n_templates} templates")
     return {
@@ -110,13 +125,17 @@ def simulated_problem(args):
         "pretrained": None,
         "weights": None,
         "notes": [simulation.DESCR.splitlines()[0]],
+        "concepts": simulation.concepts,
+        "X_train": simulation.train_data,
+        "y_train": simulation.train_target,
     }
 
 
 def dataset_problem(args):
     """Load a dataset folder and embed its images once (cached on disk)."""
-    from skclip_sage import ClipImageEmbedder, datasets
+    from skclip_sage import datasets
 
+    loader = None
     if args.dataset in ("waterbirds", "celeba"):
         loader = datasets.load_waterbirds if args.dataset == "waterbirds" else datasets.load_celeba
         bunch = loader(args.root, split=args.split)
@@ -128,6 +147,42 @@ def dataset_problem(args):
         f"{args.dataset}: {len(bunch.data)} images, {len(set(bunch.groups.tolist()))} groups; embedding with "
         f"{args.model} ({args.pretrained}), cache {args.cache_dir}"
     )
+    X, y, groups, notes = embed_readable(bunch, args)
+    concepts, X_train, y_train = None, None, None
+    if not args.no_debias and args.dataset in ("waterbirds", "celeba", "pacs", "vlcs"):
+        concepts = args.dataset
+        if args.dataset in ("waterbirds", "celeba") and args.tie_fit == "train" and args.split != "train":
+            train = loader(args.root, split="train")
+            log(f"TIE* fits on the unlabelled train split: embedding its {len(train.data)} images")
+            X_train, y_train, _, _ = embed_readable(train, args)
+    present = np.unique(groups)
+    weights = None
+    if AVERAGE_OF_DATASET[args.dataset] == "weighted":
+        weights = {int(group): int(bunch.train_group_counts[group]) for group in present}
+    return {
+        "dataset": args.dataset,
+        "title": f"{args.dataset} ({args.split} split)" if args.dataset in ("waterbirds", "celeba") else args.dataset,
+        "X": X,
+        "y": y,
+        "groups": groups,
+        "group_names": {group: bunch.group_names[group] for group in range(len(bunch.group_names))},
+        "class_names": {int(label): bunch.class_prompts[label] for label in np.unique(y)},
+        "templates": args.templates,
+        "model": args.model,
+        "model_name": args.model,
+        "pretrained": args.pretrained,
+        "weights": weights,
+        "notes": notes,
+        "concepts": concepts,
+        "X_train": X_train,
+        "y_train": y_train,
+    }
+
+
+def embed_readable(bunch, args):
+    """Embed a dataset's images (cached on disk); drop the unreadable ones, saying so."""
+    from skclip_sage import ClipImageEmbedder
+
     embedder = ClipImageEmbedder(
         args.model,
         pretrained=args.pretrained,
@@ -148,41 +203,37 @@ def dataset_problem(args):
         log(f"skipping {len(skipped)} unreadable images: {skipped[:5]}")
         notes.append(f"{len(skipped)} unreadable images were left out (first: {skipped[0]}).")
         X, y, groups = X[readable], y[readable], groups[readable]
-    present = np.unique(groups)
-    weights = None
-    if AVERAGE_OF_DATASET[args.dataset] == "weighted":
-        weights = {int(group): int(bunch.train_group_counts[group]) for group in present}
-    return {
-        "dataset": args.dataset,
-        "title": f"{args.dataset} ({args.split} split)" if args.dataset in ("waterbirds", "celeba") else args.dataset,
-        "X": X,
-        "y": y,
-        "groups": groups,
-        "group_names": {group: bunch.group_names[group] for group in range(len(bunch.group_names))},
-        "class_names": {int(label): bunch.class_prompts[label] for label in np.unique(y)},
-        "templates": args.templates,
-        "model": args.model,
-        "model_name": args.model,
-        "pretrained": args.pretrained,
-        "weights": weights,
-        "notes": notes,
-    }
+    return X, y, groups, notes
 
 
 def methods_of(problem, args):
-    """The rows to compare: every selection mode at every K (the library builds them)."""
-    from skclip_sage.comparison import selection_methods
+    """The rows to compare: every selection mode at every K, then the debiasing methods."""
+    from skclip_sage.comparison import debias_methods, selection_methods
 
-    return selection_methods(
+    shared = {"pretrained": problem["pretrained"], "device": args.device, "cache_dir": args.cache_dir}
+    methods = selection_methods(
         problem["model"],
         class_names=problem["class_names"],
         templates=problem["templates"],
         k_values=args.k,
         random_state=args.seed,
-        pretrained=problem["pretrained"],
-        device=args.device,
-        cache_dir=args.cache_dir,
+        **shared,
     )
+    if problem["concepts"] is not None and not args.no_debias:
+        tie_fit = "train" if args.tie_fit == "train" and problem["X_train"] is not None else "evaluation"
+        if tie_fit == "evaluation":
+            reason = "--tie-fit evaluation" if args.tie_fit == "evaluation" else "no separate training split"
+            problem["notes"].append(f"TIE* estimated its scales on the evaluated images ({reason}).")
+        methods += debias_methods(
+            problem["model"],
+            class_names=problem["class_names"],
+            templates=problem["templates"],
+            concepts=problem["concepts"],
+            lam=args.lam,
+            tie_fit_on=tie_fit,
+            **shared,
+        )
+    return methods
 
 
 def main(argv=None):
@@ -212,6 +263,8 @@ def main(argv=None):
         group_names=problem["group_names"],
         average=AVERAGE_OF_DATASET[problem["dataset"]],
         weights=problem["weights"],
+        X_train=problem["X_train"],
+        y_train=problem["y_train"],
         log=log,
     )
     paper_model = args.paper_model or problem["model_name"]

@@ -36,7 +36,7 @@ def test_selection_methods_clip_k_to_the_pool_and_drop_duplicates(simulation):
     assert [(method.name, method.k) for method in methods] == [
         ("single", 1),
         ("ensemble", 6),
-        *((mode, k) for mode in ("random", "text", "sage") for k in (1, 5, 6)),
+        *((mode, k) for mode in ("random", "random_with_replacement", "text", "sage") for k in (1, 5, 6)),
     ]
     assert all(method.estimator.random_state == 0 for method in methods)
     assert methods[-1].estimator.get_params()["k"] == 6
@@ -117,3 +117,40 @@ def test_write_results_puts_published_numbers_beside_their_rows(simulation, tmp_
     assert (tmp_path / "out" / "results.png").read_bytes().startswith(PNG_SIGNATURE)
     with pytest.raises(ValueError, match="at least one row"):
         write_results(tmp_path, [], title="t", model="m")
+
+
+def test_debias_methods_build_every_row_with_the_classifiers_model(simulation):
+    from sklearn.pipeline import Pipeline
+
+    from skclip_sage.comparison import DEBIAS_MODES, debias_methods
+
+    methods = debias_methods(
+        simulation.encoder,
+        class_names=simulation.class_names,
+        templates=simulation.templates,
+        concepts=simulation.concepts,
+        lam=50.0,
+        sage_k=3,
+        device="cpu",
+    )
+    assert [(method.name, method.k) for method in methods] == [
+        ("roboshot", 1),
+        ("tie*", 1),
+        ("orth_proj", 1),
+        ("orth_cali", 1),
+        ("roboshot+sage", 3),
+        ("orth_cali+sage", 3),
+    ]
+    assert tuple(method.name for method in methods) == DEBIAS_MODES
+    by_name = {method.name: method.estimator for method in methods}
+    assert isinstance(by_name["roboshot"], Pipeline) and by_name["roboshot"][0].model is simulation.encoder
+    assert by_name["roboshot"][0].device == "cpu"  # encoder parameters reach the transformers
+    assert by_name["orth_proj"].text_debias.lam == 0.0 and by_name["orth_cali"].text_debias.lam == 50.0
+    assert by_name["orth_cali+sage"].get_params()["selection"] == "sage"
+    assert "training-split" in methods[1].description
+    with pytest.raises(ValueError, match="unknown modes"):
+        debias_methods("ViT-B-32", class_names=["a", "b"], concepts="waterbirds", modes=("tie",))
+    with pytest.raises(ValueError, match="is not a preset"):
+        debias_methods("ViT-B-32", class_names=["a", "b"], concepts="imagenet")
+    with pytest.raises(ValueError, match="concepts lacks"):
+        debias_methods("ViT-B-32", class_names=["a", "b"], concepts={"harmful": []})

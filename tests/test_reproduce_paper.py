@@ -51,8 +51,18 @@ def test_simulation_writes_table_csv_and_plot(reproduce_paper, tmp_path):
     rows = read_rows(tmp_path)
     # single and ensemble once; K in {1, 3, 5, 10, 20, 80} clipped to 12 templates.
     assert [(row["mode"], row["k"]) for row in rows[:2]] == [("single", "1"), ("ensemble", "12")]
-    for mode in ("random", "text", "sage"):
+    for mode in ("random", "random_with_replacement", "text", "sage"):
         assert [row["k"] for row in rows if row["mode"] == mode] == ["1", "3", "5", "10", "12"]
+    # Then every debiasing row once, TIE* fitted on the simulation's own training images.
+    debias_rows = [(row["mode"], row["k"], row["fit_on"]) for row in rows[-6:]]
+    assert debias_rows == [
+        ("roboshot", "1", "evaluation"),
+        ("tie*", "1", "train"),
+        ("orth_proj", "1", "evaluation"),
+        ("orth_cali", "1", "evaluation"),
+        ("roboshot+sage", "1", "evaluation"),
+        ("orth_cali+sage", "1", "evaluation"),
+    ]
     for row in rows:
         average, worst = float(row["Avg"]), float(row["WGA"])
         assert 0 <= worst <= average <= 100
@@ -60,8 +70,10 @@ def test_simulation_writes_table_csv_and_plot(reproduce_paper, tmp_path):
         assert row["paper_WGA"] == ""  # the paper has no simulated numbers
     # The regime's point shows in the table: SAGE (k=1) is confidently wrong.
     assert float(row_of(rows, "sage", 1)["WGA"]) < float(row_of(rows, "ensemble", 12)["WGA"]) - 30
-    # K = n_templates is the ensemble exactly.
+    # K = n_templates is the ensemble exactly (not so for draws with replacement).
     assert row_of(rows, "sage", 12)["WGA"] == row_of(rows, "ensemble", 12)["WGA"]
+    # RoboShot removes the background the vivid templates leak: stacked with SAGE it undoes the failure.
+    assert float(row_of(rows, "roboshot+sage", 1)["WGA"]) > float(row_of(rows, "sage", 1)["WGA"]) + 30
     markdown = (tmp_path / "results.md").read_text()
     assert "| Mode | K | Avg | WGA | Gap | HM | Worst group | Paper Avg | Paper WGA | Paper HM |" in markdown
     assert "| sage | 1 |" in markdown and "confidently_wrong" in markdown
@@ -92,7 +104,21 @@ def test_waterbirds_fixture_with_tiny_local_dir_model(reproduce_paper, tmp_path,
     ]
     assert reproduce_paper.main(arguments) == 0
     rows = read_rows(output)
-    assert {row["mode"] for row in rows} == {"single", "ensemble", "random", "text", "sage"}
+    assert {row["mode"] for row in rows} == {
+        "single",
+        "ensemble",
+        "random",
+        "random_with_replacement",
+        "text",
+        "sage",
+        "roboshot",
+        "tie*",
+        "orth_proj",
+        "orth_cali",
+        "roboshot+sage",
+        "orth_cali+sage",
+    }
+    assert row_of(rows, "tie*", 1)["fit_on"] == "train"  # Waterbirds has a train split
     assert [row["k"] for row in rows if row["mode"] == "sage"] == ["1", "3", "80"]
     assert all(row["n_images"] == "7" for row in rows)
     # Avg is WILDS's adjusted average: group accuracies weighted by the train counts 3:1:1:2.

@@ -192,3 +192,76 @@ def test_given_directions_are_used():
 def test_bad_parameters_are_named(parameters, message):
     with pytest.raises(ValueError, match=message):
         make_spurious_bias(**{"n_samples": 10, **parameters})
+
+
+def _mean_wga_of_rows(regime):
+    """Mean WGA of every comparison row over the seeds, TIE* fitted on the simulated train split."""
+    from skclip_sage.comparison import compare_methods, debias_methods, selection_methods
+
+    table = {}
+    for seed in SEEDS:
+        simulation = make_spurious_benchmark(regime, N_SAMPLES, seed=seed, n_train_samples=N_SAMPLES)
+        shared = {"class_names": simulation.class_names, "templates": simulation.templates, "device": "cpu"}
+        methods = selection_methods(
+            simulation.encoder, modes=("single", "ensemble", "sage"), k_values=(1,), **shared
+        ) + debias_methods(simulation.encoder, concepts=simulation.concepts, **shared)
+        rows = compare_methods(
+            methods,
+            simulation.data,
+            simulation.target,
+            groups=simulation.groups,
+            X_train=simulation.train_data,
+            y_train=simulation.train_target,
+        )
+        for row in rows:
+            table.setdefault(row["mode"], []).append(row["WGA"] / 100)
+    return {mode: np.mean(values) for mode, values in table.items()}
+
+
+def test_theory_holds_debiasing_rows_beat_zero_shot_and_stack_with_sage():
+    wga_of = _mean_wga_of_rows("theory_holds")
+    # The concept texts point (noisily) along the background direction, so removing it helps most.
+    for mode in ("roboshot", "orth_cali", "tie*"):
+        assert wga_of[mode] - wga_of["single"] >= 0.2, mode
+    for mode in ("roboshot+sage", "orth_cali+sage"):
+        assert wga_of[mode] >= wga_of["sage"], mode
+    assert wga_of["sage"] - wga_of["ensemble"] >= DIRECTIONAL_MARGIN
+
+
+def test_confidently_wrong_debiasing_undoes_sages_failure():
+    wga_of = _mean_wga_of_rows("confidently_wrong")
+    assert wga_of["ensemble"] - wga_of["sage"] >= DIRECTIONAL_MARGIN
+    # With the background removed, the vivid templates no longer separate minority images wrongly.
+    for mode in ("roboshot+sage", "orth_cali+sage"):
+        assert wga_of[mode] - wga_of["sage"] >= DIRECTIONAL_MARGIN, mode
+
+
+def test_no_leakage_every_row_is_accurate():
+    assert min(_mean_wga_of_rows("no_leakage").values()) >= 0.95
+
+
+def test_concept_texts_are_embedded_along_the_signal_directions():
+    simulation = make_spurious_bias(200, n_templates=4, n_train_samples=60, seed=3)
+    concepts, encoder = simulation.concepts, simulation.encoder
+    assert concepts.spurious_prompts == ["a photo with a land background", "a photo with a water background"]
+    land, water = encoder.encode_text(concepts.spurious_prompts)
+    # The water prompt lies further along +spurious than the land one, and no further along core than that.
+    spurious_gap = (water - land) @ simulation.spurious_direction
+    assert spurious_gap > 0.5 and abs((water - land) @ simulation.core_direction) < spurious_gap
+    positive, negative = encoder.encode_text(list(concepts.helpful[0]))
+    assert (positive - negative) @ simulation.core_direction > 0.5
+    assert all(len(pair) == 2 for pair in concepts.pairs + concepts.harmful)
+    # The training split is independent of the evaluated images, in the same proportions.
+    assert simulation.train_data.shape == (60, 64) and np.bincount(simulation.train_groups).tolist() == [24, 6, 6, 24]
+    assert not np.allclose(simulation.train_data[:10], simulation.data[:10])
+    assert make_spurious_bias(200, n_templates=4, seed=3).train_data.shape == (0, 64)
+    # The images do not depend on whether a training split is drawn.
+    np.testing.assert_array_equal(make_spurious_bias(200, n_templates=4, seed=3).data, simulation.data)
+
+
+def test_encoder_extra_texts_are_checked():
+    bank = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    with pytest.raises(ValueError, match="repeat prompts"):
+        SimulatedTextEncoder(["a {}."], ["cat", "dog"], bank, extra_embeddings={"a cat.": [1.0, 0.0]})
+    with pytest.raises(ValueError, match="must be 2 wide"):
+        SimulatedTextEncoder(["a {}."], ["cat", "dog"], bank, extra_embeddings={"x": [1.0, 0.0, 0.0]})

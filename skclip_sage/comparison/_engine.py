@@ -30,7 +30,7 @@ def compare_methods(
     Parameters
     ----------
     methods : list of ComparisonMethod
-        The rows, e.g. from :func:`selection_methods`.
+        The rows, e.g. from :func:`selection_methods` and :func:`debias_methods`.
     X : array-like of shape (n_samples, n_features)
         Image embeddings to evaluate on.
     y : array-like of shape (n_samples,)

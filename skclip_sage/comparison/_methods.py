@@ -7,12 +7,12 @@ from typing import Any
 
 from .._classifier import SageZeroShotClassifier
 from ..prompts import resolve_templates
-from ..selection import SELECTIONS_USING_K
+from ..selection import SELECTION_METHODS, SELECTIONS_USING_K
 
 __all__ = ["PAPER_MODES", "ComparisonMethod", "selection_methods"]
 
-PAPER_MODES = ("single", "ensemble", "random", "text", "sage")
-"""The selection modes of the paper's comparison, in its table order."""
+PAPER_MODES = ("single", "ensemble", "random", "random_with_replacement", "text", "sage")
+"""The selection modes of the comparison, in table order: the paper's, and its code's random baseline."""
 
 FIT_ON = ("evaluation", "train")
 
@@ -126,5 +126,5 @@ def selection_methods(
                 random_state=random_state,
                 **classifier_parameters,
             )
-            methods.append(ComparisonMethod(mode, estimator, k=k))
+            methods.append(ComparisonMethod(mode, estimator, k=k, description=SELECTION_METHODS[mode].summary))
     return methods

@@ -30,6 +30,9 @@ class SimulatedTextEncoder:
         Embedding of ``templates[t].format(class_names[c])`` at ``[t, c]``.
     logit_scale : float, default=100.0
         Similarity-to-logit multiplier (CLIP's value by default).
+    extra_embeddings : dict, default=None
+        ``text -> embedding`` for texts other than the prompts, e.g. the concept
+        texts the debiasing methods encode (:mod:`skclip_sage.debias`).
 
     Attributes
     ----------
@@ -48,7 +51,7 @@ class SimulatedTextEncoder:
     Notes
     -----
     The encoder pickles (and deep-copies, as :func:`sklearn.base.clone` does) like
-    any plain Python object: it holds only strings and one NumPy array.
+    any plain Python object: it holds only strings and NumPy arrays.
 
     Examples
     --------
@@ -61,7 +64,7 @@ class SimulatedTextEncoder:
            [1., 0.]], dtype=float32)
     """
 
-    def __init__(self, templates, class_names, text_embeddings, *, logit_scale=CLIP_LOGIT_SCALE):
+    def __init__(self, templates, class_names, text_embeddings, *, logit_scale=CLIP_LOGIT_SCALE, extra_embeddings=None):
         bank = np.asarray(text_embeddings, dtype=np.float32)
         templates, class_names = list(templates), list(class_names)
         if bank.ndim != 3 or bank.shape[:2] != (len(templates), len(class_names)):
@@ -84,7 +87,20 @@ class SimulatedTextEncoder:
                 "SimulatedTextEncoder: two template x class combinations give the same prompt; "
                 "make the templates and class names distinct."
             )
-        digest = hashlib.sha256(repr((templates, class_names)).encode() + bank.tobytes()).hexdigest()
+        extras = {} if extra_embeddings is None else dict(extra_embeddings)
+        clashes = sorted(set(extras) & set(self._rows))
+        if clashes:
+            raise ValueError(f"SimulatedTextEncoder: extra_embeddings repeat prompts of the simulation: {clashes[:3]}.")
+        extra_matrix = np.asarray(list(extras.values()), dtype=np.float32).reshape(len(extras), -1 if extras else 0)
+        if extras and extra_matrix.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"SimulatedTextEncoder: extra_embeddings must be {self.embedding_dim} wide; got {extra_matrix.shape[1]}."
+            )
+        self.extra_texts = list(extras)
+        self._extra_rows = dict(zip(extras, extra_matrix))
+        digest = hashlib.sha256(
+            repr((templates, class_names, self.extra_texts)).encode() + bank.tobytes() + extra_matrix.tobytes()
+        ).hexdigest()
         self.identity = f"simulated-text:{digest[:16]}"
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
@@ -99,17 +115,22 @@ class SimulatedTextEncoder:
         -------
         embeddings : ndarray of shape (len(texts), embedding_dim), float32
         """
-        unknown = [text for text in texts if text not in self._rows]
+        unknown = [text for text in texts if text not in self._rows and text not in self._extra_rows]
         if unknown:
             raise ValueError(
-                f"SimulatedTextEncoder knows only the {len(self._rows)} prompts of its simulation; "
+                f"SimulatedTextEncoder knows only the {len(self._rows)} prompts and {len(self._extra_rows)} "
+                "concept texts of its simulation; "
                 f"got {len(unknown)} others, e.g. {unknown[:3]}. Pass templates=simulation.templates "
                 "and class_names=simulation.class_names (or a subset of the templates) to the classifier."
             )
         if not texts:
             return np.empty((0, self.embedding_dim), dtype=np.float32)
-        template_index, class_index = zip(*(self._rows[text] for text in texts))
-        return self.text_embeddings[list(template_index), list(class_index)].copy()
+        return np.stack(
+            [
+                self._extra_rows[text] if text in self._extra_rows else self.text_embeddings[self._rows[text]]
+                for text in texts
+            ]
+        )
 
     def __repr__(self):
         return (

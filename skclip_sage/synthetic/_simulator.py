@@ -23,6 +23,7 @@ from ._checks import (
     signed_leakage,
     unit_vector,
 )
+from ._concepts import simulated_concepts
 from ._encoder import SimulatedTextEncoder
 
 __all__ = ["make_spurious_bias"]
@@ -45,6 +46,7 @@ def make_spurious_bias(
     spurious_direction=None,
     class_names=("landbird", "waterbird"),
     attribute_names=("land", "water"),
+    n_train_samples=0,
     seed=None,
 ):
     """Simulate image and prompt embeddings with a spurious concept leaking into prompts.
@@ -106,7 +108,12 @@ def make_spurious_bias(
     class_names : sequence of 2 str, default=("landbird", "waterbird")
         Class names put into the templates.
     attribute_names : sequence of 2 str, default=("land", "water")
-        Names of the spurious attribute's values, used in ``group_names``.
+        Names of the spurious attribute's values, used in ``group_names`` and in
+        the concept texts.
+    n_train_samples : int, default=0
+        Also draw this many independent "training-split" images (same groups in
+        the same proportions, their own random stream), for methods that fit on
+        unlabelled training images (TIE*).
     seed : int or None, default=None
         Seeds every random draw. The prompts and the images use independent
         streams, so changing ``n_samples`` keeps the same text embeddings.
@@ -129,7 +136,18 @@ def make_spurious_bias(
         templates : list of str
             The simulated template pool, each with one ``{}``.
         encoder : SimulatedTextEncoder
-            Pass as ``model=`` to :class:`~skclip_sage.SageZeroShotClassifier`.
+            Pass as ``model=`` to :class:`~skclip_sage.SageZeroShotClassifier`
+            and to the :mod:`skclip_sage.debias` estimators: it also embeds the
+            concept texts.
+        concepts : sklearn.utils.Bunch
+            Texts for the debiasing methods, embedded along the signal directions
+            (``harmful``/``helpful`` pairs along spurious/core, one
+            ``spurious_prompts`` entry per attribute value, ``orthogonal_prompts``
+            and class x attribute ``pairs``): the fields of
+            :class:`~skclip_sage.debias.ConceptPreset`.
+        train_data, train_target, train_groups : ndarray
+            The ``n_train_samples`` training images, labels and groups (empty
+            when ``n_train_samples=0``).
         text_embeddings : ndarray of shape (n_templates, 2, embedding_dim), float32
             Unit-norm prompt embeddings (what ``encoder`` returns).
         core_weights : ndarray of shape (n_templates,)
@@ -159,6 +177,7 @@ def make_spurious_bias(
     True
     """
     n_samples = check_count("n_samples", n_samples, minimum=1)
+    n_train_samples = check_count("n_train_samples", n_train_samples, minimum=0)
     embedding_dim = check_count("embedding_dim", embedding_dim, minimum=3)
     n_templates = infer_n_templates(n_templates, core_weights, leakage)
     core_weights = per_template("core_weights", core_weights, n_templates)
@@ -174,21 +193,20 @@ def make_spurious_bias(
     class_names = check_names("class_names", class_names)
     attribute_names = check_names("attribute_names", attribute_names)
 
-    text_stream, image_stream, direction_stream = (
-        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)
+    # Children 0-2 keep their streams whatever is added after them (3 is the regimes' pool).
+    text_stream, image_stream, direction_stream, _, concept_stream, train_stream = (
+        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(6)
     )
     core, spurious = _signal_directions(core_direction, spurious_direction, embedding_dim, direction_stream)
     templates = [f"a photo of a {{}} (simulated template {index})." for index in range(n_templates)]
     bank = _prompt_embeddings(core, spurious, core_weights, leakage, template_style, text_noise, text_stream)
 
-    groups = _balanced_groups(n_samples, group_proportions, image_stream)
-    target, attribute = groups // 2, groups % 2
-    images = (
-        core_strength * (2 * target - 1)[:, None] * core
-        + spurious_strength * (2 * attribute - 1)[:, None] * spurious
-        + noise * image_stream.standard_normal((n_samples, embedding_dim))
+    draw = (core, spurious, core_strength, spurious_strength, noise, group_proportions)
+    images, target, attribute, groups = _draw_images(n_samples, *draw, image_stream)
+    train_images, train_target, _, train_groups = _draw_images(n_train_samples, *draw, train_stream)
+    concepts, concept_embeddings = simulated_concepts(
+        core, spurious, list(class_names), list(attribute_names), text_noise, concept_stream
     )
-    images /= np.maximum(np.linalg.norm(images, axis=1, keepdims=True), 1e-12)
     return Bunch(
         data=images.astype(np.float32),
         target=target,
@@ -198,7 +216,11 @@ def make_spurious_bias(
         class_names=list(class_names),
         group_names=[f"{name}_{value}" for name in class_names for value in attribute_names],
         templates=templates,
-        encoder=SimulatedTextEncoder(templates, class_names, bank),
+        encoder=SimulatedTextEncoder(templates, class_names, bank, extra_embeddings=concept_embeddings),
+        concepts=concepts,
+        train_data=train_images,
+        train_target=train_target,
+        train_groups=train_groups,
         text_embeddings=bank,
         core_weights=core_weights,
         leakage=leakage,
@@ -210,6 +232,19 @@ def make_spurious_bias(
             f"mean core weight {core_weights.mean():.3g}, mean |leakage| {np.abs(leakage).mean():.3g}."
         ),
     )
+
+
+def _draw_images(n_samples, core, spurious, core_strength, spurious_strength, noise, proportions, rng):
+    """Unit image embeddings of ``n_samples`` images in shuffled groups, with labels and attributes."""
+    groups = _balanced_groups(n_samples, proportions, rng) if n_samples else np.zeros(0, dtype=int)
+    target, attribute = groups // 2, groups % 2
+    images = (
+        core_strength * (2 * target - 1)[:, None] * core
+        + spurious_strength * (2 * attribute - 1)[:, None] * spurious
+        + noise * rng.standard_normal((n_samples, len(core)))
+    )
+    images /= np.maximum(np.linalg.norm(images, axis=1, keepdims=True), 1e-12)
+    return images.astype(np.float32), target, attribute, groups
 
 
 def _prompt_embeddings(core, spurious, core_weights, leakage, template_style, text_noise, rng):
