@@ -388,3 +388,121 @@ def test_text_embeddings_do_not_depend_on_the_batch(tiny_model):
 def test_count_tokens_includes_start_and_end(tiny_model):
     encoder = load_encoder(tiny_model, device="cpu")
     assert encoder.count_tokens(["a cat", "cat"]) == [4, 3]
+
+
+# ---------------------------------------------------------------- reliability 32: a folder without weights
+
+
+@pytest.mark.parametrize("leftover", [None, "weights.pt"], ids=["no-file", "unread-suffix"])
+def test_a_local_dir_with_a_config_but_no_weights_is_refused(tiny_copy, leftover):
+    (tiny_copy / "open_clip_model.safetensors").unlink()
+    if leftover:  # open_clip's local-dir loader never reads a .pt file: it would build random weights
+        (tiny_copy / leftover).write_bytes(b"")
+    loads = encoder_load_count()
+    with pytest.raises(ModelLoadError) as caught:
+        load_encoder(f"local-dir:{tiny_copy}", device="cpu")
+    message = str(caught.value)
+    assert repr(str(tiny_copy)) in message and "has a config but no weights" in message
+    assert "open_clip_model.safetensors" in message and "open_clip_pytorch_model.bin" in message
+    assert encoder_load_count() == loads
+
+
+def test_random_weights_only_when_asked_for_by_name(tiny_name):
+    first = load_encoder(tiny_name, None, device="cpu")
+    clear_encoder_cache()
+    second = load_encoder(tiny_name, None, device="cpu")
+    assert "random-init" in first.identity and first.identity != second.identity  # never share caches
+
+
+# ---------------------------------------------------------------- the backend table and the protocol
+
+
+def test_every_scheme_has_one_backend_with_a_loader():
+    import importlib
+
+    from skclip_sage.encoders import BACKENDS
+    from skclip_sage.encoders._registry import backend_for
+
+    assert [backend.scheme for backend in BACKENDS][-1] == ""  # plain names come last
+    assert backend_for("transformers:org/repo").library == "transformers"
+    assert backend_for("local-dir:/x").module == backend_for("hf-hub:a/b").module == backend_for("RN50").module
+    assert [backend.ignores_pretrained for backend in BACKENDS] == [True, True, True, False]
+    for backend in BACKENDS:
+        module = importlib.import_module(backend.module, "skclip_sage.encoders")
+        assert callable(module.load), backend
+
+
+def test_an_incomplete_encoder_object_is_named_with_its_owner():
+    from skclip_sage import ClipImageEmbedder
+
+    class NoWidth:
+        def preprocess(self, image):
+            return torch.zeros(3)
+
+        def encode_images(self, pixels):
+            return pixels
+
+    with pytest.raises(ModelLoadError, match=r"^ClipImageEmbedder's model must be a model string .*'transformers:"):
+        ClipImageEmbedder(NoWidth()).fit()
+    with pytest.raises(ModelLoadError, match=r"NoWidth lacks \['embedding_dim'\]"):
+        ClipImageEmbedder(NoWidth()).fit()
+    with pytest.raises(ModelLoadError, match=r"^model must be .* NoWidth lacks \['encode_text', 'embedding_dim'"):
+        load_encoder(NoWidth())
+
+
+# ---------------------------------------------------------------- one device policy
+
+
+def test_compute_device_follows_resolve_device_and_falls_back_only_for_missing_cuda():
+    from skclip_sage.encoders import compute_device
+    from skclip_sage.exceptions import DeviceFallbackWarning
+
+    assert compute_device("cpu") is None
+    assert compute_device("auto") == (None if not torch.cuda.is_available() else "cuda")
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'gpu'"):
+        compute_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.warns(DeviceFallbackWarning, match="device='cuda:1' but CUDA is not available here"):
+            assert compute_device("cuda:1") is None
+
+
+def test_the_scoring_layer_takes_only_a_resolved_device():
+    from skclip_sage.selection import score_embeddings
+
+    bank = np.eye(3, dtype=np.float32)[None]
+    with pytest.raises(ValueError, match="takes a resolved device.*got 'auto'.*compute_device"):
+        score_embeddings(np.eye(3), bank, selection="ensemble", k=1, fixed_templates=np.arange(1), device="auto")
+    scores, _ = score_embeddings(np.eye(3), bank, selection="ensemble", k=1, fixed_templates=np.arange(1), device=None)
+    np.testing.assert_allclose(scores, np.eye(3))
+
+
+# ---------------------------------------------------------------- what can be loaded
+
+
+def test_available_models_lists_every_form_the_paper_backbones_and_open_clip_tags():
+    from skclip_sage.encoders import PAPER_BACKBONES, available_models
+
+    catalogue = available_models()
+    forms = " ".join(form for _, form, _ in catalogue.forms)
+    for scheme in ("transformers:", "local-dir:", "hf-hub:", "pretrained="):
+        assert scheme in forms
+    assert [backbone.paper_name for backbone in PAPER_BACKBONES] == ["RN50", "ViT-B-32", "ViT-L-14", "ALIGN", "AltCLIP"]
+    assert {backbone.model: backbone.pretrained for backbone in catalogue.paper_backbones}[
+        "ViT-L-14"
+    ] == "laion400m_e31"
+    assert catalogue.open_clip["RN50"] == open_clip.list_pretrained_tags_by_model("RN50")
+    assert set(catalogue.open_clip) == set(open_clip.list_models())
+
+
+def test_the_models_command(capsys):
+    from skclip_sage.cli import main
+
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "--model transformers:kakaobrain/align-base" in text and "--model transformers:BAAI/AltCLIP" in text
+    assert "--model RN50 --pretrained openai" in text and "transformers:google/siglip-base-patch16-224" in text
+    assert "  RN50: openai" in text
+    assert main(["models", "vit-b-32", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["open_clip"] and all("vit-b-32" in name.lower() for name in document["open_clip"])
+    assert [row["paper_name"] for row in document["paper_backbones"]][-2:] == ["ALIGN", "AltCLIP"]
