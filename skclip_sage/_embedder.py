@@ -50,9 +50,15 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     num_workers : int, default=0
         DataLoader worker processes decoding images; 0 decodes in this process.
     cache_dir : str or path-like, default=None
-        Keep embeddings on disk, keyed by model and by file path, size and
-        modification time (or pixel hash for in-memory images), so a second
-        transform of the same files does not run the model.
+        Keep embeddings on disk, keyed by the model (identity, precision, device
+        kind) and by file path, size and modification time (or pixel hash for
+        in-memory images), so a second transform of the same files does not run
+        the model. Written as each batch finishes: an interrupted transform loses
+        at most the batch in flight. Entries are checked on read (model, dtype,
+        width, finite, unit norm); a bad one is recomputed with one
+        :class:`~skclip_sage.exceptions.InvalidCacheEntryWarning`. A folder that
+        cannot be written gives one :class:`~skclip_sage.exceptions.CacheWriteWarning`
+        and every embedding is still returned.
     on_error : {"raise", "warn"}, default="raise"
         Unreadable images: ``"raise"`` lists them all in one error; ``"warn"``
         embeds the rest, returns NaN rows for them and emits one

@@ -37,12 +37,15 @@ def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return
         A folder every worker can write, for a per-partition resume cache:
         each finished partition is saved as one ``.npy`` file (atomic write),
         keyed by its files (path, size, modification time), the model identity,
-        device kind and precision. A rerun after a crash reads the finished
-        partitions instead of embedding them again. Partitions with unreadable
-        images are not cached.
+        precision, device kind and library version. A rerun after a crash reads
+        the finished partitions instead of embedding them again; an entry that
+        fails its checks on read (model, dtype, shape, finite, unit norm) is
+        embedded again. Partitions with unreadable images are not cached.
     return_failures : bool, default=False
         Also return a :class:`dask.delayed.Delayed` list of the unreadable
-        images; compute it together with the embeddings so nothing runs twice.
+        images. It reads the same task per partition as the embeddings, so
+        ``dask.compute(embeddings, failures)`` embeds every partition once;
+        computing them one after the other runs the partitions twice.
 
     Returns
     -------
