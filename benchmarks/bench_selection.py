@@ -277,7 +277,7 @@ def time_paper(arrays: Arrays, host_images, host_bank, k: int, batch: int, args)
     with torch.inference_mode():
         seconds = arrays_for_paper.best_time(lambda: paper_reference_scores(images, bank, k, batch), args.paper_repeats)
         paper_scores, _ = paper_reference_scores(images[:64], bank, k, batch)
-    our_scores, _ = sage_scores(host_images[:64], host_bank, k)
+    our_scores, _ = sage_scores(host_images[: len(paper_scores)], host_bank, k)
     difference = float(np.abs(paper_scores.cpu().numpy() - our_scores).max())
     return seconds * args.n / subset, difference
 

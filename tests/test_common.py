@@ -28,8 +28,8 @@ ZERO_SHOT = (
     "themselves, matter), so it cannot reach the accuracy the check asks for on random blobs"
 )
 RANDOM_PER_CALL = (
-    "selection='random' draws templates for the rows of each call from random_state, so a "
-    "row's templates depend on the other rows in the call"
+    "selection='random' replays the draws of the seed taken in fit for the rows of each call, "
+    "so a row's templates depend on its position in the call, not on its values"
 )
 
 
