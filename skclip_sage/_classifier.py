@@ -102,7 +102,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         of raising.
     random_state : int, RandomState or Generator, default=None
         Seeds the random selections. ``fit`` takes one seed from it
-        (:attr:`random_seed_`: the int itself, one draw from a RandomState or
+        (``random_seed_``: the int itself, one draw from a RandomState or
         Generator, fresh entropy for None) and every later call replays the draws
         of that seed, so ``predict``, ``predict_proba`` and ``selected_templates``
         agree on the same ``X``; a new ``fit`` takes a new seed. The draws depend
