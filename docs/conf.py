@@ -79,6 +79,8 @@ _EXTERNAL = r"(numpy|np|torch|PIL|sklearn|pandas|dask|distributed|open_clip|safe
 nitpick_ignore_regex = [
     (r"py:.*", _EXTERNAL),
     (r"py:.*", r"(ndarray|array-like|callable|path-like|dict|list|str|int|float|bool|tuple|None|Bunch)"),
+    # A private base class (shown by :show-inheritance:) has no page of its own.
+    (r"py:class", r"skclip_sage\.(\w+\.)*_\w+\.\w+"),
 ]
 
 # -- API pages ----------------------------------------------------------------------------
@@ -93,6 +95,7 @@ API_MODULES = [
     ("skclip_sage.io", "Image input", "Opening images defensively."),
     ("skclip_sage.exceptions", "Exceptions and warnings", "Typed errors and warnings."),
     ("skclip_sage.synthetic", "Synthetic data", "The spurious-bias simulator."),
+    ("skclip_sage.debias", "Debiasing", "RoboShot, TIE* and orthogonal projection of the text embeddings."),
     ("skclip_sage.comparison", "Comparison", "Evaluating selection and debiasing methods side by side."),
     ("skclip_sage.distributed", "Distributed", "Scaling out with Dask."),
     ("skclip_sage.cli", "Command line", "The ``skclip-sage`` entry point."),

@@ -85,7 +85,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         fit time from the class names alone (smallest worst-pair similarity between
         classes). ``"random_with_replacement"``: the paper code's random baseline,
         ``k`` independent draws per image (a repeated template weighs twice). The
-        methods are listed in :data:`skclip_sage.selection.SELECTION_METHODS`.
+        methods are listed in ``skclip_sage.selection.SELECTION_METHODS``.
     k : int, default=1
         Templates used per image by ``"sage"``, ``"random"`` and ``"text"``;
         ``1 <= k <= n_templates``. With ``k == n_templates`` SAGE is the ensemble.

@@ -51,7 +51,7 @@ def debias_methods(
     class_names : dict or list of str
         Text of each class.
     concepts : str or ConceptPreset
-        A preset name of :data:`~skclip_sage.debias.CONCEPT_PRESETS` or an object
+        A preset name of ``skclip_sage.debias.CONCEPT_PRESETS`` or an object
         with its fields (``harmful``, ``helpful``, ``spurious_prompts``,
         ``orthogonal_prompts``, ``pairs``), e.g. a simulation's ``concepts``.
     templates : str or list of str, default="openai_imagenet"

@@ -42,7 +42,7 @@ class OrthogonalCalibration(BaseEstimator):
     lam : float, default=1000.0
         Weight of the calibration term; 0 is Orth-Proj.
     concepts : {"waterbirds", "celeba", "pacs", "vlcs"}, default=None
-        A preset of both lists (see :data:`~skclip_sage.debias.CONCEPT_PRESETS`);
+        A preset of both lists (see ``skclip_sage.debias.CONCEPT_PRESETS``);
         then ``spurious_prompts`` and ``pairs`` must be None.
     rank_tolerance : float, default=1e-4
         Spurious directions whose singular value is below this fraction of the

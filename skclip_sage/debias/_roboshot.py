@@ -38,7 +38,7 @@ class RoboShotProjection(ConceptTransformer):
         "a bird with talons")``.
     concepts : {"waterbirds", "celeba", "pacs", "vlcs"}, default=None
         A preset of both lists for a benchmark dataset (see
-        :data:`~skclip_sage.debias.CONCEPT_PRESETS`); then ``harmful`` and
+        ``skclip_sage.debias.CONCEPT_PRESETS``); then ``harmful`` and
         ``helpful`` must be None.
     rank_tolerance : float, default=1e-4
         Directions whose singular value is below this fraction of the largest are

@@ -30,7 +30,7 @@ class SpuriousTranslation(ConceptTransformer):
     spurious_prompts : list of str, default=None
         One prompt per value of the spurious attribute (at least two).
     concepts : {"waterbirds", "celeba", "pacs", "vlcs"}, default=None
-        A preset of the prompts (see :data:`~skclip_sage.debias.CONCEPT_PRESETS`);
+        A preset of the prompts (see ``skclip_sage.debias.CONCEPT_PRESETS``);
         then ``spurious_prompts`` must be None.
 
     Attributes

@@ -30,7 +30,7 @@ def score_embeddings(
     text_bank : ndarray of shape (T, C, D)
         Unit-norm text embeddings.
     selection : str
-        A name in :data:`~skclip_sage.selection.SELECTION_METHODS`.
+        A name in ``skclip_sage.selection.SELECTION_METHODS``.
     k : int
         Templates per image for the methods that use ``k``.
     fixed_templates : ndarray of shape (K,), default=None
