@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from skclip_sage.selection import l2_normalize, row_scaling
+from skclip_sage.selection import l2_normalize, row_scaling, score_embeddings
 
 
 def rows(dtype=np.float32, n=6, width=512):
@@ -80,3 +80,22 @@ def test_torch_tensors_follow_the_same_rules():
     np.testing.assert_allclose(unit.numpy()[:3], expected[:3], atol=1e-6)
     assert is_zero.tolist() == expected_zero.tolist() and torch.isnan(unit[3]).all()
     assert row_scaling(torch.as_tensor(X)).non_finite.tolist() == [3]
+
+
+@pytest.mark.parametrize("selection", ["sage", "ensemble", "random"])
+def test_score_embeddings_gives_cosines_for_rows_of_any_scale(selection):
+    generator = np.random.default_rng(1)
+    bank = generator.normal(size=(4, 3, 512)).astype(np.float32)
+    bank /= np.linalg.norm(bank, axis=-1, keepdims=True)
+    X = rows(n=8)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    options = {"selection": selection, "k": 2, "random_state": 0}
+    expected, chosen = score_embeddings(unit, bank, **options)
+    for scale in (1.0, 7.0, 1e20, 1e-25):
+        scores, selected = score_embeddings(X * np.float32(scale), bank, **options)
+        np.testing.assert_allclose(scores, expected, atol=1e-6)
+        np.testing.assert_array_equal(selected, chosen)
+    bad = X.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinity in 1 row\(s\) \(\[5\]\); score only finite rows"):
+        score_embeddings(bad, bank, **options)

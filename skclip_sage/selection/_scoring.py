@@ -55,7 +55,7 @@ def score_embeddings(
     # Scores are linear in each row and the choice of templates ignores a row's
     # scale, so rows are scored as they come and the (n, C) scores divided by the
     # row norms: no normalised copy of X is made.
-    embeddings, norms, non_finite = row_scaling(image_embeddings) if scaling is None else scaling
+    embeddings, norms, non_finite = row_scaling(np.asarray(image_embeddings)) if scaling is None else scaling
     if len(non_finite):
         raise ValueError(
             f"image_embeddings has NaN or infinity in {len(non_finite)} row(s) ({non_finite[:10].tolist()}); "
