@@ -1,6 +1,7 @@
 """Sphinx configuration for skclip-sage.
 
-The site builds offline (no intersphinx: nothing is fetched) and with warnings as
+The site builds offline (no intersphinx: nothing is fetched), reads offline (maths
+is drawn into the pages at build time, no MathJax from a CDN) and with warnings as
 errors (``sphinx-build -W``; ``tests/test_docs.py`` runs exactly that). The API
 reference is generated from the numpydoc docstrings: at start-up this file writes
 one page per public module into ``api/generated/`` (git-ignored), listing the
@@ -25,6 +26,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
+sys.path.insert(0, str(DOCS / "_ext"))  # offline_math
 
 import skclip_sage  # noqa: E402
 
@@ -37,12 +39,12 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
+    "offline_math",
     "numpydoc",
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_figures"]
+exclude_patterns = ["_build", "_figures", "_ext"]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 default_role = "literal"
@@ -59,7 +61,9 @@ html_theme_options = {
     "sidebar_width": "240px",
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
-# MathJax is loaded from a CDN by the reader's browser; offline, formulas show as LaTeX.
+# Maths is drawn at build time into the pages (_ext/offline_math.py): nothing is
+# fetched by the reader's browser, unlike MathJax from a CDN.
+html_math_renderer = "offline"
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------------
 autosummary_generate = True
@@ -91,7 +95,7 @@ API_MODULES = [
     ("skclip_sage.selection", "Template selection", "The pure array math of SAGE and its baselines."),
     ("skclip_sage.prompts", "Prompts", "Template sets, class names and the encoded text bank."),
     ("skclip_sage.metrics", "Metrics", "Worst-group accuracy and the other robustness metrics; scorers."),
-    ("skclip_sage.datasets", "Datasets", "Loaders for Waterbirds, CelebA, PACS, VLCS and image folders."),
+    ("skclip_sage.datasets", "Datasets", "Loaders for Waterbirds, CelebA, PACS, VLCS, image folders and your CSVs."),
     ("skclip_sage.io", "Image input", "Opening images defensively."),
     ("skclip_sage.exceptions", "Exceptions and warnings", "Typed errors and warnings."),
     ("skclip_sage.synthetic", "Synthetic data", "The spurious-bias simulator."),

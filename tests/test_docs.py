@@ -219,6 +219,32 @@ def built_docs(tmp_path_factory):
     return result, output, seconds
 
 
+def test_maths_is_drawn_into_the_pages(built_docs):
+    """Formulas render offline: drawn at build time, no MathJax script from a CDN."""
+    _, output, _ = built_docs
+    pages = {path.name: path.read_text(encoding="utf-8") for path in output.rglob("*.html")}
+    assert not [name for name, text in pages.items() if "mathjax" in text.lower()]
+    method = pages["method.html"]
+    assert method.count('<img class="math"') >= 20 and "math-source" not in method
+    assert 'alt="\\operatorname{sep}[t] = \\max_c s[t, c] - \\min_c s[t, c]"' in method
+
+
+# The paper's arXiv title; the method it names is "Spuriousness-Aware Guided Exploration".
+PAPER_TITLE = "SAGE: Spuriousness-Aware Guided Prompt Exploration for Mitigating Multimodal Bias"
+
+
+def test_one_spelling_of_the_papers_title():
+    texts = {
+        path.relative_to(ROOT): " ".join(path.read_text(encoding="utf-8").split())
+        for pattern in ("skclip_sage/**/*.py", "docs/**/*.rst", "benchmarks/**/*.py", "benchmarks/*.md", "*.md")
+        for path in ROOT.glob(pattern)
+    }
+    for path, text in texts.items():
+        # Any other title starting like the paper's, e.g. "... Guided Exploration for mitigating ...".
+        for match in re.finditer(r"Spuriousness-Aware Guided (Prompt )?Exploration( for[^.\"*]*)?", text):
+            assert match.group(0) in (PAPER_TITLE[6:], "Spuriousness-Aware Guided Exploration"), (path, match.group(0))
+
+
 def test_docs_build_without_warnings(built_docs):
     result, _, _ = built_docs
     assert result.returncode == 0, f"sphinx-build failed:\n{result.stderr}\n{result.stdout}"

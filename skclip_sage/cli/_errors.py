@@ -17,7 +17,9 @@ class ExitCode(enum.IntEnum):
     #: ``--on-error skip``: some images could not be read; results and a failures
     #: file were written for the rest.
     SOME_IMAGES_FAILED = 1
-    #: The command line is wrong: unknown option, bad value, too few classes.
+    #: The command line is wrong: unknown option, bad value, too few classes, an
+    #: output file type that does not exist, or an output that is one of the inputs
+    #: or another output (nothing is written).
     USAGE = 2
     #: An input or the model could not be used: missing file, no images found,
     #: unreadable images (with ``--on-error raise``), bad template file, bad
@@ -35,7 +37,9 @@ exit codes:
   0    success
   1    some images could not be read and were skipped (--on-error skip); results
        and a failures CSV were written for the others
-  2    usage error (unknown option, bad value, fewer than two classes, ...)
+  2    usage error (unknown option, bad value, fewer than two classes, unknown
+       output extension, an output that is an input or another output, ...);
+       nothing was written
   3    input or model error (missing file, no images, unreadable images with
        --on-error raise, bad template file or dataset folder, model that does not
        load, out of memory), or any warning under --strict

@@ -46,7 +46,7 @@ def plot_group_accuracies(path, result):
     groups = runs[0]["groups"]
     n_groups, n_runs = len(groups), len(runs)
     width = 0.8 / n_runs
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * n_groups * max(1, n_runs) / 2 + 2), 4.5))
+    figure, axes = plt.subplots(figsize=(min(24.0, max(6.0, 0.5 * n_groups * (n_runs + 1) + 3)), 4.8))
     positions = np.arange(n_groups)
     for index, run in enumerate(runs):
         accuracies = [group["accuracy"] for group in run["groups"]]
@@ -64,8 +64,9 @@ def plot_group_accuracies(path, result):
         if group["no_samples"]:
             axes.text(position, 2, "no samples", ha="center", va="bottom", rotation=90, fontsize=8, color="dimgray")
     axes.set_xticks(positions, [f"{group['name']}\nn={group['count']}" for group in groups], fontsize=8)
-    if n_groups > 8:
-        plt.setp(axes.get_xticklabels(), rotation=45, ha="right")
+    # Long group names (waterbird_on_land) would overlap side by side.
+    if n_groups * max(len(group["name"]) for group in groups) > 48:
+        plt.setp(axes.get_xticklabels(), rotation=30, ha="right")
     axes.set_ylim(0, 105)
     axes.set_ylabel("accuracy (%)")
     axes.set_title(f"{result['dataset']}: accuracy per group (worst group outlined)")
