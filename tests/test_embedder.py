@@ -676,6 +676,8 @@ encode_images = OpenClipEncoder.encode_images
 
 
 def slow_encode_images(self, pixels):
+    with open(sys.argv[2], "a") as started:  # one line per batch sent to the model
+        print(len(pixels), file=started)
     time.sleep(float(sys.argv[1]))  # long enough for the test to interrupt a batch in flight
     return encode_images(self, pixels)
 
@@ -683,7 +685,7 @@ def slow_encode_images(self, pixels):
 OpenClipEncoder.encode_images = slow_encode_images
 from skclip_sage.cli import main
 
-sys.exit(main(sys.argv[2:]))
+sys.exit(main(sys.argv[3:]))
 """
 
 
@@ -698,10 +700,10 @@ def test_an_interrupted_embed_keeps_finished_batches_and_the_rerun_computes_only
     # RELIABILITY 33: `skclip-sage embed --cache-dir` stopped by a signal after a few batches.
     n_images, batch_size, finished = 32, 4, 3
     paths = _write_pictures(tmp_path / "images", n_images)
-    cache_dir, script = tmp_path / "cache", tmp_path / "interruptible_embed.py"
+    cache_dir, script, started = tmp_path / "cache", tmp_path / "interruptible_embed.py", tmp_path / "started"
     script.write_text(INTERRUPTIBLE_EMBED)
-    command = [sys.executable, str(script), "0.4", "embed", *paths, "-o", str(tmp_path / "e.npy"), "--quiet"]
-    command += ["--model", tiny_model, "--cache-dir", str(cache_dir), "--batch-size", str(batch_size)]
+    command = [sys.executable, str(script), "0.4", str(started), "embed", *paths, "-o", str(tmp_path / "e.npy")]
+    command += ["--model", tiny_model, "--cache-dir", str(cache_dir), "--batch-size", str(batch_size), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while _cache_entries(cache_dir) < finished * batch_size:
@@ -711,8 +713,10 @@ def test_an_interrupted_embed_keeps_finished_batches_and_the_rerun_computes_only
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == (130 if signal_number == signal.SIGINT else -signal.SIGTERM), stderr
     assert not (tmp_path / "e.npy").exists()
-    kept = _cache_entries(cache_dir)
-    assert finished * batch_size <= kept < n_images  # every finished batch, at most one batch lost
+    kept, batches_started = _cache_entries(cache_dir), len(started.read_text().splitlines())
+    # Stopped mid-run, with every finished batch on disk: only the one in flight is lost.
+    assert finished <= batches_started < n_images // batch_size
+    assert (batches_started - 1) * batch_size <= kept <= batches_started * batch_size
 
     counted = []
     monkeypatch.setattr(OpenClipEncoder, "encode_images", _counting(OpenClipEncoder.encode_images, counted))
