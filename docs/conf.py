@@ -19,8 +19,9 @@ with ``>>>`` is a doctest). See that file's docstring.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import shutil
+import os
 import sys
 from pathlib import Path
 
@@ -134,13 +135,20 @@ def importable_api_modules():
     return found
 
 
+def _write_if_changed(path, text):
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def write_api_pages():
-    # Start clean: a page left over from a module or name that no longer exists would
-    # be an orphan document, which -W turns into a failed build. autosummary writes
-    # the per-object pages after this file has run.
-    shutil.rmtree(GENERATED, ignore_errors=True)
-    GENERATED.mkdir(parents=True)
+    # Pages left over from a module or name that no longer exists would be orphan
+    # documents, which -W turns into a failed build, so they are removed; the others
+    # are rewritten only when they change, never deleted first: a build running at
+    # the same time in this tree (a second test run) may be reading them.
+    # autosummary writes the per-object pages after this file has run.
+    GENERATED.mkdir(parents=True, exist_ok=True)
     toctree = [".. toctree::", "   :maxdepth: 1", ""]
+    expected = {"modules.rst.inc"}
     for name, title, role, names in importable_api_modules():
         heading = f"{title}: ``{name}``"
         lines = [
@@ -160,9 +168,13 @@ def write_api_pages():
             "",
         ]
         lines += [f"   {item}" for item in names]
-        (GENERATED / f"module-{name}.rst").write_text("\n".join(lines) + "\n")
+        _write_if_changed(GENERATED / f"module-{name}.rst", "\n".join(lines) + "\n")
         toctree.append(f"   generated/module-{name}")
-    (GENERATED / "modules.rst.inc").write_text("\n".join(toctree) + "\n")
+        expected |= {f"module-{name}.rst", *(f"{name}.{item}.rst" for item in names)}
+    _write_if_changed(GENERATED / "modules.rst.inc", "\n".join(toctree) + "\n")
+    for stale in set(os.listdir(GENERATED)) - expected:
+        with contextlib.suppress(FileNotFoundError):  # a concurrent build removed it first
+            (GENERATED / stale).unlink()
 
 
 write_api_pages()
