@@ -138,7 +138,37 @@ def test_distinct_names_do_not_warn():
         check_class_names(["cat", "cats", "big cat"])
 
 
+def test_resolve_classes_from_a_dict_a_list_or_the_labels():
+    classes, texts = resolve_classes({"b": ["waterbird", "duck"], "a": "landbird"}, np.array(["b"]))
+    assert classes.tolist() == ["a", "b"] and texts == ["landbird", ["waterbird", "duck"]]
+    classes, texts = resolve_classes(("dog", "cat"))
+    assert classes.tolist() == ["cat", "dog"] == texts
+    classes, texts = resolve_classes([["a cat"], "dog"], np.array([3, 5]))
+    assert classes.tolist() == [3, 5] and texts == [["a cat"], "dog"]
+    with pytest.raises(ValueError, match="The classes come from y or from class_names"):
+        resolve_classes(None)
+
+
+def test_sorted_labels_explain_none_and_mixed_types():
+    assert sorted_labels(np.array([2, 1, 2])).tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"y holds None at 1 of 3 positions \(2\)"):
+        sorted_labels(np.array(["a", "b", None], dtype=object))
+    with pytest.raises(ValueError, match=r"mix the types \['float', 'str'\]"):
+        sorted_labels(np.array(["a", 1.5], dtype=object))
+
+
 # ---------------------------------------------------------------- expansion and lengths
+
+
+def test_a_class_with_several_texts_takes_one_prompt_per_text_in_place():
+    assert expand_prompts(["a {}.", "art of a {}."], [["cat", "kitten"], "dog"]) == [
+        "a cat.",
+        "a kitten.",
+        "a dog.",
+        "art of a cat.",
+        "art of a kitten.",
+        "art of a dog.",
+    ]
 
 
 def test_prompts_are_template_major_and_keep_braces_in_names():
