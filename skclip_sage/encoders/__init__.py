@@ -10,6 +10,7 @@ import importlib
 
 __all__ = [
     "BACKENDS",
+    "LoadedEncoder",
     "OpenClipEncoder",
     "OutOfMemoryBackoff",
     "PAPER_BACKBONES",
@@ -30,6 +31,7 @@ __all__ = [
 
 _HOMES = {
     "BACKENDS": "._registry",
+    "LoadedEncoder": "._loaded",
     "OpenClipEncoder": "._open_clip",
     "OutOfMemoryBackoff": "._batching",
     "PAPER_BACKBONES": "._catalogue",

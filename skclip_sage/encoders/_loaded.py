@@ -22,9 +22,25 @@ class LoadedEncoder:
     """A torch model in eval mode on one device, behind the :class:`TextImageEncoder` interface.
 
     The base of :class:`~skclip_sage.encoders.OpenClipEncoder` and
-    :class:`~skclip_sage.encoders.TransformersEncoder`, whose docstrings describe
-    the parameters; ``preprocess`` must be a light picklable object, since
-    DataLoader workers receive it.
+    :class:`~skclip_sage.encoders.TransformersEncoder`. A new backend subclasses it,
+    sets ``embedding_dim``, ``logit_scale`` and ``context_length``, writes
+    ``_text_features``, ``_image_features`` and ``count_tokens``, and adds one entry
+    to ``skclip_sage.encoders.BACKENDS``; eval mode, inference mode, autocast,
+    batching and precision views come from here.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network; put in eval mode before every forward pass.
+    preprocess : callable
+        PIL image -> input tensor. A light picklable object: DataLoader workers
+        receive it, never the model.
+    identity : str
+        Names the model and weights (cache key).
+    device : torch.device
+        Where the model lives.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast choice for forward passes.
     """
 
     context_length: int
@@ -75,3 +91,8 @@ class LoadedEncoder:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.identity!r}, device='{self.device}', precision={self.precision!r})"
+
+
+# Documented and imported from the package face (numpy's ``set_module`` idiom), so the
+# backends' "Bases:" line links to its page.
+LoadedEncoder.__module__ = "skclip_sage.encoders"

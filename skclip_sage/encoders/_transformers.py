@@ -76,7 +76,7 @@ class TransformersEncoder(LoadedEncoder):
     image_processor : transformers.BaseImageProcessor
         The model's image processor.
     family : str
-        ``config.json``'s model type, a key of :data:`FAMILIES`.
+        ``config.json``'s model type: ``"clip"``, ``"siglip"``, ``"align"`` or ``"altclip"``.
     identity : str
         Names the model and weights (cache key).
     device : torch.device
