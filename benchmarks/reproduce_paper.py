@@ -219,6 +219,10 @@ def methods_of(problem, args):
         random_state=args.seed,
         **shared,
     )
+    if problem["concepts"] is None and not args.no_debias:
+        problem["notes"].append(
+            "No debiasing rows: they need concept texts, and only Waterbirds, CelebA, PACS and VLCS have a preset."
+        )
     if problem["concepts"] is not None and not args.no_debias:
         tie_fit = "train" if args.tie_fit == "train" and problem["X_train"] is not None else "evaluation"
         if tie_fit == "evaluation":
