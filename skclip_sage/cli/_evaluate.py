@@ -12,22 +12,17 @@ import numpy as np
 
 from ..selection import SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
-from ._errors import ExitCode, InputError, UsageError
+from ._datasets import DATASETS, DATASETS_WITH_SPLITS, check_dataset_options, choose_average, load_dataset
+from ._errors import ExitCode, InputError
 from ._estimators import check_k, embed_images, fit_classifier, fixed_selection, parse_selections, resolve_seed
-from ._inputs import ImageList, read_manifest
+from ._inputs import ImageList
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
 from ._outputs import check_outputs, default_failures_path, output_format, write_failures, write_json
 from ._plot import check_plot_path, plot_group_accuracies
 from ._predictions import PredictionsTable, templates_sidecar_path
 from ._report_output import format_table, run_record, write_report_csv
 from ._runtime import LOGGER
-from ._text_inputs import read_class_names_file, resolve_templates_option, template_files
-
-DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder", "manifest")
-MANIFEST_OPTIONS = ("path_column", "label_column", "group_column", "class_names")
-DATASETS_WITH_SPLITS = ("waterbirds", "celeba")
-# The SAGE paper's definition of Avg for each benchmark.
-PAPER_AVERAGES = {"waterbirds": "weighted", "celeba": "plain", "pacs": "groups", "vlcs": "groups"}
+from ._text_inputs import resolve_templates_option, template_files
 
 EXAMPLES = """\
   # the paper's comparison on the Waterbirds test split (WILDS folder layout)
@@ -135,76 +130,6 @@ def add_parser(subparsers, parents):
     add_error_options(parser)
     parser.set_defaults(run=run)
     return parser
-
-
-def check_dataset_options(args):
-    """Dataset-specific options given with another dataset are usage errors."""
-    if args.split is not None and args.dataset not in DATASETS_WITH_SPLITS:
-        raise UsageError(f"--split applies to {' and '.join(DATASETS_WITH_SPLITS)} only, not {args.dataset}.")
-    if args.domain_folders and args.dataset != "folder":
-        raise UsageError(f"--domain-folders applies to the folder dataset only, not {args.dataset}.")
-    given = [name for name in MANIFEST_OPTIONS if getattr(args, name) is not None]
-    if given and args.dataset != "manifest":
-        option = "--" + given[0].replace("_", "-")
-        raise UsageError(f"{option} applies to the manifest dataset only, not {args.dataset}.")
-
-
-def load_manifest_dataset(args):
-    """The Bunch of ``evaluate manifest CSV`` (see :func:`skclip_sage.datasets.load_manifest`)."""
-    from ..datasets._manifest import manifest_bunch
-
-    class_names = read_class_names_file(args.class_names) if args.class_names else None
-    manifest = read_manifest(args.root, args.path_column or "path")
-    group_column = args.group_column or ("group" if "group" in manifest.header else None)
-    options = {"label_column": "--label-column", "group_column": "--group-column"}
-    try:
-        bunch = manifest_bunch(
-            manifest,
-            label_column=args.label_column or "label",
-            group_column=group_column,
-            class_names=class_names,
-            options=options,
-        )
-    except ValueError as err:
-        raise InputError(str(err)) from err
-    bunch.inputs = [manifest.path, *([args.class_names] if args.class_names else [])]
-    return bunch
-
-
-def load_dataset(args):
-    """The dataset's Bunch, after checking the dataset-specific options."""
-    from .. import datasets
-
-    check_dataset_options(args)
-    if args.dataset == "manifest":
-        return load_manifest_dataset(args)
-    split = args.split or "test"
-    loaders = {
-        "waterbirds": lambda: datasets.load_waterbirds(args.root, split=split),
-        "celeba": lambda: datasets.load_celeba(args.root, split=split),
-        "pacs": lambda: datasets.load_pacs(args.root),
-        "vlcs": lambda: datasets.load_vlcs(args.root),
-        "folder": lambda: datasets.load_image_folder(args.root, domains=args.domain_folders),
-    }
-    try:
-        return loaders[args.dataset]()
-    except (OSError, ValueError) as err:
-        raise InputError(f"{args.dataset} at {args.root!r}: {err}") from err
-
-
-def choose_average(args, bunch):
-    """The Avg definition and, for ``"weighted"``, its weights per group index."""
-    average = args.average
-    if average == "paper":
-        average = PAPER_AVERAGES.get(args.dataset, "groups" if args.domain_folders else "plain")
-    if average != "weighted":
-        return average, None
-    if bunch.get("train_group_counts") is None:
-        raise UsageError(
-            f"--average weighted needs training-group sizes, which {args.dataset} does not provide; "
-            "use plain or groups."
-        )
-    return average, np.asarray(bunch.train_group_counts, dtype=float)
 
 
 def output_files(args):
