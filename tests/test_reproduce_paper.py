@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from dataset_fixtures import make_waterbirds
 
+from skclip_sage.comparison import DEBIAS_MODES, PAPER_MODES
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -190,7 +192,10 @@ def test_runs_as_a_script_the_way_the_readme_says(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == ""  # progress goes to stderr
     assert "sage K=1" in completed.stderr
-    assert (tmp_path / "results" / "results.md").is_file()
+    # The main job's table shows every row of the comparison.
+    markdown = (tmp_path / "results" / "results.md").read_text()
+    for mode in (*PAPER_MODES, *DEBIAS_MODES):
+        assert f"| {mode} |" in markdown, mode
 
 
 def test_paper_numbers_examples(reproduce_paper):
