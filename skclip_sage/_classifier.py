@@ -280,6 +280,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 cache_dir=self.cache_dir,
                 verbose=self.verbose,
             )
+        self._fitted_without_X = X is None  # then no column names exist to check a DataFrame against
         if X is None:
             self.n_features_in_ = self._encoder_width(encoder, bank.shape[2])
         elif X.shape[1] != bank.shape[2]:
@@ -454,6 +455,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             self._validate_params()
         if self.selection in SELECTIONS_USING_K:
             self._check_count("k", self.k, len(self.templates_), "templates this estimator was fitted with")
+        if getattr(self, "_fitted_without_X", False) and hasattr(X, "columns"):
+            X = np.asarray(X)  # sklearn would warn that fit saw no feature names: fit saw no X at all
         try:
             X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), ensure_all_finite=False)
         except ValueError as err:

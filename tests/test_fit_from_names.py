@@ -290,3 +290,16 @@ def test_grid_search_over_several_text_sets_encodes_each_once(empty_text_bank_ca
     assert encoder.calls() == 2
     assert search.best_score_ > 0.8
     assert clone(search.best_estimator_).fit().classes_.tolist() == ["bird", "fish", "tree"]
+
+
+def test_a_dataframe_after_fitting_from_names_is_scored_without_a_feature_names_warning():
+    pd = pytest.importorskip("pandas")
+    X, _ = make_data()
+    clf = make_classifier().fit()
+    frame = pd.DataFrame(X, columns=[f"d{i}" for i in range(WIDTH)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = clf.predict_proba(frame)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-12)
+    with pytest.warns(UserWarning, match="fitted without feature names"):  # fitted on an array: sklearn's rule
+        make_classifier().fit(X).predict(frame)
