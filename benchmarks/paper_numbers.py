@@ -130,9 +130,21 @@ def published_numbers(dataset, mode, k, model=None):
     return {**numbers, "source": source}
 
 
+# The paper's transformers backbones: model string -> the name --paper-model takes.
+PAPER_TRANSFORMERS_MODELS = {"transformers:kakaobrain/align-base": "ALIGN", "transformers:BAAI/AltCLIP": "AltCLIP"}
+
+
 def canonical_model_name(model):
-    """open_clip's spelling of a model name: ``"ViT-B/32"`` -> ``"ViT-B-32"``."""
-    return None if model is None else str(model).replace("/", "-")
+    """open_clip's spelling of a model name: ``"ViT-B/32"`` -> ``"ViT-B-32"``; the paper's for its transformers ones.
+
+    Examples
+    --------
+    >>> canonical_model_name("ViT-B/32"), canonical_model_name("transformers:BAAI/AltCLIP")
+    ('ViT-B-32', 'AltCLIP')
+    """
+    if model is None:
+        return None
+    return PAPER_TRANSFORMERS_MODELS.get(str(model), str(model).replace("/", "-"))
 
 
 def paper_model_label(model):

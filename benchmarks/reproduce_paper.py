@@ -59,12 +59,17 @@ def build_parser():
     source.add_argument("--dataset", choices=DATASETS, help="real dataset read with skclip_sage.datasets")
     parser.add_argument("--root", type=Path, help="dataset folder or its parent (with --dataset)")
     parser.add_argument("--output", type=Path, default=Path("results"), help="folder for results.{md,csv,png}")
-    parser.add_argument("--model", default="ViT-B-32", help="open_clip model name or local-dir:/path")
+    parser.add_argument(
+        "--model",
+        default="ViT-B-32",
+        help="open_clip model name, local-dir:/path, or transformers:org/repo or transformers:/path "
+        "(ALIGN: transformers:kakaobrain/align-base, AltCLIP: transformers:BAAI/AltCLIP)",
+    )
     parser.add_argument("--pretrained", default="laion2b_s34b_b79k", help="weights tag or checkpoint file")
     parser.add_argument(
         "--paper-model",
-        help="the paper's backbone this model is (e.g. ViT-B-32), for the "
-        "paper columns when --model is a local-dir: path (default: --model)",
+        help="the paper's backbone this model is (RN50, ViT-B-32, ViT-L-14, ALIGN or AltCLIP), for the "
+        "paper columns when --model is a local-dir: or transformers: folder (default: --model)",
     )
     parser.add_argument(
         "--cache-dir", type=Path, help="keep weights, text banks and image embeddings here (default: <output>/cache)"
