@@ -180,10 +180,9 @@ def check_class_names(names: Sequence, labels: Sequence | None = None) -> list:
         texts = [[text for _, text in group] for group in collisions]
         classes = [list(dict.fromkeys(_label(position, labels) for position, _ in group)) for group in collisions]
         warnings.warn(
-            f"Class names {texts} give identical prompts once lower-cased and whitespace-normalised (classes "
-            f"{classes}, in the same order): the model cannot tell classes that "
-            "share a text apart, and a text repeated within one class counts twice in its mean; rename or "
-            "remove them.",
+            f"Class names {texts} give identical prompts once lower-cased and whitespace-normalised (group by "
+            f"group, from classes {classes}): the model cannot tell classes that share a text apart, and a text "
+            "repeated within one class counts twice in its mean; rename or remove them.",
             DuplicatePromptWarning,
             stacklevel=3,
         )
