@@ -1,5 +1,6 @@
 """SageZeroShotClassifier.fit from class names alone, and several texts per class (issue 9, section 1)."""
 
+import argparse
 import warnings
 
 import numpy as np
@@ -303,3 +304,31 @@ def test_a_dataframe_after_fitting_from_names_is_scored_without_a_feature_names_
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-12)
     with pytest.warns(UserWarning, match="fitted without feature names"):  # fitted on an array: sklearn's rule
         make_classifier().fit(X).predict(frame)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_the_cli_fits_its_classifier_from_the_class_names_alone(monkeypatch):
+    from skclip_sage.cli._errors import InputError
+    from skclip_sage.cli._estimators import fit_classifier
+
+    calls = []
+    fit = SageZeroShotClassifier.fit
+
+    def recording_fit(self, X=None, y=None):
+        calls.append((X, y))
+        return fit(self, X, y)
+
+    monkeypatch.setattr(SageZeroShotClassifier, "fit", recording_fit)
+    args = argparse.Namespace(
+        model=WordSumEncoder(WIDTH), pretrained=None, device="cpu", precision="auto", batch_size=8,
+        cache_dir=None, quiet=True, truncate=False,
+    )  # fmt: skip
+    options = {"templates": TEMPLATES, "selection": "sage", "k": 1, "seed": None}
+    names = [["landbird", "sparrow"], "goldfish"]
+    clf = fit_classifier(args, labels=["bird", "fish"], prompt_names=names, n_features=WIDTH, **options)
+    assert calls == [(None, None)]  # no placeholder rows, no labels
+    assert clf.classes_.tolist() == ["bird", "fish"] and clf.class_names_ == names
+    with pytest.raises(InputError, match="embedded with 32 features but the text embeddings .* have 16"):
+        fit_classifier(args, labels=["bird", "fish"], prompt_names=names, n_features=32, **options)
