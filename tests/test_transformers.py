@@ -394,3 +394,17 @@ def test_cuda_embeddings_are_allclose_to_the_cpu_ones(tiny_hf_models, family, tm
     np.testing.assert_allclose(on_gpu, ClipImageEmbedder(model, device="cpu").fit_transform(paths), atol=1e-4)
     bf16 = ClipImageEmbedder(model, device="cuda", precision="bf16").fit_transform(paths)
     assert np.isfinite(bf16).all()
+
+
+def test_dask_embeds_with_a_transformers_model_string(tiny_hf_models, tmp_path):
+    pytest.importorskip("dask")
+    import dask
+
+    from skclip_sage.distributed import embed_images
+
+    model = tiny_hf_models["clip"]
+    paths = pictures(tmp_path, count=5)
+    embedder = ClipImageEmbedder(model, device="cpu", batch_size=2)
+    with dask.config.set(scheduler="synchronous"):
+        embeddings = embed_images(paths, embedder, partition_size=2).compute()
+    np.testing.assert_allclose(embeddings, ClipImageEmbedder(model, device="cpu").fit_transform(paths), atol=1e-6)
