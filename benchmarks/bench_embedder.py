@@ -12,10 +12,18 @@ offline) and measures, in images per second:
 - **decode only**: reading and preprocessing the files in this process, to show
   what the workers have to hide.
 
-Target (issue 2): the embedder at ``num_workers=2`` reaches at least 0.85x the bare
-forward on the CPU. Nothing is asserted; a markdown table is printed.
+With ``--backend transformers`` the model is a randomly initialised transformers
+``CLIPModel`` of ViT-B/32's size (``openai/clip-vit-base-patch32``'s architecture,
+saved with ``save_pretrained`` to a temporary folder and loaded as
+``transformers:<folder>``), preprocessed by its ``CLIPImageProcessor``, and the bare
+forward is transformers' own ``get_image_features`` on the processed tensors.
 
-Examples: ``python benchmarks/bench_embedder.py`` (CPU) and
+Targets: the embedder at ``num_workers=2`` reaches at least 0.85x the bare forward
+on the CPU with open_clip (issue 2) and 0.9x with transformers (issue 8). Nothing
+is asserted; a markdown table is printed.
+
+Examples: ``python benchmarks/bench_embedder.py`` (CPU),
+``python benchmarks/bench_embedder.py --backend transformers`` and
 ``python benchmarks/bench_embedder.py --device cuda --precision bf16 --workers 0 4 8 --images 2000``.
 """
 
@@ -36,6 +44,13 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=300, help="JPEG files to embed (default: 300)")
     parser.add_argument("--size", type=int, default=256, help="side of the square JPEGs in pixels (default: 256)")
     parser.add_argument("--model", default="ViT-B-32", help="open_clip model name, random weights (default: ViT-B-32)")
+    parser.add_argument(
+        "--backend",
+        choices=["open_clip", "transformers"],
+        default="open_clip",
+        help="open_clip: --model with random weights; transformers: a random ViT-B/32-sized transformers "
+        "CLIPModel (default: open_clip)",
+    )
     parser.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'auto' (default: cpu)")
     parser.add_argument(
         "--precision",
@@ -89,16 +104,54 @@ def best_seconds(function, repeats: int, synchronize) -> float:
 
 
 def run(args) -> None:
+    from skclip_sage.encoders import load_encoder
+
+    with tempfile.TemporaryDirectory() as models:
+        if args.backend == "transformers":
+            args.model = f"transformers:{random_transformers_clip(Path(models) / 'clip')}"
+        try:
+            encoder = load_encoder(args.model, None, device=args.device, precision=args.precision)
+        except ValueError as err:  # e.g. --device cuda without CUDA: say so, no traceback
+            raise SystemExit(str(err)) from err
+        measure(args, encoder)
+
+
+def random_transformers_clip(folder: Path) -> Path:
+    """Save a random ViT-B/32-sized transformers CLIP (the test suite's builder) and return its folder."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from hf_fixtures import save_random_vit_b32_clip
+
+    return save_random_vit_b32_clip(folder)
+
+
+def bare_image_forward(encoder):
+    """The backend library's own image forward pass: what the embedder is measured against."""
+    import torch
+
+    from skclip_sage.encoders import TransformersEncoder
+    from skclip_sage.encoders._device import inference_context
+
+    if not isinstance(encoder, TransformersEncoder):
+        return encoder.encode_images
+    model = encoder.model
+
+    def forward(pixels):
+        # The same inference mode and autocast as the embedder's, nothing else of ours.
+        with inference_context(encoder.precision, encoder.device):
+            output = model.get_image_features(pixel_values=pixels.to(encoder.device))
+        return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+    return forward
+
+
+def measure(args, encoder) -> None:
     import torch
 
     from skclip_sage import ClipImageEmbedder
-    from skclip_sage.encoders import load_encoder
     from skclip_sage.io import open_image
 
-    try:
-        encoder = load_encoder(args.model, None, device=args.device, precision=args.precision)
-    except ValueError as err:  # e.g. --device cuda without CUDA: say so, no traceback
-        raise SystemExit(str(err)) from err
     cuda = encoder.device.type == "cuda"
 
     def synchronize():
@@ -122,9 +175,11 @@ def run(args) -> None:
         decode_seconds = best_seconds(decode_all, 1, lambda: None)
         pixels = torch.stack(decode_all())
 
+        forward = bare_image_forward(encoder)
+
         def bare_forward():
             for start in range(0, len(pixels), args.batch_size):
-                embeddings = encoder.encode_images(pixels[start : start + args.batch_size])
+                embeddings = forward(pixels[start : start + args.batch_size])
                 embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True)
                 embeddings.cpu()
 
@@ -173,13 +228,13 @@ def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
     bare_rate = count / bare_seconds
     print()
     print(
-        f"### ClipImageEmbedder throughput: {count} JPEGs of {args.size}x{args.size}, {args.model} "
+        f"### ClipImageEmbedder throughput: {count} JPEGs of {args.size}x{args.size}, {model_label(args)} "
         f"(random weights), {encoder.device}, precision {args.precision}, batch {args.batch_size}"
     )
     print()
     print("| what | images/s | vs bare forward |")
     print("|---|---:|---:|")
-    print(f"| bare forward on pre-decoded tensors | {bare_rate:,.1f} | 1.00x |")
+    print(f"| bare {args.backend} forward on pre-decoded tensors | {bare_rate:,.1f} | 1.00x |")
     for workers, seconds in results:
         rate = count / seconds
         print(f"| ClipImageEmbedder, num_workers={workers} | {rate:,.1f} | {rate / bare_rate:.2f}x |")
@@ -192,6 +247,10 @@ def print_table(args, encoder, decode_seconds, bare_seconds, results) -> None:
         f"Fastest of {args.repeats} rounds (each round times every row once, interleaved) after a warm-up "
         "round; decode only: one run."
     )
+
+
+def model_label(args) -> str:
+    return "transformers CLIPModel ViT-B/32" if args.backend == "transformers" else f"open_clip {args.model}"
 
 
 if __name__ == "__main__":

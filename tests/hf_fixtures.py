@@ -115,6 +115,22 @@ def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
     return _save(folder, model, tokenizer, processor)
 
 
+def save_random_vit_b32_clip(folder: Path, seed: int = 0) -> Path:
+    """A randomly initialised ``CLIPModel`` of ViT-B/32's size (224 px, 12 layers), for benchmarks.
+
+    transformers' default ``CLIPConfig`` is ``openai/clip-vit-base-patch32``'s
+    architecture; only the vocabulary is the tiny tokenizer's.
+    """
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+
+    tokenizer = _clip_tokenizer()
+    ids = {name: getattr(tokenizer, name) for name in ("bos_token_id", "eos_token_id", "pad_token_id")}
+    torch.manual_seed(seed)
+    model = CLIPModel(CLIPConfig(text_config={"vocab_size": len(tokenizer), **ids}))
+    return _save(folder, model, tokenizer, CLIPImageProcessorPil())
+
+
 def _siglip_tokenizer(folder: Path):
     import sentencepiece
     from transformers import SiglipTokenizer

@@ -124,7 +124,8 @@ class TransformersEncoder(LoadedEncoder):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text including the special tokens, before any truncation."""
-        return [len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]]
+        # verbose=False: a prompt over the limit is reported by the caller, not logged here.
+        return [len(ids) for ids in self.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]]
 
 
 def _pooled(output) -> torch.Tensor:

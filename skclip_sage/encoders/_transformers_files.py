@@ -95,7 +95,9 @@ def _fetch(model: str, repo: str, revision: str | None, cache_dir: str | None) -
         )
 
     try:
-        folder = download(["*.safetensors"])
+        # transformers' own weight names only: a repository may also hold open_clip or
+        # other libraries' weights, gigabytes this backend would never read.
+        folder = download(["model*.safetensors"])
         if not _present(folder, SAFE_WEIGHTS):
             folder = download(["pytorch_model*.bin"])
     except Exception as err:
