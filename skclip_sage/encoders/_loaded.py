@@ -40,7 +40,8 @@ class LoadedEncoder:
     device : torch.device
         Where the model lives.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
-        Autocast choice for forward passes.
+        Autocast choice for forward passes; ``"auto"`` is bf16 (fp16 on GPUs
+        without bf16) on CUDA and fp32 on the CPU.
     """
 
     context_length: int

@@ -37,13 +37,9 @@ class OpenClipEncoder(LoadedEncoder):
         The model's open_clip tokenizer.
     preprocess : callable
         PIL image -> input tensor (open_clip's evaluation transform).
-    identity : str
-        Names the model and weights (cache key).
-    device : torch.device
-        Where the model lives.
-    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
-        Autocast choice for forward passes; ``"auto"`` is bf16 (fp16 on GPUs
-        without bf16) on CUDA and fp32 on the CPU.
+    identity, device, precision
+        Names the model and weights (the cache key); the ``torch.device`` it lives
+        on; the autocast precision (see :class:`~skclip_sage.encoders.LoadedEncoder`).
     """
 
     def __init__(self, model, tokenizer, preprocess, *, identity: str, device: torch.device, precision: str = "auto"):

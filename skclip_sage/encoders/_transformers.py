@@ -77,12 +77,9 @@ class TransformersEncoder(LoadedEncoder):
         The model's image processor.
     family : str
         ``config.json``'s model type: ``"clip"``, ``"siglip"``, ``"align"`` or ``"altclip"``.
-    identity : str
-        Names the model and weights (cache key).
-    device : torch.device
-        Where the model lives.
-    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
-        Autocast choice for forward passes.
+    identity, device, precision
+        The cache key, the ``torch.device`` and the autocast precision, as for
+        :class:`~skclip_sage.encoders.LoadedEncoder`.
 
     Attributes
     ----------
