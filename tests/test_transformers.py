@@ -106,6 +106,16 @@ def test_the_logit_scale_of_each_family(tiny_hf_models):
     assert clf.logit_scale_ == pytest.approx(20.0, rel=1e-5)
 
 
+def test_another_precision_shares_the_loaded_weights(tiny_hf_models):
+    fp32 = load_encoder(tiny_hf_models["siglip"], device="cpu")
+    loads = encoder_load_count()
+    bf16 = load_encoder(tiny_hf_models["siglip"], device="cpu", precision="bf16")
+    assert encoder_load_count() == loads and bf16.model is fp32.model and bf16.precision == "bf16"
+    assert bf16.logit_bias == fp32.logit_bias
+    np.testing.assert_allclose(bf16.encode_text(TEXTS), fp32.encode_text(TEXTS), atol=0.15)
+    assert fp32.encode_text(TEXTS).dtype == bf16.encode_text(TEXTS).dtype == np.float32
+
+
 def test_the_identity_follows_the_folder_contents(tiny_hf_models, tmp_path):
     copy = shutil.copytree(folder_of(tiny_hf_models["clip"]), tmp_path / "clip")
     first = load_encoder(f"transformers:{copy}", device="cpu")
