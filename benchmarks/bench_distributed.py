@@ -7,7 +7,9 @@ the speed is that of the real model) and prints a markdown table:
   baseline) and with one torch thread (what a Dask worker gets: the nanny sets
   ``OMP_NUM_THREADS=1``), so the Dask overhead can be read at equal resources;
 - ``embed_images`` on LocalClusters of 1 worker x 1 thread, 1 worker x 2 threads
-  and 2 workers x 1 thread; and again 1 x 1 and 2 x 1 with glibc's own malloc
+  and 2 workers x 1 thread; 2 x 1 with ``return_failures=True`` and both outputs
+  computed together (each partition must run once: the note counts the partition
+  tasks); and again 1 x 1 and 2 x 1 with glibc's own malloc
   trimming. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers,
   which turns off glibc's adaptive thresholds, so every large torch buffer is
   mapped and unmapped anew (page faults); unsetting it through the config
@@ -23,6 +25,7 @@ the embedding tasks; the rest is Dask's overhead (scheduling, transfers, idling)
 Run::
 
     python benchmarks/bench_distributed.py --n-images 256 --partition-size 32
+    python benchmarks/bench_distributed.py --failures-only   # baseline, 2 x 1, 2 x 1 with failures
 """
 
 from __future__ import annotations
@@ -145,12 +148,49 @@ class OnCluster:
         self.cluster.close()
 
 
+class WithFailures(OnCluster):
+    """``embed_images(..., return_failures=True)``, both outputs computed together."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name = self.name.replace("embed_images", "embed_images + failures, computed together")
+
+    def run(self, paths):
+        from distributed import get_task_stream
+
+        from skclip_sage.distributed import embed_images
+
+        embeddings, failures = embed_images(
+            paths, self.embedder, partition_size=self.partition_size, return_failures=True
+        )
+        with get_task_stream(client=self.client) as stream:
+            start = time.perf_counter()
+            result, failed = self.client.gather(self.client.compute([embeddings, failures]))
+            seconds = time.perf_counter() - start
+        assert result.shape[0] == len(paths) and failed == []
+        tasks = [task for task in stream.data if "embed_partition" in str(task["key"])]
+        # Each partition must run once: the array and the failures share its task.
+        self.note = f"partition tasks run: {len(tasks)} for {embeddings.numblocks[0]} partitions"
+        busy = sum(
+            period["stop"] - period["start"]
+            for task in tasks
+            for period in task["startstops"]
+            if period["action"] == "compute"
+        )
+        return seconds, busy / (seconds * self.threads)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=256)
     parser.add_argument("--partition-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--failures-only",
+        action="store_true",
+        help="time only 2 workers x 1 thread with and without return_failures (computed together)",
+    )
     arguments = parser.parse_args(argv)
 
     import torch
@@ -166,11 +206,15 @@ def main(argv=None):
         embedder = ClipImageEmbedder(MODEL, pretrained=None, batch_size=arguments.batch_size).fit()
         embedder.transform(paths[: arguments.batch_size])  # first-call allocations
         configurations = [InProcess(embedder, default_threads), InProcess(embedder, 1)]
+        if arguments.failures_only:
+            configurations = configurations[:1]
         try:
-            for n_workers, threads, keep_malloc_trim in CLUSTER_SHAPES:
+            shapes = ((2, 1, True),) if arguments.failures_only else CLUSTER_SHAPES
+            for n_workers, threads, keep_malloc_trim in shapes:
                 configurations.append(
                     OnCluster(embedder, n_workers, threads, arguments.partition_size, keep_malloc_trim)
                 )
+            configurations.append(WithFailures(embedder, 2, 1, arguments.partition_size))
             best = {configuration.name: (np.inf, None) for configuration in configurations}
             for _ in range(arguments.repeats):
                 for configuration in configurations:
