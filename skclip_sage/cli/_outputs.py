@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -54,8 +55,6 @@ def output_format(path, option, formats=TABLE_FORMATS):
             f"{option} {path!r} {found}; the file type follows the extension, one of {', '.join(formats)}."
         )
     if extension == ".parquet":
-        import importlib.util
-
         if importlib.util.find_spec("pyarrow") is None:
             raise UsageError(f'{option} {path!r}: Parquet files need pyarrow: pip install "skclip-sage[parquet]".')
     return extension

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -19,8 +20,6 @@ def check_plot_path(path):
     extension = os.path.splitext(path)[1].lower()
     if extension not in PLOT_FORMATS:
         raise UsageError(f"--plot {path!r} must end in one of {', '.join(PLOT_FORMATS)}; the format follows it.")
-    import importlib.util
-
     if importlib.util.find_spec("matplotlib") is None:
         raise UsageError('--plot needs matplotlib: pip install "skclip-sage[plot]".')
 
