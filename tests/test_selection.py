@@ -300,3 +300,11 @@ def test_the_selection_table_is_what_every_reader_sees():
     assert set(constraint.options) == set(SELECTIONS)
     help_text = describe_selections()
     assert all(f"{name}: " in help_text for name in SELECTIONS)
+
+
+def test_the_command_line_seeds_every_random_selection_of_the_table():
+    from skclip_sage.cli._estimators import resolve_seed
+
+    assert isinstance(resolve_seed(None, ["random_with_replacement"]), int)
+    assert resolve_seed(None, ["sage", "ensemble"]) is None
+    assert resolve_seed(7, ["random"]) == 7

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..selection import SELECTIONS, SELECTIONS_USING_K
+from ..selection import SELECTION_METHODS, SELECTIONS, SELECTIONS_USING_K
 from ._errors import InputError, UsageError
 from ._runtime import LOGGER, show_progress
 
@@ -144,12 +144,12 @@ def check_k(k_values, n_templates, selections):
 
 
 def resolve_seed(seed, selections):
-    """The seed for ``selection="random"``: ``--seed``, or a fresh one that is logged.
+    """The seed for the random selections: ``--seed``, or a fresh one that is logged.
 
     A fixed seed also makes the predictions and the reported templates come from
     the same random draw.
     """
-    if seed is not None or "random" not in selections:
+    if seed is not None or not any(SELECTION_METHODS[name].random for name in selections):
         return seed
     seed = int(np.random.SeedSequence().entropy % 2**32)
     LOGGER.info("random selection seeded with %d; pass --seed %d to repeat this run", seed, seed)
