@@ -6,7 +6,9 @@ per template; :func:`make_spurious_benchmark` offers named regimes where SAGE's
 premise holds (``"theory_holds"``), where its known weakness bites
 (``"confidently_wrong"``) and a control (``"no_leakage"``). The simulation's
 ``encoder`` plugs into :class:`~skclip_sage.SageZeroShotClassifier` as ``model=``,
-so the real estimator code runs on it.
+so the real estimator code runs on it; it also embeds the simulation's ``concepts``
+(texts along its spurious and core directions) for the :mod:`skclip_sage.debias`
+methods, and ``n_train_samples`` draws a separate training split for TIE*.
 """
 
 from ._encoder import SimulatedTextEncoder
