@@ -236,3 +236,24 @@ def test_presets_are_full_rank_and_fit_every_method(preset):
     assert tie.prompt_embeddings_.shape == (len(values.spurious_prompts), 64)
     with pytest.raises(ValueError, match="is not a preset|must be a str among"):
         RoboShotProjection(encoder, concepts="imagenet").fit(X)
+
+
+def test_an_image_inside_the_rejected_span_becomes_a_zero_row_not_noise():
+    encoder = TableEncoder(["water", "land"])
+    robo = RoboShotProjection(encoder, harmful=[("water", "land")]).fit(images())
+    inside = robo.harmful_directions_[:1] * 3.0  # any length, exactly along the rejected direction
+    out = robo.transform(np.vstack([inside, images(2)]))
+    np.testing.assert_array_equal(out[0], 0.0)
+    np.testing.assert_allclose(np.linalg.norm(out[1:], axis=1), 1.0, atol=1e-6)
+
+
+def test_classifier_with_text_debias_pickles_without_torch():
+    encoder = WordSumEncoder(16, identity="debias-pickle")
+    orth = OrthogonalCalibration(spurious_prompts=["water"], pairs=[("cat on water", "cat on land")])
+    clf = SageZeroShotClassifier(
+        encoder, templates="simple", class_names=["cat", "dog"], text_debias=orth, device="cpu"
+    ).fit()
+    X = images(10, width=16)
+    payload = pickle.dumps(clf)
+    assert b"torch" not in payload
+    np.testing.assert_array_equal(pickle.loads(payload).predict_proba(X), clf.predict_proba(X))
