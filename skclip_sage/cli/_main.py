@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 
-from . import _classify, _embed, _evaluate, _models, _templates
+from . import _classify, _demo, _embed, _evaluate, _models, _templates
 from ._errors import EXIT_CODES_HELP, ExitCode, InputError, UsageError
 from ._options import common_parent
 from ._runtime import LOGGER, PROGRAM, configure_logging, warnings_to_log
@@ -25,6 +25,7 @@ Run 'skclip-sage COMMAND --help' for the options and examples of each command.""
 
 EXAMPLES = """\
 examples:
+  skclip-sage demo --output results
   skclip-sage classify photos/ --classes landbird waterbird --output predictions.csv
   skclip-sage evaluate waterbirds data/ --compare sage,ensemble --k 1 3
   skclip-sage embed photos/ --output embeddings.npy
@@ -53,7 +54,7 @@ def build_parser():
     # Kept so errors found after parsing show the command's own usage line.
     parser.command_parsers = {
         module.__name__.rsplit("._", 1)[1]: module.add_parser(subparsers, parents)
-        for module in (_classify, _evaluate, _embed, _templates, _models)
+        for module in (_classify, _evaluate, _embed, _templates, _models, _demo)
     }
     return parser
 

@@ -1,0 +1,232 @@
+"""The demo end to end: benchmark, tiny CLIP (trained once, then reused), embeddings, comparison.
+
+Everything lands in one output folder::
+
+    output/coloured_digits/   the benchmark (images, manifest.csv, train.csv, test.csv)
+    output/model/             the trained model, a local-dir: folder (+ training.json, demo.json)
+    output/cache/             image-embedding and text caches, so a rerun embeds nothing
+    output/templates.txt      the 20 caption templates, for the CLI's --templates
+    output/results.{md,csv,png}
+
+The model is reused when ``model/demo.json`` records the same recipe (benchmark
+arguments, model configuration, training arguments, captions and seed); anything
+else retrains it, so a reused model is always the one the arguments describe.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ..comparison import DEBIAS_MODES, PAPER_MODES, compare_methods, debias_methods, selection_methods, write_results
+from ._captions import CAPTION_TEMPLATES, COLOUR_CAPTION_TEMPLATES, digit_captions
+from ._concepts import coloured_digits_concepts
+from ._digits import DIGIT_NAMES, write_coloured_digits
+from ._report import demo_notes, group_share_accuracy
+from ._training import tiny_clip_config, train_tiny_clip
+
+__all__ = ["run_demo"]
+
+RECIPE_FILE = "demo.json"
+K_VALUES = (1, 3, 5, 10, 20)
+
+
+def _recipe(benchmark_settings, model_cfg, training):
+    return {
+        "benchmark": benchmark_settings,
+        "model_cfg": model_cfg,
+        "training": training,
+        "captions": [list(CAPTION_TEMPLATES), list(COLOUR_CAPTION_TEMPLATES)],
+    }
+
+
+def _trained_model(folder: Path, recipe, digits, log, verbose, num_threads):
+    """The model for ``recipe``: the one in ``folder`` if it was trained so, else a new one."""
+    record = folder / RECIPE_FILE
+    weights = folder / "open_clip_model.safetensors"
+    try:
+        stored = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = None
+    if stored is not None and stored.get("recipe") == recipe and weights.is_file():
+        log(f"reusing the tiny CLIP in {folder} (trained with the same recipe and seed)")
+        return f"local-dir:{folder.resolve()}", stored["summary"], True
+    train = digits.split == "train"
+    log(f"training a tiny CLIP on {int(train.sum())} captioned images (a few minutes on 2 CPU cores)")
+    colour_names = np.asarray(digits.colour_names)[digits.colour[train]]
+    model, summary = train_tiny_clip(
+        digits.data[train],
+        digit_captions(digits.target[train], colour_names),
+        folder,
+        model_cfg=recipe["model_cfg"],
+        num_threads=num_threads,
+        verbose=verbose,
+        **recipe["training"],
+    )
+    log(str(summary))
+    summary_text = str(summary)
+    # Written last, after the weights: a run interrupted before this line retrains.
+    record.write_text(json.dumps({"recipe": recipe, "summary": summary_text}, indent=2) + "\n", encoding="utf-8")
+    return model, summary_text, False
+
+
+def run_demo(
+    output="results",
+    *,
+    seed=0,
+    epochs=60,
+    n_train=1500,
+    n_test=None,
+    n_colours=2,
+    model_cfg=None,
+    batch_size=128,
+    max_lr=1e-3,
+    k_values=K_VALUES,
+    modes=PAPER_MODES,
+    debias_modes=DEBIAS_MODES,
+    plot=True,
+    num_threads=None,
+    verbose=True,
+    log=None,
+):
+    """Write the coloured-digits benchmark, train (or reuse) a tiny CLIP, and compare the selection modes.
+
+    Parameters
+    ----------
+    output : path-like, default="results"
+        Folder for the benchmark, the model, the caches and ``results.{md,csv,png}``.
+    seed : int, default=0
+        Seeds the benchmark, the training and the random selection mode.
+    epochs : int, default=60
+        Training epochs.
+    n_train : int, default=1500
+        Training digits (see :func:`write_coloured_digits`).
+    n_test : int, default=None
+        Test digits, each drawn in every colour; None: every digit left.
+    n_colours : int, default=2
+        Stroke colours (digit ``d``'s own colour is colour ``d % n_colours``).
+    model_cfg : dict, default=None
+        open_clip configuration; default :func:`tiny_clip_config` ``()``.
+    batch_size : int, default=128
+        Training batch size.
+    max_lr : float, default=1e-3
+        Peak of the one-cycle learning rate.
+    k_values : sequence of int, default=(1, 3, 5, 10, 20)
+        Values of K for the modes that use it (the pool has 20 templates).
+    modes : sequence of str, default=PAPER_MODES
+        Selection modes to compare, as :func:`~skclip_sage.comparison.selection_methods`.
+    debias_modes : sequence of str, default=DEBIAS_MODES
+        Debiasing rows, as :func:`~skclip_sage.comparison.debias_methods`, with the
+        texts of :func:`coloured_digits_concepts`; TIE* fits on the training split.
+    plot : bool, default=True
+        Also write ``results.png`` (needs matplotlib, the ``[plot]`` extra).
+    num_threads : int, default=None
+        torch threads while training (see :func:`train_tiny_clip`); not part of
+        the recipe, so a model trained with another thread count is reused.
+    verbose : bool, default=True
+        Progress bars on stderr while training and embedding.
+    log : callable, default=None
+        Called with each line of progress (e.g. ``print``); None stays silent.
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``model`` (the ``"local-dir:..."`` string), ``templates`` (the path of
+        ``templates.txt``), ``model_reused`` (bool),
+        ``training`` (the one-line training summary), ``training_accuracy`` (zero-shot
+        ensemble accuracy on the training split, percent), ``rows`` (from
+        :func:`~skclip_sage.comparison.compare_methods`, each with ``majority`` and
+        ``minority`` accuracy added), ``written`` (the result files), ``benchmark``
+        (the :func:`load_coloured_digits` bunch) and ``seconds``.
+    """
+    from .._classifier import SageZeroShotClassifier
+    from .._embedder import ClipImageEmbedder
+
+    log = log or (lambda message: None)
+    started = time.perf_counter()
+    output = Path(output)
+    model_cfg = tiny_clip_config() if model_cfg is None else model_cfg
+    image_size = model_cfg["vision_cfg"]["image_size"]
+    digits = write_coloured_digits(
+        output / "coloured_digits",
+        n_train=n_train,
+        n_test=n_test,
+        n_colours=n_colours,
+        image_size=image_size,
+        seed=seed,
+    )
+    log(f"benchmark in {digits.folder}: {digits.DESCR}")
+    templates_file = output / "templates.txt"
+    templates_file.write_text("\n".join(CAPTION_TEMPLATES) + "\n", encoding="utf-8")
+    training = {"epochs": int(epochs), "batch_size": int(batch_size), "max_lr": float(max_lr), "seed": int(seed)}
+    recipe = _recipe(digits.settings, model_cfg, training)
+    model, summary, reused = _trained_model(output / "model", recipe, digits, log, verbose, num_threads)
+
+    cache_dir = output / "cache"
+    embedder = ClipImageEmbedder(model, pretrained=None, device="cpu", cache_dir=cache_dir, verbose=verbose)
+    train, test = digits.split == "train", digits.split == "test"
+    X_train = embedder.fit(digits.data[train]).transform(digits.data[train])
+    X_test = embedder.transform(digits.data[test])
+    class_names = dict(enumerate(DIGIT_NAMES))
+    shared = {"pretrained": None, "device": "cpu", "cache_dir": cache_dir}
+    templates = list(CAPTION_TEMPLATES)
+    ensemble = SageZeroShotClassifier(
+        model, templates=templates, class_names=class_names, selection="ensemble", **shared
+    )
+    training_accuracy = 100 * float(
+        np.mean(ensemble.fit(X_train, digits.target[train]).predict(X_train) == digits.target[train])
+    )
+    log(f"zero-shot ensemble accuracy on the training split: {training_accuracy:.1f}%")
+
+    methods = selection_methods(
+        model, class_names=class_names, templates=templates, modes=modes, k_values=k_values, random_state=seed, **shared
+    )
+    if debias_modes:
+        concepts = coloured_digits_concepts(digits.colour_names)
+        methods += debias_methods(
+            model, class_names=class_names, concepts=concepts, templates=templates, modes=debias_modes, **shared
+        )
+    rows = compare_methods(
+        methods,
+        X_test,
+        digits.target[test],
+        groups=digits.groups[test],
+        group_names=digits.group_names,
+        average="groups",
+        X_train=X_train,
+        y_train=digits.target[train],
+        log=log,
+    )
+    sizes = {
+        digits.group_names[group]: count for group, count in zip(*np.unique(digits.groups[test], return_counts=True))
+    }
+    majority_names = {digits.group_names[group] for group in np.unique(digits.groups[test & digits.majority])}
+    for row in rows:
+        row["majority"] = group_share_accuracy(row["groups"], sizes, majority_names)
+        row["minority"] = group_share_accuracy(row["groups"], sizes, set(sizes) - majority_names)
+    written = write_results(
+        output,
+        rows,
+        title=f"coloured digits (test split, seed {seed})",
+        model=f"tiny CLIP trained here ({output / 'model'})",
+        dataset="coloured_digits",
+        average="groups",
+        notes=demo_notes(rows, digits, summary, training_accuracy, model_cfg),
+        plot=plot,
+    )
+    log("wrote " + ", ".join(str(path) for path in written))
+    return Bunch(
+        model=model,
+        templates=str(templates_file),
+        model_reused=reused,
+        training=summary,
+        training_accuracy=training_accuracy,
+        rows=rows,
+        written=written,
+        benchmark=digits,
+        seconds=time.perf_counter() - started,
+    )
