@@ -60,6 +60,24 @@ def test_rows_match_the_classifier_and_robustness_report(simulation):
     assert (row["n_templates"], row["n_images"], row["fit_on"]) == (6, 300, "evaluation")
 
 
+def test_a_named_group_without_samples_is_reported_but_never_the_worst(simulation):
+    # The last group's images are left out: it has no accuracy, and the worst group is among the others.
+    kept = simulation.groups != simulation.groups.max()
+    methods = [ComparisonMethod("sage", classifier(simulation), k=1)]
+    (row,) = compare_methods(
+        methods,
+        simulation.data[kept],
+        simulation.target[kept],
+        groups=simulation.groups[kept],
+        group_names=dict(enumerate(simulation.group_names)),
+    )
+    empty = simulation.group_names[-1]
+    assert np.isnan(row["groups"][empty])
+    present = {name: value for name, value in row["groups"].items() if name != empty}
+    assert row["worst_group"] == min(present, key=present.__getitem__)
+    assert row["WGA"] == pytest.approx(min(present.values()))
+
+
 def test_train_split_methods_fit_on_x_train(simulation):
     seen = []
 

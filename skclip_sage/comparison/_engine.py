@@ -122,6 +122,7 @@ def _row(method, fitted, y, y_pred, groups, group_names, average, weights):
         "WGA": values["WGA"],
         "Gap": values["Gap"],
         "HM": values["HM"],
-        "worst_group": min(group_rows, key=values.__getitem__),
+        # A group with no samples has no accuracy (NaN): it can be no one's worst group.
+        "worst_group": min((name for name in group_rows if not np.isnan(values[name])), key=values.__getitem__),
         "groups": {name: values[name] for name in group_rows},
     }
