@@ -6,9 +6,7 @@ every number to :mod:`skclip_sage.selection._scoring`.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Mapping
 from numbers import Integral, Real
 
@@ -270,16 +268,15 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         if self.selection in SELECTIONS_USING_K:
             self._check_count("k", self.k, self.pool_size or len(templates), pool)
         encoder = self._load_encoder()
-        with _encoding_mode(encoder):
-            bank = encode_text_bank(
-                encoder,
-                templates,
-                class_names,
-                batch_size=self.batch_size,
-                truncate=self.truncate,
-                cache_dir=self.cache_dir,
-                verbose=self.verbose,
-            )
+        bank = encode_text_bank(
+            encoder,
+            templates,
+            class_names,
+            batch_size=self.batch_size,
+            truncate=self.truncate,
+            cache_dir=self.cache_dir,
+            verbose=self.verbose,
+        )
         self._fitted_without_X = X is None  # then no column names exist to check a DataFrame against
         if X is None:
             self.n_features_in_ = self._encoder_width(encoder, bank.shape[2])
@@ -526,26 +523,3 @@ def _seed_of(random_state) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31 - 1))
     return int(np.random.SeedSequence().entropy)
-
-
-def _encoding_mode(encoder):
-    """Encode an injected torch module's prompts in eval mode, without autograd.
-
-    Dropout left on would make the text bank random; the module's own training
-    flag is restored afterwards, since the object stays the caller's.
-    """
-    torch = sys.modules.get("torch")  # a torch module implies torch is imported already
-    if torch is None or not isinstance(encoder, torch.nn.Module):
-        return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def evaluating():
-        was_training = encoder.training
-        encoder.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            encoder.train(was_training)
-
-    return evaluating()

@@ -68,3 +68,25 @@ def image_embeddings(class_names, labels, width: int = 16, noise: float = 0.3, s
     names = dict(class_names)
     rows = [word_vector(names[label], width) + noise * rng.normal(size=width) / np.sqrt(width) for label in labels]
     return np.stack(rows)
+
+
+def dropout_text_encoder(embedding_dim: int = 16):
+    """A torch module text encoder with dropout: random embeddings unless it is in eval mode.
+
+    It has no ``identity``, so nothing is cached and every fit encodes its texts.
+    """
+    import torch
+
+    class DropoutTextEncoder(torch.nn.Module):
+        logit_scale = 100.0
+
+        def __init__(self):
+            super().__init__()
+            self.embedding_dim = embedding_dim
+            self.words = WordSumEncoder(embedding_dim, identity="dropout-words")
+            self.dropout = torch.nn.Dropout(0.5)
+
+        def encode_text(self, texts):
+            return self.dropout(torch.as_tensor(self.words.encode_text(texts)))
+
+    return DropoutTextEncoder()

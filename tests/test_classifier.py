@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from fakes import WordSumEncoder, image_embeddings
+from fakes import WordSumEncoder, dropout_text_encoder, image_embeddings
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.model_selection import GridSearchCV, cross_validate
@@ -795,24 +795,9 @@ def test_random_selection_replays_one_seed_per_fit_so_predict_agrees_with_predic
     np.testing.assert_array_equal(np.random.get_state()[1], global_state)
 
 
-class DropoutTextEncoder(torch.nn.Module):
-    """A torch text encoder with dropout: random embeddings unless it is in eval mode."""
-
-    logit_scale, embedding_dim = 100.0, WIDTH
-
-    def __init__(self):
-        super().__init__()
-        self.words = WordSumEncoder(WIDTH, identity=None)
-        self.words.identity = None  # no identity: nothing is cached, every fit encodes
-        self.dropout = torch.nn.Dropout(0.5)
-
-    def encode_text(self, texts):
-        return self.dropout(torch.as_tensor(self.words.encode_text(texts)))
-
-
 def test_an_injected_torch_module_encodes_in_eval_mode_and_keeps_its_training_flag():
     X, y = make_data()
-    module = DropoutTextEncoder()
+    module = dropout_text_encoder(WIDTH)
     assert module.training
     injected = SageZeroShotClassifier(module, templates=TEMPLATES, class_names=NAMES, device="cpu")
     banks = [injected.fit(X, y).text_embeddings_.copy() for _ in range(2)]

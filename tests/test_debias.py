@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from fakes import WordSumEncoder
+from fakes import WordSumEncoder, dropout_text_encoder
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -257,3 +257,14 @@ def test_classifier_with_text_debias_pickles_without_torch():
     payload = pickle.dumps(clf)
     assert b"torch" not in payload
     np.testing.assert_array_equal(pickle.loads(payload).predict_proba(X), clf.predict_proba(X))
+
+
+def test_an_injected_torch_module_encodes_the_concepts_in_eval_mode():
+    # The text bank puts a torch module in eval mode for every estimator that encodes through it.
+    module = dropout_text_encoder(WIDTH)
+    X = images()
+    directions = [RoboShotProjection(module, harmful=HARMFUL).fit(X).harmful_directions_ for _ in range(2)]
+    assert module.training  # the caller's object, handed back as it came
+    np.testing.assert_array_equal(directions[0], directions[1])
+    reference = RoboShotProjection(WordSumEncoder(WIDTH), harmful=HARMFUL).fit(X).harmful_directions_
+    np.testing.assert_allclose(np.abs(directions[0]), np.abs(reference), atol=1e-6)

@@ -7,6 +7,8 @@ makes each prompt cost one forward pass per process (or ever, with ``cache_dir``
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from collections import OrderedDict
 from numbers import Integral
@@ -66,7 +68,8 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
     key = _bank_key(encoder, [layout, *prompts])
     cached = _recall(key, cache_dir, encoder, (len(templates), len(class_names)))
     if cached is None:
-        unit = _encode(encoder, prompts, batch_size, verbose)
+        with _encoding_mode(encoder):
+            unit = _encode(encoder, prompts, batch_size, verbose)
         cached = _class_means(unit, texts_per_class, prompts).reshape(len(templates), len(class_names), -1)
         _remember(key, cached, cache_dir, encoder)
     return cached.copy()
@@ -164,3 +167,26 @@ def _remember(key, bank, cache_dir, encoder):
         cache = _disk_cache(cache_dir, encoder)
         cache.write(key, bank)
         cache.warn(stacklevel=4)
+
+
+def _encoding_mode(encoder):
+    """Encode an injected torch module's texts in eval mode, without autograd.
+
+    Dropout left on would make the text bank random; the module's own training
+    flag is restored afterwards, since the object stays the caller's.
+    """
+    torch = sys.modules.get("torch")  # a torch module implies torch is imported already
+    if torch is None or not isinstance(encoder, torch.nn.Module):
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def evaluating():
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            encoder.train(was_training)
+
+    return evaluating()
