@@ -66,6 +66,15 @@ def test_producer_names_model_precision_device_kind_and_version():
     assert "precision=unspecified | device=cpu" in producer_of(Bare())
 
 
+def test_the_producer_names_the_precision_really_used(tiny_model):
+    # "auto" is fp32 on the CPU (bf16 or fp16 on a GPU, by GPU): the key follows what runs.
+    from skclip_sage.encoders import load_encoder
+
+    auto, fp32, bf16 = (load_encoder(tiny_model, device="cpu", precision=name) for name in ("auto", "fp32", "bf16"))
+    assert auto.resolved_precision == "fp32" and bf16.resolved_precision == "bf16"
+    assert producer_of(auto) == producer_of(fp32) != producer_of(bf16)
+
+
 @pytest.mark.parametrize(
     "other", [_Encoder("other"), _Encoder(precision="bf16"), _Encoder(device="cuda"), _Encoder(device="cuda:0")]
 )

@@ -67,6 +67,16 @@ class LoadedEncoder:
         view.precision = precision
         return view
 
+    @property
+    def resolved_precision(self) -> str:
+        """The precision the forward passes really run in: ``"auto"`` made concrete for this device.
+
+        ``"auto"`` is fp32 on the CPU but bf16 or fp16 on a GPU, depending on the GPU, so
+        caches key on this rather than on :attr:`precision`.
+        """
+        dtype = autocast_dtype(self.precision, self.device)
+        return "fp32" if dtype is None else {torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; returns float32 of shape ``(len(texts), embedding_dim)``."""
         self.model.eval()

@@ -45,8 +45,8 @@ def producer_of(encoder) -> str | None:
     Parameters
     ----------
     encoder : object
-        Read for ``identity``, ``precision`` and ``device`` (absent ones are
-        written as ``unspecified`` and ``cpu``).
+        Read for ``identity``, ``resolved_precision`` (else ``precision``) and
+        ``device`` (absent ones are written as ``unspecified`` and ``cpu``).
 
     Returns
     -------
@@ -57,7 +57,8 @@ def producer_of(encoder) -> str | None:
         return None
     device = getattr(encoder, "device", "cpu")
     device_kind = getattr(device, "type", None) or str(device).split(":")[0]
-    precision = getattr(encoder, "precision", None) or "unspecified"
+    # The precision really used ("auto" differs between GPUs), where the encoder can say.
+    precision = getattr(encoder, "resolved_precision", None) or getattr(encoder, "precision", None) or "unspecified"
     return f"model={identity} | precision={precision} | device={device_kind} | skclip-sage={__version__}"
 
 
