@@ -102,6 +102,7 @@ API_MODULES = [
     ("skclip_sage.synthetic", "Synthetic data", "The spurious-bias simulator."),
     ("skclip_sage.debias", "Debiasing", "RoboShot, TIE* and orthogonal projection of the text embeddings."),
     ("skclip_sage.comparison", "Comparison", "Evaluating selection and debiasing methods side by side."),
+    ("skclip_sage.demo", "Learned demo", "Coloured digits, their captions and a tiny CLIP trained on them."),
     ("skclip_sage.distributed", "Distributed", "Scaling out with Dask."),
     ("skclip_sage.cli", "Command line", "The ``skclip-sage`` entry point."),
 ]

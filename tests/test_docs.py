@@ -10,6 +10,9 @@ Conventions for examples (also stated in ``docs/conf.py``):
   not faked, elsewhere); it still must compile.
 - A block with ``:class: continue`` runs in the namespace (and directory) left by
   the previous runnable block of the same page, like the next cell of a notebook.
+- A block with ``:class: demo`` uses what ``skclip-sage demo --output results`` leaves
+  (the trained model, the benchmark, the templates): it runs with ``results/`` linked
+  to the test session's fast demo run (``tests/demo_fixtures.py``).
 - A block whose text starts with ``>>>`` is a doctest: its printed output is
   compared (``ELLIPSIS`` and ``NORMALIZE_WHITESPACE`` on). Other blocks are
   executed as scripts and check themselves with ``assert``.
@@ -40,9 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 
-RUN_COMMAND = (
-    'pip install -e ".[plot]" && python benchmarks/reproduce_paper.py --simulate theory_holds --output results'
-)
+RUN_COMMAND = 'pip install -e ".[plot]" && skclip-sage demo --output results'
+SIMULATOR_COMMAND = "python benchmarks/reproduce_paper.py --simulate theory_holds --output results"
 TEST_COMMAND = 'pip install -e ".[dev]" && pytest'
 README_NO_RUN_MARKERS = ('pretrained="laion2b', "image_paths")
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -341,7 +343,11 @@ def _chain_marks(chain):
 @pytest.mark.parametrize(
     "chain", [pytest.param(chain, marks=_chain_marks(chain), id=chain[0].id) for chain in DOC_CHAINS]
 )
-def test_doc_example_runs(chain, tmp_path, monkeypatch):
+def test_doc_example_runs(chain, tmp_path, monkeypatch, tmp_path_factory):
+    if any("demo" in snippet.classes for snippet in chain):
+        from demo_fixtures import demo_run
+
+        (tmp_path / "results").symlink_to(demo_run(tmp_path_factory).benchmark.folder.parent)
     run_chain(chain, tmp_path, monkeypatch)
 
 
@@ -396,9 +402,22 @@ def reproduce_paper_help():
     return result.stdout
 
 
-def test_readme_run_command_uses_existing_options(reproduce_paper_help):
-    """The README's run command names a script that accepts the options it passes."""
-    for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", RUN_COMMAND.split("reproduce_paper.py", 1)[1]):
+def test_readme_run_command_uses_existing_options(capsys):
+    """The README's run command is a ``skclip-sage`` command that accepts the options it passes."""
+    from skclip_sage.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--help"])
+    assert exit_info.value.code == 0
+    demo_help = capsys.readouterr().out
+    for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", RUN_COMMAND.split("skclip-sage demo", 1)[1]):
+        assert option in demo_help, option
+
+
+def test_readme_keeps_the_simulator_documented(reproduce_paper_help):
+    """The simulator run stays in the README (as text) with options the script accepts."""
+    assert f"`{SIMULATOR_COMMAND}`" in README.read_text(encoding="utf-8")
+    for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", SIMULATOR_COMMAND):
         assert option in reproduce_paper_help, option
     assert "theory_holds" in reproduce_paper_help
 

@@ -7,8 +7,8 @@ training gives the class word's text embedding the attribute's direction too, an
 minority image (a waterbird on land) sits closer to the other class's text.
 
 The coloured-digits captions reproduce that: each image's candidate captions are the
-twenty :data:`CAPTION_TEMPLATES`, which name the digit and never its colour, plus the
-two :data:`COLOUR_CAPTION_TEMPLATES`, which name both (the trainer draws one per image
+twenty ``CAPTION_TEMPLATES``, which name the digit and never its colour, plus the
+two ``COLOUR_CAPTION_TEMPLATES``, which name both (the trainer draws one per image
 and epoch, so about 1 caption in 11 mentions the colour). Since 95 % of the training
 threes are red and 10 in 11 of their captions say only "three", the class word is the
 text tower's best explanation of "red", and "three" absorbs red. The rare colour

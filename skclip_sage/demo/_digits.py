@@ -1,7 +1,7 @@
 """Coloured digits: scikit-learn's handwritten digits with a spurious colour, as an image folder.
 
 The class is the digit (all ten); the spurious attribute is the colour of the stroke on
-a black background, one of the first ``n_colours`` of :data:`COLOURS`. Digit ``d``'s
+a black background, one of the first ``n_colours`` of ``COLOURS``. Digit ``d``'s
 own colour is colour ``d % n_colours``: with the default two, even digits are red and
 odd digits green, a binary attribute like Waterbirds' land and water. In the training
 split the colour predicts the class: a ``majority_fraction`` of each class's digits is
@@ -133,7 +133,7 @@ def write_coloured_digits(
         Digits in the test split (stratified by class), each drawn in every
         colour; None takes all ``1797 - n_train`` digits the training split left.
     n_colours : int, default=2
-        Stroke colours, the first of :data:`COLOURS` (2 to 10); digit ``d``'s
+        Stroke colours, the first of ``COLOURS`` (2 to 10); digit ``d``'s
         own colour is colour ``d % n_colours``.
     majority_fraction : float, default=0.95
         Share of each class's training digits drawn in the class's own colour;

@@ -99,7 +99,7 @@ def demo_notes(rows, digits, summary, training_accuracy, model_cfg):
         f"{vision['patch_size']}, context {text['context_length']}) with open_clip's contrastive loss; "
         f"{summary}. Captions name the digit and, in about 1 in 11, its colour. "
         f"Training accuracy (zero-shot ensemble on the training split): {training_accuracy:.1f}%.",
-        "Majority groups: colour as in training (a three in red); minority groups: every other "
+        "Majority groups: each digit in its own training colour; minority groups: every other "
         "colour. Accuracy over all their images, percent:",
         "\n".join(table),
         _verdict(rows),
