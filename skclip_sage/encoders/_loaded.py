@@ -72,7 +72,7 @@ class LoadedEncoder:
         """The precision the forward passes really run in: ``"auto"`` made concrete for this device.
 
         ``"auto"`` is fp32 on the CPU but bf16 or fp16 on a GPU, depending on the GPU, so
-        caches key on this rather than on :attr:`precision`.
+        caches key on this rather than on ``precision``.
         """
         dtype = autocast_dtype(self.precision, self.device)
         return "fp32" if dtype is None else {torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
