@@ -306,6 +306,9 @@ def test_pages_are_all_present(built_docs):
         "user_guide/gpu",
         "user_guide/persistence",
         "user_guide/cli",
+        "user_guide/models",
+        "user_guide/debiasing",
+        "user_guide/demo",
     ]
     missing = [page for page in expected if not (output / f"{page}.html").exists()]
     assert not missing, missing
