@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from ..selection import SELECTIONS_USING_K
+from ..selection import SELECTIONS, SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._datasets import DATASETS, DATASETS_WITH_SPLITS, check_dataset_options, choose_average, load_dataset
 from ._errors import ExitCode, InputError
@@ -107,7 +107,7 @@ def add_parser(subparsers, parents):
         "--compare",
         default="sage,ensemble,single",
         metavar="MODES",
-        help="comma-separated selection modes among sage, ensemble, single, random, text (default: %(default)s)",
+        help=f"comma-separated selection modes among {', '.join(SELECTIONS)} (default: %(default)s)",
     )
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="also write the report and settings as JSON")
