@@ -21,6 +21,7 @@ from skclip_sage.encoders import (
     resolve_device,
     verify_checkpoint,
 )
+from skclip_sage.encoders._safety import folder_fingerprint
 from skclip_sage.exceptions import ModelLoadError
 
 TINY_NAME = "skclip-tiny-test"
@@ -71,7 +72,8 @@ def test_local_dir_model_loads_once_per_process(tiny_model):
     assert isinstance(encoder, OpenClipEncoder) and isinstance(encoder, TextImageEncoder)
     assert encoder.embedding_dim == 32 and encoder.context_length == 77
     assert encoder.logit_scale == pytest.approx(1 / 0.07, rel=1e-4)
-    assert encoder.identity.startswith(tiny_model) and "open_clip_model.safetensors" in encoder.identity
+    # The folder and a fingerprint of every file in it (weights and configuration alike).
+    assert encoder.identity == f"{tiny_model}|{folder_fingerprint(local_dir_folder(tiny_model))}"
     texts = encoder.encode_text(["a photo of a cat.", "a photo of a dog."])
     assert texts.dtype == np.float32 and texts.shape == (2, 32) and np.isfinite(texts).all()
 
@@ -506,3 +508,106 @@ def test_the_models_command(capsys):
     document = json.loads(capsys.readouterr().out)
     assert document["open_clip"] and all("vit-b-32" in name.lower() for name in document["open_clip"])
     assert [row["paper_name"] for row in document["paper_backbones"]][-2:] == ["ALIGN", "AltCLIP"]
+
+
+# ---------------------------------------------------------------- issue 17: weights, identities, the caller's RNG
+
+
+def test_a_weights_file_named_just_dot_bin_is_checked_too(tiny_copy, tmp_path):
+    # pathlib gives ".bin" no suffix, yet open_clip's *.bin glob picks it (and, sorted first, loads it).
+    marker = tmp_path / "pwned"
+    (tiny_copy / "open_clip_model.safetensors").rename(tiny_copy / "weights.safetensors")
+    evil = tiny_copy / ".bin"
+    evil.write_bytes(pickle.dumps(Payload(marker), protocol=2))
+    with pytest.raises(ModelLoadError, match=f"Checkpoint {str(evil)!r} cannot be loaded safely"):
+        load_encoder(f"local-dir:{tiny_copy}", device="cpu")
+    assert not marker.exists()
+
+
+def test_editing_a_local_dir_config_changes_the_identity_and_reloads(tiny_copy):
+    model = f"local-dir:{tiny_copy}"
+    before = load_encoder(model, device="cpu")
+    config_path = tiny_copy / "open_clip_config.json"
+    config = json.loads(config_path.read_text())
+    config["preprocess_cfg"] = {"mean": [0.1, 0.2, 0.3], "std": [0.5, 0.5, 0.5]}
+    config_path.write_text(json.dumps(config))
+    after = load_encoder(model, device="cpu")
+    assert after is not before and after.identity != before.identity  # caches key on the identity
+    assert tuple(after.preprocess.transforms[-1].mean) == (0.1, 0.2, 0.3)
+
+
+def test_replacing_a_folders_weights_in_the_same_process_loads_the_new_ones(tiny_copy):
+    from conftest import make_tiny_local_dir
+
+    model = f"local-dir:{tiny_copy}"
+    first = load_encoder(model, device="cpu").encode_text(["a photo of a cat."])
+    make_tiny_local_dir(tiny_copy, seed=1)  # other weights, same folder
+    second = load_encoder(model, device="cpu").encode_text(["a photo of a cat."])
+    fresh = make_tiny_local_dir(tiny_copy.parent / "fresh", seed=1)
+    np.testing.assert_allclose(second, load_encoder(fresh, device="cpu").encode_text(["a photo of a cat."]), atol=1e-6)
+    assert not np.allclose(first, second)
+
+
+def test_loading_a_model_leaves_the_global_torch_rng_alone(tiny_copy):
+    clear_encoder_cache()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    load_encoder(f"local-dir:{tiny_copy}", device="cpu")
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_loading_random_weights_by_name_leaves_the_global_torch_rng_alone(tiny_name):
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    load_encoder(tiny_name, None, device="cpu")
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+# ---------------------------------------------------------------- issue 17: text banks without the padding
+
+
+@pytest.mark.parametrize("tower", ["CLIP", "CustomTextCLIP"])
+def test_trimmed_text_features_equal_open_clips_padded_ones(tower):
+    from skclip_sage.encoders._open_clip import trimmable_text_tower, trimmed_text_features
+
+    torch.manual_seed(0)
+    model = getattr(open_clip, tower)(**TINY_MODEL_CONFIG).eval()
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    texts = ["a.", "a photo of a small red bird on a branch.", "itap of a dog.", "x " * 30]
+    tokens = tokenizer(texts)
+    assert tokens.shape[1] == 77
+    tower_module = trimmable_text_tower(model)
+    assert tower_module is not None
+    with torch.no_grad():
+        padded = model.encode_text(tokens)
+        trimmed = trimmed_text_features(tower_module, tokens)
+    np.testing.assert_allclose(trimmed.numpy(), padded.numpy(), rtol=0, atol=2e-6)
+
+
+def test_towers_whose_padding_matters_are_not_trimmed():
+    from skclip_sage.encoders._open_clip import trimmable_text_tower
+
+    torch.manual_seed(0)
+    last_token = {**TINY_MODEL_CONFIG, "text_cfg": {**TINY_MODEL_CONFIG["text_cfg"], "pool_type": "last"}}
+    assert trimmable_text_tower(open_clip.CustomTextCLIP(**last_token)) is None
+    no_causal_mask = {**TINY_MODEL_CONFIG, "text_cfg": {**TINY_MODEL_CONFIG["text_cfg"], "no_causal_mask": True}}
+    assert trimmable_text_tower(open_clip.CustomTextCLIP(**no_causal_mask)) is None
+
+
+def test_the_encoder_encodes_prompts_with_the_padding_trimmed(tiny_model, monkeypatch):
+    encoder = load_encoder(tiny_model, device="cpu")
+    lengths = []
+    transformer = encoder.model.transformer
+    forward = transformer.forward
+
+    def recording(x, *args, **kwargs):
+        lengths.append(x.shape[1])
+        return forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(transformer, "forward", recording)
+    trimmed = encoder.encode_text(["a photo of a cat.", "a dog."])
+    monkeypatch.setattr(transformer, "forward", forward)
+    with torch.no_grad():
+        padded = encoder.model.encode_text(encoder.tokenizer(["a photo of a cat.", "a dog."]))
+    assert lengths == [8]  # <start> a photo of a cat . <end>: cut after the longest prompt, not 77
+    np.testing.assert_allclose(trimmed, padded.numpy(), rtol=0, atol=2e-6)

@@ -30,10 +30,11 @@ class ImageBatch(NamedTuple):
 
 
 class _ImageDataset(Dataset):
-    def __init__(self, items: list, positions: list, preprocess: Callable):
+    def __init__(self, items: list, positions: list, preprocess: Callable, draft_size: int | None):
         self.items = items
         self.positions = positions
         self.preprocess = preprocess
+        self.draft_size = draft_size
 
     def __len__(self) -> int:
         return len(self.items)
@@ -42,7 +43,7 @@ class _ImageDataset(Dataset):
         position = self.positions[index]
         source = describe_image_source(self.items[index], position)
         try:
-            image = open_image(self.items[index], name=source)
+            image = open_image(self.items[index], name=source, draft_size=self.draft_size)
         except (ImageLoadError, ValueError) as err:
             return position, source, None, getattr(err, "reason", str(err))
         return position, source, self.preprocess(image), None
@@ -56,9 +57,19 @@ def _collate(samples: list) -> ImageBatch:
 
 
 def iterate_image_batches(
-    items: list, positions: list, preprocess: Callable, *, batch_size: int, num_workers: int, pin_memory: bool
+    items: list,
+    positions: list,
+    preprocess: Callable,
+    *,
+    batch_size: int,
+    num_workers: int,
+    pin_memory: bool,
+    draft_size: int | None = None,
 ) -> Iterator[ImageBatch]:
     """Yield preprocessed batches in input order; worker processes when ``num_workers > 0``.
+
+    ``draft_size`` lets JPEG files decode at a reduced scale while both sides stay
+    at least that many pixels (see :func:`~skclip_sage.io.open_image`).
 
     ``preprocess`` is sent to the workers, so it should be a light picklable
     transform (open_clip's torchvision pipeline), never a bound method of a model.
@@ -66,12 +77,15 @@ def iterate_image_batches(
     preprocessing runs here on one thread too (see :func:`_one_thread_while_fetching`).
     """
     loader = DataLoader(
-        _ImageDataset(items, positions, preprocess),
+        _ImageDataset(items, positions, preprocess, draft_size),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
         collate_fn=_collate,
         pin_memory=pin_memory,
+        # Each iteration draws a base seed for its workers; from its own generator,
+        # not from torch's global one, so embedding never changes the caller's RNG.
+        generator=torch.Generator(),
     )
     return iter(loader) if num_workers > 0 else _one_thread_while_fetching(iter(loader))
 

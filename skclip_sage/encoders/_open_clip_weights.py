@@ -35,6 +35,12 @@ def check_model_name(name: str) -> None:
         return
     close = difflib.get_close_matches(name, available, n=5, cutoff=0.5)
     suggestion = f" Did you mean {close}?" if close else ""
+    if name.count("/") == 1 and not name.startswith(("/", ".", "~")):
+        # "org/repo" is how Hugging Face names models; open_clip names have no slash.
+        suggestion = (
+            f" {name!r} looks like a Hugging Face model id: pass model='transformers:{name}' for a "
+            f"transformers checkpoint, or model='hf-hub:{name}' for an open_clip one."
+        )
     raise ModelLoadError(
         f"Unknown open_clip model {name!r}.{suggestion} See open_clip.list_models() for all "
         f"{len(available)} names, or pass model='local-dir:/path' or 'hf-hub:org/repo'."
@@ -71,14 +77,22 @@ def local_dir_checkpoints(identifier: str) -> list[Path]:
     """The candidate weight files of a ``local-dir:`` folder, after checking its config."""
     folder = Path(identifier).expanduser()
     if not folder.is_dir():
-        raise ModelLoadError(f"model='{LOCAL_DIR_PREFIX}{identifier}': folder {str(folder)!r} does not exist.")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ModelLoadError(
+            f"model='{LOCAL_DIR_PREFIX}{identifier}': folder {str(folder.absolute())!r} {what}; a local-dir: model "
+            "is a folder holding open_clip_config.json and the weights (see save_local_dir)."
+        )
     if not (folder / "open_clip_config.json").is_file():
         raise ModelLoadError(
             f"model='{LOCAL_DIR_PREFIX}{identifier}': {str(folder / 'open_clip_config.json')!r} is missing; "
             "a local-dir folder holds open_clip_config.json (with 'model_cfg') and the weights, e.g. "
             "open_clip_model.safetensors."
         )
-    checkpoints = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES)
+    # By the end of the name, as open_clip globs them: a file named just ".bin" has no
+    # suffix for pathlib, yet open_clip would load it, so it must be checked too.
+    checkpoints = sorted(
+        path for path in folder.iterdir() if path.is_file() and path.name.endswith(CHECKPOINT_SUFFIXES)
+    )
     if not checkpoints:
         # open_clip would build the model with random weights and only log a warning.
         raise ModelLoadError(

@@ -10,10 +10,16 @@ of a grid search.
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import threading
+import time
 from typing import NamedTuple
 
 from ._protocol import check_encoder
+from ._safety import file_fingerprint, folder_fingerprint
+
+LOGGER = logging.getLogger("skclip_sage")
 
 _LOADED: dict = {}
 _LOCK = threading.Lock()
@@ -90,6 +96,61 @@ def backend_for(model: str) -> Backend:
     return next(backend for backend in BACKENDS if model.startswith(backend.scheme))
 
 
+# The schemes whose rest may name a folder on this machine.
+_FOLDER_SCHEMES = ("local-dir:", "transformers:")
+
+
+def absolute_model(model: str) -> str:
+    """``model`` with a relative ``local-dir:`` or ``transformers:`` folder made absolute.
+
+    A folder is resolved against the current working directory, so the string
+    means the same model from any other directory (a fitted estimator pickled and
+    loaded elsewhere). ``transformers:org/repo`` names a folder only when one
+    exists there or the rest looks like a path (``./``, ``../``, ``~``); other
+    strings are returned as they are.
+
+    Parameters
+    ----------
+    model : str
+        A model string.
+
+    Returns
+    -------
+    model : str
+
+    Examples
+    --------
+    >>> import os
+    >>> absolute_model("local-dir:models/tiny") == "local-dir:" + os.path.abspath("models/tiny")
+    True
+    >>> absolute_model("transformers:openai/clip-vit-base-patch32"), absolute_model("ViT-B-32")
+    ('transformers:openai/clip-vit-base-patch32', 'ViT-B-32')
+    """
+    scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
+    if scheme is None:
+        return model
+    rest = os.path.expanduser(model[len(scheme) :])
+    if not rest:
+        return model
+    names_a_folder = scheme == "local-dir:" or os.path.isdir(rest) or rest.startswith((".", "/", "~"))
+    return scheme + os.path.abspath(rest) if names_a_folder else model
+
+
+def _files_fingerprint(model: str, pretrained) -> str | None:
+    """A fingerprint of the files ``model`` loads from this machine, or None (names, hub ids).
+
+    Part of the loaded-model key: replacing a folder's weights or editing its
+    configuration in the same process loads the model again.
+    """
+    scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
+    if scheme is not None:
+        folder = model[len(scheme) :]
+        return folder_fingerprint(folder) if os.path.isdir(folder) else None
+    if pretrained and os.path.isfile(pretrained):
+        return file_fingerprint(pretrained)
+    return None
+
+
 def load_encoder(
     model,
     pretrained=None,
@@ -133,17 +194,48 @@ def load_encoder(
     from ._device import resolve_device
 
     resolved = resolve_device(device)
+    model = absolute_model(model)  # "local-dir:m" from another directory is another model
     backend = backend_for(model)
     if backend.ignores_pretrained:
         pretrained = None
     key = (model, pretrained, str(resolved), None if cache_dir is None else str(cache_dir))
+    fingerprint = _files_fingerprint(model, pretrained)
     with _LOCK:
-        if key not in _LOADED:
+        stored = _LOADED.get(key)
+        if stored is None or stored[0] != fingerprint:
+            # New, or its files changed on disk since: (re)load, replacing the stale model.
+            started = time.perf_counter()
             loader = importlib.import_module(backend.module, __package__).load
-            _LOADED[key] = loader(model, pretrained, device=resolved, cache_dir=cache_dir)
+            loaded = _without_touching_the_rng(loader, resolved)(
+                model, pretrained, device=resolved, cache_dir=cache_dir
+            )
+            _LOADED[key] = stored = (fingerprint, loaded)
             _STATISTICS["loads"] += 1
-        encoder = _LOADED[key]
-    return encoder.with_precision(precision)
+            LOGGER.info(
+                "loaded %s with %s on %s in %.2f s (identity %s)",
+                model if pretrained is None else f"{model} ({pretrained})",
+                backend.library,
+                resolved,
+                time.perf_counter() - started,
+                loaded.identity,
+            )
+        encoder = stored[1]
+    encoder = encoder.with_precision(precision)
+    LOGGER.debug("model %s ready on %s, precision %s", model, resolved, encoder.resolved_precision)
+    return encoder
+
+
+def _without_touching_the_rng(loader, device):
+    """``loader`` run inside ``torch.random.fork_rng``: building a model initialises random
+    weights before loading the real ones, which would advance the caller's global RNG."""
+    import torch
+
+    def load(*args, **kwargs):
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return loader(*args, **kwargs)
+
+    return load
 
 
 def clear_encoder_cache() -> None:

@@ -107,6 +107,7 @@ class TransformersEncoder(LoadedEncoder):
         limit = getattr(tokenizer, "model_max_length", positions) or positions
         self.context_length = min(positions, int(limit) if limit < 1_000_000 else positions)
         self._text_inputs = set(inspect.signature(model.get_text_features).parameters)
+        self.image_size = _input_side(image_processor)
         self.embedding_dim = int(self.encode_text(["a"]).shape[1])
 
     def _text_features(self, texts: list) -> torch.Tensor:
@@ -123,6 +124,15 @@ class TransformersEncoder(LoadedEncoder):
         """Tokens per text including the special tokens, before any truncation."""
         # verbose=False: a prompt over the limit is reported by the caller, not logged here.
         return [len(ids) for ids in self.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]]
+
+
+def _input_side(image_processor) -> int | None:
+    """The longest side the processor resizes images to (its ``size`` settings), if it says."""
+    size = getattr(image_processor, "size", None)
+    sides = [value for value in (size or {}).values() if isinstance(value, int)] if isinstance(size, dict) else []
+    if isinstance(size, int):
+        sides = [size]
+    return max(sides) if sides else None
 
 
 def _pooled(output) -> torch.Tensor:
