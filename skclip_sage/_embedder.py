@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from numbers import Integral
@@ -11,18 +12,21 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .encoders import PRECISIONS, load_encoder
-from .exceptions import NotFittedError, SkippedImagesWarning, UnreadableImagesError
-from .io import describe_image_source
-from .io._cache import image_source_key, producer_of
+from .encoders import PRECISIONS, absolute_model, load_encoder
+from .exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
+from .io import DEFAULT_MEMORY_CACHE_BYTES, describe_image_source, memory_cache
+from .io._cache import entry_key, image_source_key, producer_of
 from .io._checked_cache import CheckedCache
-from .io._sources import as_image_sources
+from .io._sources import as_image_sources, is_one_shot_iterator
+from .utils._eval_mode import evaluating
 
 ON_ERROR = ("raise", "warn")
 """What :class:`ClipImageEmbedder` does with images it cannot read."""
 
 FAILURES_SHOWN = 5
 IMAGE_CACHE = "image_embeddings"  # the folder under cache_dir, also part of each key
+NON_FINITE_REASON = "the model returned NaN or infinity for this image"
+LOGGER = logging.getLogger("skclip_sage")
 
 
 class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -32,13 +36,22 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     processes when ``num_workers > 0``) and encoded in ``torch.inference_mode``
     with the model in eval mode; embeddings are L2-normalised float32.
 
+    ``fit`` reads no image: it loads the model and learns its width. Embeddings
+    are kept in memory (``memory_cache``), so in a ``Pipeline``, ``fit`` and
+    ``predict`` on the same images, and every fold and candidate of
+    ``cross_validate`` or ``GridSearchCV``, run the model once per image.
+
     Parameters
     ----------
     model : str or TextImageEncoder, default="ViT-B-32"
         An open_clip model name, ``"local-dir:/path"`` (offline), ``"hf-hub:org/repo"``,
         ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
         SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
-        or an object with ``preprocess``, ``encode_images`` and ``embedding_dim``.
+        or an object with ``preprocess``, ``encode_images`` and ``embedding_dim``
+        (a ``torch.nn.Module`` is run in eval mode, its training flag restored after).
+        A relative ``local-dir:`` or ``transformers:`` folder is resolved against the
+        working directory at ``fit`` (``resolved_model_``), so a fitted and pickled
+        embedder loads anywhere that folder still is.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name; ignored otherwise.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
@@ -50,21 +63,38 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     num_workers : int, default=0
         DataLoader worker processes decoding images; 0 decodes in this process.
     cache_dir : str or path-like, default=None
-        Keep embeddings on disk, keyed by the model (identity, precision, device
-        kind) and by file path, size and modification time (or pixel hash for
-        in-memory images), so a second transform of the same files does not run
+        Keep embeddings on disk, across processes and runs, under the keys of
+        ``memory_cache``, so a second transform of the same files does not run
         the model. Written as each batch finishes: an interrupted transform loses
         at most the batch in flight. Entries are checked on read (model, dtype,
         width, finite, unit norm); a bad one is recomputed with one
         :class:`~skclip_sage.exceptions.InvalidCacheEntryWarning`. A folder that
         cannot be written gives one :class:`~skclip_sage.exceptions.CacheWriteWarning`
         and every embedding is still returned.
+    memory_cache : int, default=268435456
+        Bytes of embeddings kept in this process's memory (256 MiB: about 120,000
+        rows of 512 floats); 0 keeps none. Rows are keyed by the model (identity,
+        precision, device kind), ``jpeg_draft`` and the image: a file by its
+        resolved path, size and modification time (an edited file is embedded
+        again; its contents are not read to key it), an in-memory image by its
+        pixels. Clones of one configuration share the store, which forgets the
+        least recently used rows first; an encoder object without an ``identity``
+        is never cached. :func:`skclip_sage.io.clear_memory_caches` empties it.
+    jpeg_draft : bool, default=True
+        Let the JPEG decoder downscale by 1/2, 1/4 or 1/8 while both sides stay at
+        least the model's input size (the preprocessing shrinks them anyway):
+        about twice as fast to decode a 1024x768 photo, with embeddings that differ
+        from a full decode by resampling noise. False decodes every pixel, as
+        open_clip's and transformers' own preprocessing do. Other formats, and
+        encoder objects without an ``image_size``, are always decoded in full.
     on_error : {"raise", "warn"}, default="raise"
-        Unreadable images: ``"raise"`` lists them all in one error; ``"warn"``
-        embeds the rest, returns NaN rows for them and emits one
-        :class:`~skclip_sage.exceptions.SkippedImagesWarning`.
+        Images that cannot be read, or whose embedding comes out NaN or infinite:
+        ``"raise"`` lists them all in one error; ``"warn"`` embeds the rest,
+        returns NaN rows for them and emits one
+        :class:`~skclip_sage.exceptions.SkippedImagesWarning` (a classifier with
+        ``on_nan="propagate"`` carries such rows through a pipeline).
     verbose : bool, default=False
-        Show a progress bar.
+        Show a progress bar counting images (cleared when done).
 
     Attributes
     ----------
@@ -74,6 +104,9 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Always 1: one image per row.
     feature_names_in_ : ndarray of shape (1,)
         The path column's name, when fitted on a DataFrame.
+    resolved_model_ : str
+        ``model`` with a relative ``local-dir:`` or ``transformers:`` folder made
+        absolute at ``fit``; only when ``model`` is a string.
 
     See Also
     --------
@@ -94,6 +127,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     >>> ClipImageEmbedder(ToyEncoder()).fit_transform(images).round(3)
     array([[0.577, 0.577, 0.577],
            [0.577, 0.577, 0.577]], dtype=float32)
+    >>> ClipImageEmbedder(ToyEncoder()).fit_transform(image for image in images).shape  # any iterable
+    (2, 3)
     """
 
     _parameter_constraints: dict = {
@@ -104,6 +139,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
         "cache_dir": [str, os.PathLike, None],
+        "memory_cache": [Interval(Integral, 0, None, closed="left")],
+        "jpeg_draft": ["boolean"],
         "on_error": [StrOptions(set(ON_ERROR))],
         "verbose": ["verbose"],
     }
@@ -118,6 +155,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         batch_size=64,
         num_workers=0,
         cache_dir=None,
+        memory_cache=DEFAULT_MEMORY_CACHE_BYTES,
+        jpeg_draft=True,
         on_error="raise",
         verbose=False,
     ):
@@ -128,6 +167,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.cache_dir = cache_dir
+        self.memory_cache = memory_cache
+        self.jpeg_draft = jpeg_draft
         self.on_error = on_error
         self.verbose = verbose
 
@@ -137,8 +178,10 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
         Parameters
         ----------
-        X : sequence of images, ndarray or one-column DataFrame, default=None
-            Checked for shape only.
+        X : iterable of images, ndarray or one-column DataFrame, default=None
+            Checked for shape only. A one-shot iterator (a generator, ``map``,
+            ``Path.glob``) is not consumed: pass the same kind of input to
+            ``fit_transform``, which reads it once.
         y : None
             Ignored.
 
@@ -146,16 +189,47 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         -------
         self : ClipImageEmbedder
         """
-        if X is not None:
-            sources = as_image_sources(X)
-            if sources.column is not None and isinstance(sources.column, str) and hasattr(X, "columns"):
-                self.feature_names_in_ = np.asarray([sources.column], dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
+        self._fit(None if X is None or is_one_shot_iterator(X) else as_image_sources(X), X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Load the model and embed ``X``, reading it once (so any iterable works).
+
+        Parameters
+        ----------
+        X : iterable of images, ndarray or one-column DataFrame
+            As :meth:`transform`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_images, embedding_dim_), float32
+            As :meth:`transform`.
+        """
+        sources = as_image_sources(X)  # once: a generator is empty the second time
+        self._fit(sources, X)
+        return self._transform_sources(sources)
+
+    def _fit(self, sources, X):
+        if (
+            sources is not None
+            and sources.column is not None
+            and isinstance(sources.column, str)
+            and hasattr(X, "columns")
+        ):
+            self.feature_names_in_ = np.asarray([sources.column], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if isinstance(self.model, str):
+            self.resolved_model_ = absolute_model(self.model)
+            self._resolved_from = self.model
+        elif hasattr(self, "resolved_model_"):
+            del self.resolved_model_
         encoder = self._encoder()
         self.embedding_dim_ = int(encoder.embedding_dim)
         self.n_features_in_ = 1
-        return self
 
     @property
     def _n_features_out(self):
@@ -166,57 +240,83 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
         Parameters
         ----------
-        X : sequence of images, ndarray or one-column DataFrame
-            Paths (str or path-like), encoded bytes, PIL images or uint8 arrays;
-            a uint8 array of shape (n, H, W, 3); or one column of paths.
+        X : iterable of images, ndarray or one-column DataFrame
+            Paths (str or path-like), encoded bytes, PIL images or uint8 arrays, in
+            any iterable (list, generator, ``map``, ``Path.rglob``); a uint8 array of
+            shape (n, H, W, 3); a pandas Series or one column of paths.
 
         Returns
         -------
         embeddings : ndarray of shape (n_images, embedding_dim_), float32
-            Unit-norm rows in input order; NaN rows for unreadable images when
-            ``on_error="warn"``.
+            Unit-norm rows in input order, one per input item; NaN rows for images
+            that could not be embedded when ``on_error="warn"``.
         """
         if not hasattr(self, "embedding_dim_"):
             raise NotFittedError("This ClipImageEmbedder instance is not fitted yet. Call 'fit' before 'transform'.")
         check_is_fitted(self)
-        items = as_image_sources(X).items
+        return self._transform_sources(as_image_sources(X))
+
+    def _transform_sources(self, sources):
+        items = sources.items
         encoder = self._encoder()
         output = np.full((len(items), self.embedding_dim_), np.nan, dtype=np.float32)
-        cache, keys = self._cache(encoder, items)
-        pending = []
+        draft_size = getattr(encoder, "image_size", None) if self.jpeg_draft else None
+        memory, disk, keys = self._caches(encoder, items, draft_size)
+        pending, from_memory, from_disk = [], 0, 0
         for position, key in enumerate(keys):
-            label = describe_image_source(items[position], position)
-            cached = None if key is None else cache.read(key, (self.embedding_dim_,), label)
-            if cached is None:
+            row = None if key is None or memory is None else memory.get(key)
+            if row is not None:
+                from_memory += 1
+            elif key is not None and disk is not None:
+                row = disk.read(key, (self.embedding_dim_,), describe_image_source(items[position], position))
+                if row is not None:
+                    from_disk += 1
+                    if memory is not None:
+                        memory.put(key, row)
+            if row is None:
                 pending.append(position)
             else:
-                output[position] = cached
+                output[position] = row
 
         def keep(positions):
             # Called as each batch finishes, so an interrupt loses at most the batch
             # in flight. Only rows the model produced get here: under on_error="raise"
             # the rows after a failure are never embedded and must not be cached as NaN.
             for position in positions:
-                if keys[position] is not None:
-                    cache.write(keys[position], output[position])
+                if keys[position] is None:
+                    continue
+                if memory is not None:
+                    memory.put(keys[position], output[position])
+                if disk is not None:
+                    disk.write(keys[position], output[position])
 
-        failures = self._embed(encoder, items, pending, output, None if cache is None else keep)
-        if cache is not None:
-            cache.warn(stacklevel=2)
+        failures = self._embed(encoder, items, pending, output, keep, draft_size)
+        LOGGER.log(
+            logging.INFO if pending else logging.DEBUG,
+            "ClipImageEmbedder: %d images, %d from memory, %d from cache_dir, %d through the model, %d failed",
+            len(items),
+            from_memory,
+            from_disk,
+            len(pending),
+            len(failures),
+        )
+        if disk is not None:
+            disk.warn(stacklevel=3)
         self._report(failures, len(items))
         return output
 
-    def _embed(self, encoder, items, positions, output, on_batch=None):
+    def _embed(self, encoder, items, positions, output, on_batch, draft_size):
         """Fill ``output`` rows at ``positions``, calling ``on_batch(positions)`` as each batch is done.
 
         Returns
         -------
         failures : list of (int, str, str)
-            ``(position, source, reason)`` of each unreadable image.
+            ``(position, source, reason)`` of each image that could not be read or
+            whose embedding was not finite, in input order.
         """
         import torch
 
-        from .encoders._batching import OutOfMemoryBackoff
+        from .encoders import OutOfMemoryBackoff
         from .encoders._image_batches import iterate_image_batches
 
         if not positions:
@@ -229,73 +329,109 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             pin_memory=str(device).startswith("cuda"),
+            draft_size=draft_size,
         )
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, total=-(-len(positions) // self.batch_size), desc="Embedding images", unit="batch")
         backoff = OutOfMemoryBackoff(self.batch_size, str(device))
         failures = []
-        for batch in batches:
-            failures.extend(batch.failures)
-            # Under on_error="raise" a failure ends model work, but decoding goes on
-            # so the error can list every unreadable image at once.
-            if batch.pixels is None or (failures and self.on_error == "raise"):
-                continue
-            # inference_mode here too: an injected encoder may not set it itself.
-            with torch.inference_mode():
-                embeddings = torch.as_tensor(backoff(encoder.encode_images, batch.pixels)).float()
-                embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-                output[batch.positions] = embeddings.cpu().numpy()
-            if on_batch is not None:
-                on_batch(batch.positions)
-        return failures
+        with _progress(len(positions), self.verbose) as progress, evaluating(encoder):
+            for batch in batches:
+                failures.extend(batch.failures)
+                progress.update(len(batch.positions) + len(batch.failures))
+                # Under on_error="raise" a failure ends model work, but decoding goes on
+                # so the error can list every unreadable image at once.
+                if batch.pixels is None or (failures and self.on_error == "raise"):
+                    continue
+                # inference_mode here too: an injected encoder may not set it itself.
+                with torch.inference_mode():
+                    embeddings = torch.as_tensor(backoff(encoder.encode_images, batch.pixels)).float()
+                    finite = torch.isfinite(embeddings).all(dim=1).cpu().numpy()
+                    embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                    rows = embeddings.cpu().numpy()
+                done = np.asarray(batch.positions)[finite]
+                output[done] = rows[finite]
+                # A readable image the model could not embed is a failure like an unreadable one.
+                failures.extend(
+                    (position, describe_image_source(items[position], position), NON_FINITE_REASON)
+                    for position in np.asarray(batch.positions)[~finite].tolist()
+                )
+                on_batch(done.tolist())
+        return sorted(failures)
 
     def _report(self, failures, n_images):
         if not failures:
             return
         listing = ", ".join(f"{source!r} ({reason})" for _, source, reason in failures[:FAILURES_SHOWN])
         more = ", ..." if len(failures) > FAILURES_SHOWN else ""
-        summary = f"ClipImageEmbedder could not read {len(failures)} of {n_images} images: {listing}{more}."
+        verb = "embed" if any(reason == NON_FINITE_REASON for _, _, reason in failures) else "read"
+        summary = f"ClipImageEmbedder could not {verb} {len(failures)} of {n_images} images: {listing}{more}."
         if self.on_error == "raise":
+            # Every file is decoded, so every unreadable one is listed; but the model stops at
+            # the first failure, so images after it are not known to embed well or not.
+            untried = (
+                " The model stopped at the first failure, so later images were not tried." if verb == "embed" else ""
+            )
             raise UnreadableImagesError(
-                f"{summary} Pass on_error='warn' to embed the rest and get NaN rows for these.", failures
+                f"{summary}{untried} Pass on_error='warn' to embed the rest and get NaN rows for these.", failures
             )
         warnings.warn(
             SkippedImagesWarning(
-                f"{summary} Their rows are NaN; drop them before classifying, e.g. X[np.isfinite(X).all(axis=1)].",
+                f"{summary} Their rows are NaN; drop them before classifying, e.g. X[np.isfinite(X).all(axis=1)], "
+                "or classify with SageZeroShotClassifier(on_nan='propagate').",
                 failures,
             ),
-            stacklevel=3,
+            stacklevel=4,
         )
 
-    def _cache(self, encoder, items):
-        """The checked image cache of this call and each item's key (None: not cacheable)."""
-        if self.cache_dir is None:
-            return None, [None] * len(items)
+    def _caches(self, encoder, items, draft_size):
+        """The memory store, the checked disk cache (each None when off) and each item's key.
+
+        A key is None for an item that cannot be keyed (a missing file, which goes on
+        to be read and reported); all keys are None when no cache is on.
+        """
         producer = producer_of(encoder)
-        if producer is None:
+        if producer is None and self.cache_dir is not None:
             raise ValueError(
                 f"ClipImageEmbedder(cache_dir=...) keys cached embeddings by the model's identity, but "
                 f"{type(encoder).__name__} has no 'identity' attribute. Give it one (a string naming the "
                 "model and weights) or pass cache_dir=None."
             )
-        cache = CheckedCache(self.cache_dir, IMAGE_CACHE, producer, owner="ClipImageEmbedder")
-        source_keys = [image_source_key(item) for item in items]
-        return cache, [None if key is None else cache.key(key) for key in source_keys]
+        memory = None if producer is None or self.memory_cache == 0 else memory_cache(producer, self.memory_cache)
+        disk = (
+            None
+            if self.cache_dir is None
+            else CheckedCache(self.cache_dir, IMAGE_CACHE, producer, owner=type(self).__name__)
+        )
+        if memory is None and disk is None:
+            return None, None, [None] * len(items)
+        keys = []
+        for item in items:
+            parts = image_key_parts(item, draft_size)
+            keys.append(None if parts is None else entry_key(producer, IMAGE_CACHE, *parts))
+        return memory, disk, keys
 
     def _encoder(self):
         # The embedder needs only the image side of the TextImageEncoder protocol.
-        return load_encoder(
-            self.model,
-            self.pretrained,
-            device=self.device,
-            precision=self.precision,
-            cache_dir=self.cache_dir,
-            needs_text=False,
-            needs_images=True,
-            owner="ClipImageEmbedder's model",
-        )
+        model = self.model
+        if isinstance(model, str) and getattr(self, "_resolved_from", None) == model:
+            model = self.resolved_model_  # what fit resolved, wherever this process runs now
+        try:
+            return load_encoder(
+                model,
+                self.pretrained,
+                device=self.device,
+                precision=self.precision,
+                cache_dir=self.cache_dir,
+                needs_text=False,
+                needs_images=True,
+                owner="ClipImageEmbedder's model",
+            )
+        except ModelLoadError as err:
+            if model == self.model:
+                raise
+            raise ModelLoadError(
+                f"{err} (model={self.model!r} was resolved to {model!r} against the working directory when this "
+                "embedder was fitted; move the folder back, or set an absolute path and fit again.)"
+            ) from err
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -303,3 +439,20 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         tags.input_tags.string = True
         tags.requires_fit = True
         return tags
+
+
+def image_key_parts(item, draft_size):
+    """What identifies one image's embedding besides the model, or None when it cannot be keyed.
+
+    The image (:func:`~skclip_sage.io._cache.image_source_key`) and how it is
+    decoded: a draft-decoded JPEG embeds a little differently from a full decode.
+    """
+    source_key = image_source_key(item)
+    return None if source_key is None else (source_key, f"jpeg_draft={draft_size}")
+
+
+def _progress(total, verbose):
+    """A bar counting images, cleared when done (``leave=False``), or a silent stand-in."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding images", unit="image", disable=not verbose, leave=False)

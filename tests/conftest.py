@@ -26,6 +26,14 @@ def make_tiny_local_dir(folder, seed: int = 0) -> str:
     return save_local_dir(folder, model, TINY_MODEL_CONFIG)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_embedding_memory():
+    """Each test starts with no embeddings kept in memory (the store is process-wide)."""
+    from skclip_sage.io import clear_memory_caches
+
+    clear_memory_caches()
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """``"local-dir:<folder>"`` of a tiny open_clip model (32-d embeddings, 32 px images)."""

@@ -90,3 +90,40 @@ def dropout_text_encoder(embedding_dim: int = 16):
             return self.dropout(torch.as_tensor(self.words.encode_text(texts)))
 
     return DropoutTextEncoder()
+
+
+class FileCountingImageEncoder:
+    """A picklable fake image encoder that appends each batch's row count to a log file.
+
+    Loky worker processes get their own copy; the file collects the counts of
+    every process, so a test can tell how many images went through "the model".
+    """
+
+    embedding_dim = 6
+
+    def __init__(self, log_path, identity="file-counting-image-encoder"):
+        self.log_path = str(log_path)
+        self.identity = identity
+        rng = np.random.default_rng(0)
+        self.projection = rng.normal(size=(3 * 4 * 4, self.embedding_dim))
+
+    def preprocess(self, image):
+        import torch
+
+        pixels = np.asarray(image.convert("RGB").resize((4, 4)), dtype=np.float32) / 255.0
+        return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
+
+    def encode_images(self, pixels):
+        import torch
+
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(f"{len(pixels)}\n")
+        return torch.from_numpy(pixels.double().flatten(1).numpy() @ self.projection).float()
+
+    @staticmethod
+    def rows(log_path) -> int:
+        try:
+            with open(log_path, encoding="utf-8") as log:
+                return sum(int(line) for line in log)
+        except FileNotFoundError:
+            return 0

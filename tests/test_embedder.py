@@ -32,7 +32,7 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.validation import check_is_fitted
 
 from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
-from skclip_sage._embedder import IMAGE_CACHE
+from skclip_sage._embedder import IMAGE_CACHE, image_key_parts
 from skclip_sage.encoders import OpenClipEncoder, load_encoder
 from skclip_sage.exceptions import (
     CacheWriteWarning,
@@ -42,7 +42,7 @@ from skclip_sage.exceptions import (
     SkippedImagesWarning,
     UnreadableImagesError,
 )
-from skclip_sage.io._cache import image_source_key, producer_of, save_cached_array
+from skclip_sage.io._cache import producer_of, save_cached_array
 from skclip_sage.io._checked_cache import CheckedCache
 
 EMBEDDING_DIM = 32  # conftest.TINY_MODEL_CONFIG["embed_dim"]
@@ -187,7 +187,7 @@ def test_fit_sets_fitted_state_and_leaves_parameters(tiny_model, picture_paths):
     check_is_fitted(embedder)
     assert embedder.get_params() == params
     public = {name for name in vars(embedder) if not name.startswith("_")}
-    assert public - set(params) == {"embedding_dim_", "n_features_in_"}
+    assert public - set(params) == {"embedding_dim_", "n_features_in_", "resolved_model_"}
     assert embedder.embedding_dim_ == EMBEDDING_DIM and embedder.n_features_in_ == 1
 
 
@@ -292,7 +292,7 @@ def test_empty_input_gives_an_empty_matrix(fitted):
 
 
 def test_verbose_shows_a_progress_bar(tiny_model, picture_paths, reference, capsys):
-    output = _embedder(tiny_model, verbose=True, batch_size=2).fit().transform(picture_paths)
+    output = _embedder(tiny_model, verbose=True, batch_size=2, memory_cache=0).fit().transform(picture_paths)
     np.testing.assert_allclose(output, reference, atol=1e-5)
     assert "Embedding images" in capsys.readouterr().err
 
@@ -616,7 +616,7 @@ def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(ti
     # NaN row under on_error="raise").
     paths = _write_pictures(tmp_path / "images", 4)
     counting = CountingEncoder(load_encoder(tiny_model, None, device="cpu"))
-    embedder = ClipImageEmbedder(counting, cache_dir=tmp_path / "cache", batch_size=2).fit()
+    embedder = ClipImageEmbedder(counting, cache_dir=tmp_path / "cache", batch_size=2, memory_cache=0).fit()
     expected = embedder.transform(paths)
     cache = _image_cache(counting, tmp_path / "cache")
     good, producer = expected[2], cache.producer
@@ -629,7 +629,7 @@ def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(ti
     }[damage]
     if damage == "another model":
         producer = producer.replace(counting.identity, "another-model")
-    save_cached_array(cache.folder, cache.key(image_source_key(paths[2])), forged, producer)
+    save_cached_array(cache.folder, cache.key(*image_key_parts(paths[2], None)), forged, producer)
     with pytest.warns(InvalidCacheEntryWarning, match=f"1 invalid cache entry.*{re.escape(paths[2])}") as record:
         again = embedder.transform(paths)
     assert len(record) == 1
@@ -661,7 +661,7 @@ def test_a_cache_that_cannot_be_written_warns_once_and_keeps_every_embedding(
         cache_dir.write_text("in the way")
     else:
         _fail_writes(monkeypatch, errno.EROFS if problem == "read-only" else errno.ENOSPC, reason)
-    embedder = _embedder(tiny_model, cache_dir=cache_dir, batch_size=2).fit()
+    embedder = _embedder(tiny_model, cache_dir=cache_dir, batch_size=2, memory_cache=0).fit()
     with pytest.warns(CacheWriteWarning, match=f"cache_dir={re.escape(repr(str(cache_dir)))} .*{reason}") as record:
         output = embedder.transform(picture_paths)
     assert len(record) == 1  # not one per batch or per image
@@ -742,9 +742,9 @@ def test_out_of_memory_halves_the_batch_and_loses_no_row():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(100, 8, 8, 3), dtype=np.uint8)
     flaky = RecordingEncoder(fail_above=16)
-    output = ClipImageEmbedder(flaky, batch_size=64).fit().transform(images)
+    output = ClipImageEmbedder(flaky, batch_size=64, memory_cache=0).fit().transform(images)
     steady = RecordingEncoder()
-    expected = ClipImageEmbedder(steady, batch_size=1).fit().transform(images)
+    expected = ClipImageEmbedder(steady, batch_size=1, memory_cache=0).fit().transform(images)
     np.testing.assert_allclose(output, expected, atol=1e-6)
     accepted = [size for size in flaky.batch_sizes if size > 0]
     assert max(accepted) == 16 and sum(accepted) == 100
@@ -754,7 +754,7 @@ def test_out_of_memory_halves_the_batch_and_loses_no_row():
 
 def test_out_of_memory_at_batch_one_is_reraised_with_device_and_size():
     with pytest.raises(torch.cuda.OutOfMemoryError, match="even with batch size 1"):
-        ClipImageEmbedder(RecordingEncoder(fail_above=0), batch_size=4).fit().transform(
+        ClipImageEmbedder(RecordingEncoder(fail_above=0), batch_size=4, memory_cache=0).fit().transform(
             np.zeros((3, 8, 8, 3), np.uint8)
         )
 
@@ -907,3 +907,104 @@ def test_gpu_workers_and_pinned_memory(tiny_model, picture_paths):
     embedder = _embedder(tiny_model, device="cuda", precision="fp32", num_workers=2, batch_size=2).fit()
     single = _embedder(tiny_model, device="cuda", precision="fp32", batch_size=2).fit()
     np.testing.assert_allclose(embedder.transform(picture_paths), single.transform(picture_paths), atol=1e-6)
+
+
+# --- issue 17: non-finite embeddings, injected modules, the caller's RNG, draft decoding ---
+
+
+class NaNForDarkImages(RecordingEncoder):
+    """Embeds like RecordingEncoder, but returns NaN for all-black images (a broken model, say)."""
+
+    identity = "nan-for-dark-images"
+
+    def encode_images(self, pixels):
+        output = super().encode_images(pixels)
+        output[pixels.flatten(1).amax(dim=1) == 0] = float("nan")
+        return output
+
+
+def _with_black_images(rows):
+    images = np.random.default_rng(1).integers(1, 256, size=(6, 8, 8, 3), dtype=np.uint8)
+    images[rows] = 0
+    return images
+
+
+def test_a_readable_image_whose_embedding_is_not_finite_is_a_failure_not_a_silent_nan_row():
+    images = _with_black_images([1, 4])
+    message = r"could not embed 1 of 6 images.*NaN or infinity.*later images were not tried"
+    with pytest.raises(UnreadableImagesError, match=message) as info:
+        ClipImageEmbedder(NaNForDarkImages(), batch_size=4).fit().transform(images)
+    assert [position for position, _, _ in info.value.failures] == [1]  # the second batch never ran
+    with pytest.warns(SkippedImagesWarning, match="could not embed 2 of 6") as record:
+        output = ClipImageEmbedder(NaNForDarkImages(), on_error="warn", batch_size=4).fit().transform(images)
+    assert [failure[0] for failure in record[0].message.failures] == [1, 4]
+    assert np.isnan(output[[1, 4]]).all() and np.isfinite(np.delete(output, [1, 4], axis=0)).all()
+
+
+def test_a_non_finite_embedding_is_never_cached(tmp_path):
+    images = _with_black_images([2])
+    embedder = ClipImageEmbedder(NaNForDarkImages(), on_error="warn", cache_dir=tmp_path / "cache", memory_cache=0)
+    with pytest.warns(SkippedImagesWarning):
+        embedder.fit().transform(images)
+    assert len(list((tmp_path / "cache" / IMAGE_CACHE).rglob("*.npy"))) == 5
+
+
+class DropoutImageModule(torch.nn.Module):
+    """A raw torch module as the embedder's model: dropout makes train-mode output random."""
+
+    identity = "dropout-image-module"
+    embedding_dim = 6
+    preprocess = staticmethod(_preprocess_to_tensor)
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3 * 8 * 8, 6)
+        self.dropout = torch.nn.Dropout(0.5)
+        self.seen_training = []
+
+    def encode_images(self, pixels):
+        self.seen_training.append(self.training)
+        return self.dropout(self.linear(pixels.flatten(1)))
+
+
+def test_a_raw_torch_module_in_train_mode_embeds_in_eval_mode_and_is_given_back_as_it_was():
+    torch.manual_seed(0)
+    module = DropoutImageModule().train()
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 8, 8, 3), dtype=np.uint8)
+    embedder = ClipImageEmbedder(module, memory_cache=0).fit()
+    first, second = embedder.transform(images), embedder.transform(images)
+    np.testing.assert_array_equal(first, second)
+    assert module.seen_training == [False, False] and module.training  # restored
+
+
+def test_transform_leaves_the_global_torch_rng_alone(tiny_model, picture_paths):
+    embedder = _embedder(tiny_model, memory_cache=0).fit()
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    embedder.transform(picture_paths)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def _jpeg(path, size=(1024, 768)):
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+    Image.fromarray(small).resize(size, Image.BICUBIC).save(path, quality=92)
+    return str(path)
+
+
+def test_jpeg_draft_decodes_at_a_reduced_scale_and_keys_the_caches_on_it(tiny_model, tmp_path, monkeypatch):
+    path = _jpeg(tmp_path / "big.jpg")
+    sizes = []
+    encoder = load_encoder(tiny_model, None, device="cpu")
+    preprocess = encoder.preprocess
+
+    def recording(image):
+        sizes.append(image.size)
+        return preprocess(image)
+
+    monkeypatch.setattr(encoder, "preprocess", recording)
+    drafted = ClipImageEmbedder(encoder).fit().transform([path])
+    full = ClipImageEmbedder(encoder, jpeg_draft=False).fit().transform([path])
+    # The tiny model takes 32 px: libjpeg decodes at 1/8 (128x96, both sides >= 32) unless told not to.
+    assert sizes == [(128, 96), (1024, 768)]  # the second call was not served the first one's embedding
+    assert float(drafted[0] @ full[0]) > 0.99 and not np.array_equal(drafted, full)

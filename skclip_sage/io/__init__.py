@@ -1,5 +1,6 @@
-"""Input/output at the edges of skclip-sage: opening images safely."""
+"""Input/output at the edges of skclip-sage: opening images safely, keeping embeddings."""
 
 from ._images import describe_image_source, open_image
+from ._memory_cache import DEFAULT_MEMORY_CACHE_BYTES, clear_memory_caches, memory_cache
 
-__all__ = ["describe_image_source", "open_image"]
+__all__ = ["DEFAULT_MEMORY_CACHE_BYTES", "clear_memory_caches", "describe_image_source", "memory_cache", "open_image"]

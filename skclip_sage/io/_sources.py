@@ -105,6 +105,23 @@ def as_image_sources(images, *, owner: str = "ClipImageEmbedder") -> ImageSource
     return ImageSources(items, index, column)
 
 
+def is_one_shot_iterator(images) -> bool:
+    """Whether ``images`` can be read only once (a generator, ``map``, ``Path.glob``, ``iter(list)``).
+
+    Such an input is its own iterator; reading it to check it would leave nothing
+    for the call that embeds it.
+
+    Examples
+    --------
+    >>> is_one_shot_iterator(iter(["a.jpg"])), is_one_shot_iterator(["a.jpg"])
+    (True, False)
+    """
+    try:
+        return iter(images) is images
+    except TypeError:
+        return False
+
+
 def _array_items(images: np.ndarray, owner: str) -> list:
     if images.dtype == np.uint8:
         if images.ndim == 4 and images.shape[-1] in (3, 4):

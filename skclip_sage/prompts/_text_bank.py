@@ -7,9 +7,9 @@ makes each prompt cost one forward pass per process (or ever, with ``cache_dir``
 
 from __future__ import annotations
 
-import contextlib
-import sys
+import logging
 import threading
+import time
 from collections import OrderedDict
 from numbers import Integral
 
@@ -18,10 +18,13 @@ import numpy as np
 from ..io._cache import entry_key, producer_of
 from ..io._checked_cache import CheckedCache
 from ..selection import l2_normalize
+from ..utils._eval_mode import evaluating
 from ._prompts import check_prompt_lengths, class_texts, expand_prompts
 
 MEMORY_CACHE_ENTRIES = 32
 TEXT_BANK_CACHE = "text_banks"  # the folder under cache_dir, also part of each key
+
+LOGGER = logging.getLogger("skclip_sage")
 
 _MEMORY: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
@@ -68,10 +71,20 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
     key = _bank_key(encoder, [layout, *prompts])
     cached = _recall(key, cache_dir, encoder, (len(templates), len(class_names)))
     if cached is None:
-        with _encoding_mode(encoder):
+        started = time.perf_counter()
+        with evaluating(encoder):
             unit = _encode(encoder, prompts, batch_size, verbose)
         cached = _class_means(unit, texts_per_class, prompts).reshape(len(templates), len(class_names), -1)
+        LOGGER.info(
+            "encoded a text bank of %d prompts (%d templates x %d classes) in %.2f s",
+            len(prompts),
+            len(templates),
+            len(class_names),
+            time.perf_counter() - started,
+        )
         _remember(key, cached, cache_dir, encoder)
+    else:
+        LOGGER.debug("text bank of %d prompts recalled from the cache", len(prompts))
     return cached.copy()
 
 
@@ -82,12 +95,12 @@ def clear_text_bank_cache() -> None:
 
 
 def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
-    starts = range(0, len(prompts), batch_size)
-    if verbose:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="Encoding prompts", unit="batch")
-    parts = [np.asarray(encoder.encode_text(prompts[start : start + batch_size]), dtype=np.float32) for start in starts]
+    parts = []
+    with _progress(len(prompts), verbose) as progress:
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start : start + batch_size]
+            parts.append(np.asarray(encoder.encode_text(batch), dtype=np.float32))
+            progress.update(len(batch))
     embeddings = np.concatenate(parts)
     if embeddings.ndim != 2 or len(embeddings) != len(prompts):
         raise ValueError(
@@ -101,6 +114,13 @@ def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
             f"{[prompts[i] for i in np.flatnonzero(is_zero)[:5]]}; check the model weights."
         )
     return normalized.astype(np.float32)
+
+
+def _progress(total, verbose):
+    """A bar counting prompts, cleared when done (``leave=False``), or a silent stand-in."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Encoding prompts", unit="prompt", disable=not verbose, leave=False)
 
 
 def _class_means(unit: np.ndarray, texts_per_class: list[int], prompts: list[str]) -> np.ndarray:
@@ -167,26 +187,3 @@ def _remember(key, bank, cache_dir, encoder):
         cache = _disk_cache(cache_dir, encoder)
         cache.write(key, bank)
         cache.warn(stacklevel=4)
-
-
-def _encoding_mode(encoder):
-    """Encode an injected torch module's texts in eval mode, without autograd.
-
-    Dropout left on would make the text bank random; the module's own training
-    flag is restored afterwards, since the object stays the caller's.
-    """
-    torch = sys.modules.get("torch")  # a torch module implies torch is imported already
-    if torch is None or not isinstance(encoder, torch.nn.Module):
-        return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def evaluating():
-        was_training = encoder.training
-        encoder.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            encoder.train(was_training)
-
-    return evaluating()
