@@ -17,18 +17,20 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .encoders import PRECISIONS, compute_device, load_encoder
+from .encoders import PRECISIONS, absolute_model, compute_device, load_encoder
 from .exceptions import NotFittedError
 from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
     SELECTION_METHODS,
     SELECTIONS,
     SELECTIONS_USING_K,
+    RowScaling,
     row_scaling,
     score_embeddings,
     softmax,
     text_selected_templates,
 )
+from .utils._nan_rows import ON_NAN, finite_rows, scatter_rows
 
 
 class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
@@ -117,6 +119,19 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     verbose : bool or int, default=False
         Show a progress bar (tqdm, on stderr) while ``fit`` encodes the prompts;
         predictions never print.
+    on_nan : {"raise", "propagate"}, default="raise"
+        Rows of ``X`` holding NaN or infinity (images that
+        :class:`ClipImageEmbedder` with ``on_error="warn"`` could not embed):
+        ``"raise"`` refuses them, naming them; ``"propagate"`` gives them NaN rows
+        from :meth:`predict_proba`, :meth:`decision_function` and
+        :meth:`class_similarities`, ``nan_label`` from :meth:`predict` and -1 from
+        :meth:`selected_templates`, with one
+        :class:`~skclip_sage.exceptions.NonFiniteRowsWarning` naming them; every
+        other row is computed exactly as without them. ``fit`` ignores such rows.
+    nan_label : object, default=None
+        What :meth:`predict` gives a NaN row under ``on_nan="propagate"``; None
+        picks by the labels' type: NaN for float labels, -1 for integers, ``""``
+        for strings, None otherwise. It must not be one of the classes.
 
     Attributes
     ----------
@@ -136,6 +151,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         template indices every image uses.
     logit_scale_ : float
         The model's similarity-to-logit multiplier.
+    resolved_model_ : str
+        ``model`` with a relative ``local-dir:`` or ``transformers:`` folder made
+        absolute at ``fit``; only when ``model`` is a string.
     random_seed_ : int
         The seed the random selections replay on every call (see ``random_state``).
     n_features_in_ : int
@@ -186,6 +204,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
+        "on_nan": [StrOptions(set(ON_NAN))],
+        "nan_label": "no_validation",
     }
 
     def __init__(
@@ -207,6 +227,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         batch_size=256,
         cache_dir=None,
         verbose=False,
+        on_nan="raise",
+        nan_label=None,
     ):
         self.model = model
         self.pretrained = pretrained
@@ -224,6 +246,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.verbose = verbose
+        self.on_nan = on_nan
+        self.nan_label = nan_label
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
@@ -267,6 +291,10 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             pool = f"the pool_size={self.pool_size} templates kept from {self._templates_description()}"
         if self.selection in SELECTIONS_USING_K:
             self._check_count("k", self.k, self.pool_size or len(templates), pool)
+        if isinstance(self.model, str):
+            self.resolved_model_ = absolute_model(self.model)
+        elif hasattr(self, "resolved_model_"):
+            del self.resolved_model_
         encoder = self._load_encoder()
         bank = encode_text_bank(
             encoder,
@@ -324,12 +352,17 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             if y is None:
                 return None, None
             y = column_or_1d(y, warn=True)
-        elif y is None:
-            X = validate_data(self, X, dtype=(np.float32, np.float64), ensure_all_finite=False)
         else:
-            X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), ensure_all_finite=False)
+            _refuse_images(X, "fit")
+            if y is None:
+                X = validate_data(self, X, dtype=(np.float32, np.float64), ensure_all_finite=False)
+            else:
+                X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), ensure_all_finite=False)
         if X is not None:
-            self._check_finite(X, "fit")
+            finite = finite_rows(
+                row_scaling(X).non_finite, len(X), on_nan=self.on_nan, owner=type(self).__name__, method="fit"
+            )
+            X = X if finite is None else X[finite]
         if y is None:
             return X, None
         labels = sorted_labels(y)  # before sklearn's check: None or mixed types get a clear message
@@ -349,8 +382,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     def _load_encoder(self):
         """The text encoder for ``model`` (a seam for tests: called after ``n_features_in_`` is set)."""
+        model = getattr(self, "resolved_model_", self.model) if isinstance(self.model, str) else self.model
         return load_encoder(
-            self.model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
+            model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
         )
 
     def decision_function(self, X):
@@ -381,7 +415,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes), float64
-            Columns follow ``classes_``; rows sum to 1. Finite for every temperature.
+            Columns follow ``classes_``; rows sum to 1. Finite for every temperature
+            (NaN rows only for NaN input rows, under ``on_nan="propagate"``).
         """
         scores, _ = self._score(X, "predict_proba")
         return softmax(scores, temperature=self._temperature())
@@ -397,9 +432,54 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            ``nan_label`` for NaN input rows under ``on_nan="propagate"``.
         """
         scores, _ = self._score(X, "predict")
-        return self.classes_[np.argmax(scores, axis=1)]
+        return self._labels(np.argmax(np.nan_to_num(scores, nan=0.0), axis=1), scores)
+
+    def predict_top_k(self, X, top_k):
+        """The ``top_k`` most probable classes of each image, best first, with their probabilities.
+
+        The ranking of ``skclip-sage classify --top-k``: by probability, a tie going
+        to the class that comes first in ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+        top_k : int
+            How many classes per image, ``1 <= top_k <= n_classes``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, top_k)
+            Class labels, the most probable first (``nan_label`` for NaN input rows
+            under ``on_nan="propagate"``).
+        probabilities : ndarray of shape (n_samples, top_k), float64
+            Their probabilities (NaN for those rows).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skclip_sage import SageZeroShotClassifier
+        >>> class ToyEncoder:
+        ...     identity, embedding_dim, logit_scale = "toy-top-k", 2, 10.0
+        ...     def encode_text(self, texts):
+        ...         return np.array([[1.0, 0.0] if "cat" in t else [0.0, 1.0] if "dog" in t else [1.0, 1.0]
+        ...                          for t in texts])
+        >>> clf = SageZeroShotClassifier(ToyEncoder(), templates=["{}"], class_names=["cat", "dog", "fox"]).fit()
+        >>> labels, probabilities = clf.predict_top_k([[1.0, 0.2]], top_k=2)
+        >>> labels.tolist(), probabilities.round(2).tolist()
+        ([['cat', 'fox']], [[0.82, 0.18]])
+        """
+        if not isinstance(top_k, Integral) or isinstance(top_k, bool) or not 1 <= top_k <= len(self.classes_):
+            raise ValueError(
+                f"top_k must be an int from 1 to the {len(self.classes_)} classes of this classifier; got {top_k!r}."
+            )
+        scores, _ = self._score(X, "predict_top_k")
+        probabilities = softmax(scores, temperature=self._temperature())
+        ranking = np.argsort(-np.nan_to_num(probabilities, nan=0.0), axis=1, kind="stable")[:, :top_k]
+        return self._labels(ranking, scores), np.take_along_axis(probabilities, ranking, axis=1)
 
     def class_similarities(self, X):
         """Cosine similarity of each image to its class prototypes.
@@ -427,10 +507,34 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         indices : ndarray of shape (n_samples, n_selected)
-            For ``"sage"``, best-separated first.
+            For ``"sage"``, best-separated first; -1 for NaN input rows under
+            ``on_nan="propagate"``.
         """
         _, selected = self._score(X, "selected_templates")
         return selected
+
+    def _labels(self, indices, scores):
+        """``classes_[indices]``, with ``nan_label`` on the rows whose scores are NaN."""
+        labels = self.classes_[indices]
+        bad = np.isnan(scores).any(axis=1)
+        if not bad.any():
+            return labels
+        fill = self._nan_label()
+        labels = labels.astype(np.result_type(labels.dtype, np.asarray([fill]).dtype))
+        labels[bad] = fill
+        return labels
+
+    def _nan_label(self):
+        if self.nan_label is not None:
+            label = self.nan_label
+        else:
+            label = {"f": np.nan, "i": -1, "U": "", "S": b""}.get(self.classes_.dtype.kind)
+        if label is not None and label == label and np.isin(np.asarray([label], dtype=object), self.classes_).any():
+            raise ValueError(
+                f"nan_label={label!r} is one of the classes {self.classes_.tolist()}, so a NaN row would read as "
+                "a prediction; pass SageZeroShotClassifier(nan_label=...) a value that is not a class."
+            )
+        return label
 
     def _logits(self, X, method):
         scores, _ = self._score(X, method)
@@ -454,6 +558,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             self._check_count("k", self.k, len(self.templates_), "templates this estimator was fitted with")
         if getattr(self, "_fitted_without_X", False) and hasattr(X, "columns"):
             X = np.asarray(X)  # sklearn would warn that fit saw no feature names: fit saw no X at all
+        _refuse_images(X, method)
         try:
             X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), ensure_all_finite=False)
         except ValueError as err:
@@ -462,11 +567,22 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             raise
         # One pass over X gives the row norms and, with them, the rows that are not finite.
         scaling = row_scaling(X)
-        self._check_finite(X, method, scaling.non_finite)
+        finite = finite_rows(
+            scaling.non_finite,
+            len(X),
+            on_nan=self.on_nan,
+            owner=type(self).__name__,
+            method=method,
+            stacklevel=4 if method == "decision_function" else 3,
+        )
+        n_rows = len(X)
+        if finite is not None:
+            X = X[finite]
+            scaling = RowScaling(scaling.rows[finite], scaling.norms[finite], np.empty(0, dtype=np.intp))
         # After set_params(selection=..., k=...) the fixed templates are chosen again from the bank.
         fitted_for = getattr(self, "_fitted_for", [self.selection, self.k])
         fixed = getattr(self, "selected_templates_", None) if fitted_for == [self.selection, self.k] else None
-        return score_embeddings(
+        scores, selected = score_embeddings(
             X,
             self.text_embeddings_,
             selection=self.selection,
@@ -476,18 +592,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             device=compute_device(self.device),
             scaling=scaling,
         )
-
-    def _check_finite(self, X, method, bad_rows=None):
-        if bad_rows is None:
-            bad_rows = row_scaling(X).non_finite
-        if len(bad_rows):
-            shown = ", ".join(map(str, bad_rows[:10])) + (", ..." if len(bad_rows) > 10 else "")
-            raise ValueError(
-                f"Input X contains NaN or infinity in {len(bad_rows)} of {len(X)} rows ({shown}); "
-                f"SageZeroShotClassifier.{method} needs finite embeddings. Such rows usually stand for images "
-                "ClipImageEmbedder(on_error='warn') could not read: drop them, e.g. "
-                "X[np.isfinite(X).all(axis=1)], before this call."
-            )
+        if finite is None:
+            return scores, selected
+        return scatter_rows(scores, finite, n_rows, np.nan), scatter_rows(selected, finite, n_rows, -1)
 
     def _check_count(self, name, value, n_templates, pool):
         if value > n_templates:
@@ -508,6 +615,31 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         method = SELECTION_METHODS.get(self.selection)  # tags may be read before fit validates
         tags.non_deterministic = method is not None and method.random and self.random_state is None
         return tags
+
+
+def _refuse_images(X, method):
+    """Say where images go when paths or pictures reach the classifier, which takes embeddings.
+
+    Without this numpy answers "could not convert string to float"; only the first
+    item is looked at, so a numeric ``X`` costs nothing.
+    """
+    if isinstance(X, (str, os.PathLike, bytes)):
+        first = X
+    elif isinstance(X, np.ndarray):
+        first = X.flat[0] if X.dtype.kind in "OUS" and X.size else None
+    elif hasattr(X, "iloc"):  # pandas
+        first = X.iloc[0, 0] if getattr(X, "ndim", 1) == 2 and X.size else X.iloc[0] if len(X) else None
+    elif isinstance(X, (list, tuple)) and X:
+        first = X[0][0] if isinstance(X[0], (list, tuple)) and X[0] else X[0]
+    else:
+        first = None
+    is_image = type(first).__module__.startswith("PIL.") or isinstance(first, (str, os.PathLike, bytes))
+    if is_image:
+        raise ValueError(
+            f"SageZeroShotClassifier.{method} takes image embeddings (numbers), but X holds "
+            f"{type(first).__name__} items such as {first!r:.80}: images or their paths. Embed them first with "
+            "ClipImageEmbedder, e.g. make_pipeline(ClipImageEmbedder(model), SageZeroShotClassifier(model, ...))."
+        )
 
 
 def _seed_of(random_state) -> int:

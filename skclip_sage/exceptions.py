@@ -13,6 +13,7 @@ __all__ = [
     "ImageLoadError",
     "InvalidCacheEntryWarning",
     "ModelLoadError",
+    "NonFiniteRowsWarning",
     "NotFittedError",
     "NumericClassNamesWarning",
     "PromptTruncationWarning",
@@ -100,6 +101,23 @@ class SkippedImagesWarning(SkclipSageWarning):
     def __init__(self, message, failures=()):
         super().__init__(message)
         self.failures = list(failures)
+
+
+class NonFiniteRowsWarning(SkclipSageWarning):
+    """Rows of ``X`` hold NaN or infinity and were carried through as NaN (``on_nan="propagate"``).
+
+    Attributes
+    ----------
+    rows : list of int
+        The positions of those rows in the call's ``X``.
+    """
+
+    def __init__(self, message, rows=()):
+        super().__init__(message)
+        self.rows = list(rows)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.rows)
 
 
 class PromptTruncationWarning(SkclipSageWarning):

@@ -102,14 +102,16 @@ def debias_methods(
     def roboshot():
         return RoboShotProjection(model, harmful=texts["harmful"], helpful=texts["helpful"], **encoder_parameters)
 
-    calibration = OrthogonalCalibration(texts["orthogonal_prompts"], texts["pairs"], lam)
+    calibration = OrthogonalCalibration(spurious_prompts=texts["orthogonal_prompts"], pairs=texts["pairs"], lam=lam)
     builders = {
         "roboshot": lambda: make_pipeline(roboshot(), classifier()),
         "tie*": lambda: make_pipeline(
             SpuriousTranslation(model, spurious_prompts=texts["spurious_prompts"], **encoder_parameters),
             classifier(),
         ),
-        "orth_proj": lambda: classifier(text_debias=OrthogonalCalibration(texts["orthogonal_prompts"], lam=0.0)),
+        "orth_proj": lambda: classifier(
+            text_debias=OrthogonalCalibration(spurious_prompts=texts["orthogonal_prompts"], lam=0.0)
+        ),
         "orth_cali": lambda: classifier(text_debias=calibration),
         "roboshot+sage": lambda: make_pipeline(roboshot(), classifier("sage", sage_k)),
         "orth_cali+sage": lambda: classifier("sage", sage_k, text_debias=calibration),

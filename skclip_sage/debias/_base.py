@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..encoders import PRECISIONS, load_encoder
+from ..utils._nan_rows import ON_NAN, finite_rows
 from ._texts import encode_texts
 
 __all__ = ["MODEL_PARAMETERS", "ConceptTransformer"]
@@ -30,7 +31,13 @@ MODEL_PARAMETERS = """model : str or TextImageEncoder, default="ViT-B-32"
     truncate : bool, default=False
         Allow texts longer than the text context (cut, with a warning).
     cache_dir : str or path-like, default=None
-        Where weights and encoded texts are kept (shared with the classifier's text banks)."""
+        Where weights and encoded texts are kept (shared with the classifier's text banks).
+    on_nan : {"raise", "propagate"}, default="raise"
+        Rows of ``X`` holding NaN or infinity (images that could not be embedded):
+        ``"raise"`` refuses them; ``"propagate"`` leaves them out of ``fit`` and
+        passes them through ``transform`` unchanged, with one
+        :class:`~skclip_sage.exceptions.NonFiniteRowsWarning`, for a classifier
+        with ``on_nan="propagate"`` downstream."""
 
 
 class ConceptTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -48,6 +55,7 @@ class ConceptTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "truncate": ["boolean"],
         "cache_dir": [str, os.PathLike, None],
+        "on_nan": [StrOptions(set(ON_NAN))],
     }
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -66,7 +74,9 @@ class ConceptTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted transformer.
         """
-        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite=False)
+        finite = self._finite_rows(X, "fit")
+        X = X if finite is None else X[finite]
         self._check_texts()
         encoder = self._load_encoder()
         width = int(encoder.embedding_dim)
@@ -91,8 +101,20 @@ class ConceptTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_new : ndarray of shape (n_samples, n_features), float32
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return self._transform(X).astype(np.float32)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), ensure_all_finite=False)
+        finite = self._finite_rows(X, "transform")
+        if finite is None:
+            return self._transform(X).astype(np.float32)
+        output = X.astype(np.float32)  # the NaN rows pass through as they came
+        output[finite] = self._transform(X[finite])
+        return output
+
+    def _finite_rows(self, X, method):
+        """Positions of the finite rows when some are not (None if all are), per ``on_nan``."""
+        non_finite = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        return finite_rows(
+            non_finite, len(X), on_nan=self.on_nan, owner=type(self).__name__, method=method, stacklevel=4
+        )
 
     def _load_encoder(self):
         """The text encoder for ``model`` (a seam for tests: called after ``n_features_in_`` is set)."""

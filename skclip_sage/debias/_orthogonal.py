@@ -65,9 +65,12 @@ class OrthogonalCalibration(BaseEstimator):
     Notes
     -----
     With independent spurious prompts ``P0`` equals the reference construction
-    (``chingyaoc/debias_vl``, a TruncatedSVD basis); with dependent ones the
-    reference inverts a singular matrix, and this implementation drops the null
-    directions instead.
+    (``chingyaoc/debias_vl``, a TruncatedSVD basis). With dependent ones the
+    reference still takes one TruncatedSVD component per prompt: those beyond the
+    prompts' span are arbitrary directions from an unseeded randomized SVD, so its
+    ``P0`` also removes unrelated directions, different on every run. This
+    implementation removes only the directions the prompts span (above
+    ``rank_tolerance``).
 
     References
     ----------
@@ -96,7 +99,7 @@ class OrthogonalCalibration(BaseEstimator):
     }
 
     def __init__(
-        self, spurious_prompts=None, pairs=None, lam=1000.0, *, concepts=None, rank_tolerance=DEFAULT_RANK_TOLERANCE
+        self, *, spurious_prompts=None, pairs=None, lam=1000.0, concepts=None, rank_tolerance=DEFAULT_RANK_TOLERANCE
     ):
         self.spurious_prompts = spurious_prompts
         self.pairs = pairs

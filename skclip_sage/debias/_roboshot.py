@@ -69,6 +69,12 @@ class RoboShotProjection(ConceptTransformer):
     round-off; this implementation drops such null directions, so it departs from
     the reference output exactly on rank-deficient concept sets.
 
+    The concept directions are differences of *unit* text embeddings, as in the SAGE
+    authors' copy of RoboShot (``wenqian-ye/spurious_vlm``), which this matches
+    to float round-off. ``SprocketLab/roboshot`` itself differences the raw,
+    unnormalised text embeddings of open_clip models, so its directions (and
+    outputs) differ from these whenever the texts' norms differ.
+
     References
     ----------
     Adila, Shin, Cai, Sala. "Zero-Shot Robustification of Zero-Shot Models",
@@ -110,6 +116,7 @@ class RoboShotProjection(ConceptTransformer):
         truncate=False,
         cache_dir=None,
         rank_tolerance=DEFAULT_RANK_TOLERANCE,
+        on_nan="raise",
     ):
         self.model = model
         self.harmful = harmful
@@ -122,6 +129,7 @@ class RoboShotProjection(ConceptTransformer):
         self.truncate = truncate
         self.cache_dir = cache_dir
         self.rank_tolerance = rank_tolerance
+        self.on_nan = on_nan
 
     def _pairs(self):
         """The checked (harmful, helpful) pairs, from the parameters or the preset."""

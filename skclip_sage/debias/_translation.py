@@ -96,6 +96,7 @@ class SpuriousTranslation(ConceptTransformer):
         batch_size=256,
         truncate=False,
         cache_dir=None,
+        on_nan="raise",
     ):
         self.model = model
         self.spurious_prompts = spurious_prompts
@@ -106,6 +107,7 @@ class SpuriousTranslation(ConceptTransformer):
         self.batch_size = batch_size
         self.truncate = truncate
         self.cache_dir = cache_dir
+        self.on_nan = on_nan
 
     def _prompts(self):
         owner = type(self).__name__

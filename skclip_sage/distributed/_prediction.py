@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..utils._optional import require_dask
@@ -33,8 +35,9 @@ def predict(classifier, embeddings):
     ------
     ValueError
         At once, for an unfitted classifier or the wrong width; at compute time,
-        for NaN rows (naming the rows of the array): drop them first, e.g.
-        ``embeddings[dask.array.isfinite(embeddings).all(axis=1)]``.
+        for NaN rows (naming the rows of the array) unless the classifier has
+        ``on_nan="propagate"`` (they then get its ``nan_label``): drop them first,
+        e.g. ``embeddings[dask.array.isfinite(embeddings).all(axis=1)]``.
 
     See Also
     --------
@@ -61,7 +64,7 @@ def predict(classifier, embeddings):
     array(['cat', 'dog', 'cat'], dtype='<U3')
     """
     blocks, probe = _checked_blocks(classifier, embeddings, "predict")
-    labels = classifier.predict(probe)
+    labels = _quietly(classifier.predict, probe)
     return blocks.map_blocks(
         _apply_to_block,
         _shared(classifier),
@@ -85,7 +88,8 @@ def predict_proba(classifier, embeddings):
     Returns
     -------
     proba : dask.array.Array of shape (n_samples, n_classes)
-        Columns follow ``classifier.classes_``; rows sum to 1.
+        Columns follow ``classifier.classes_``; rows sum to 1 (NaN rows for NaN
+        embeddings under the classifier's ``on_nan="propagate"``).
 
     See Also
     --------
@@ -106,7 +110,7 @@ def predict_proba(classifier, embeddings):
     ((2, 2), [1.0, 1.0])
     """
     blocks, probe = _checked_blocks(classifier, embeddings, "predict_proba")
-    proba = classifier.predict_proba(probe)
+    proba = _quietly(classifier.predict_proba, probe)
     return blocks.map_blocks(
         _apply_to_block,
         _shared(classifier),
@@ -137,7 +141,19 @@ def _checked_blocks(classifier, embeddings, method):
     probe = np.zeros((1, embeddings.shape[1]), dtype=embeddings.dtype if embeddings.dtype.kind == "f" else np.float32)
     if probe.shape[1]:
         probe[0, 0] = 1.0
+    if getattr(classifier, "on_nan", "raise") == "propagate":
+        # A NaN row too, so the result's dtype also holds the label NaN rows get.
+        probe = np.concatenate([probe, np.full_like(probe, np.nan)])
     return embeddings, probe
+
+
+def _quietly(method, probe):
+    """``method(probe)`` without the warning its own NaN probe row would give."""
+    from ..exceptions import NonFiniteRowsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteRowsWarning)
+        return method(probe)
 
 
 def _shared(classifier):
