@@ -97,7 +97,7 @@ API_MODULES = [
     ("skclip_sage.prompts", "Prompts", "Template sets, class names and the encoded text bank."),
     ("skclip_sage.metrics", "Metrics", "Worst-group accuracy and the other robustness metrics; scorers."),
     ("skclip_sage.datasets", "Datasets", "Loaders for Waterbirds, CelebA, PACS, VLCS, image folders and your CSVs."),
-    ("skclip_sage.io", "Image input", "Opening images defensively."),
+    ("skclip_sage.io", "Image input", "Opening images defensively; the in-memory embedding store."),
     ("skclip_sage.exceptions", "Exceptions and warnings", "Typed errors and warnings."),
     ("skclip_sage.synthetic", "Synthetic data", "The spurious-bias simulator."),
     ("skclip_sage.debias", "Debiasing", "RoboShot, TIE* and orthogonal projection of the text embeddings."),

@@ -379,6 +379,16 @@ def test_readme_has_exactly_the_two_setup_commands():
     assert commands == [RUN_COMMAND, TEST_COMMAND]
 
 
+@pytest.mark.parametrize("page", [README, DOCS / "index.rst"], ids=["README", "index"])
+def test_every_selection_mode_is_named(page):
+    """The pages that list the selection modes list all of them: the table is the source."""
+    from skclip_sage.selection import SELECTIONS
+
+    text = page.read_text(encoding="utf-8")
+    missing = [name for name in SELECTIONS if f'"{name}"' not in text]
+    assert not missing, f"{page.name} does not name the selection modes {missing}"
+
+
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert TEST_COMMAND in [line.strip() for line in ci.splitlines()]

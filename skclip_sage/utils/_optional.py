@@ -9,7 +9,8 @@ def _require(module_name: str, extra: str, caller: str):
     except ImportError as err:
         raise ImportError(
             f"{caller} requires {module_name!r}, which is not installed. "
-            f'Install it with: pip install "skclip-sage[{extra}]"'
+            f'Install it with: pip install "skclip-sage[{extra}]" (or, in a checkout of skclip-sage: '
+            f'pip install -e ".[{extra}]")'
         ) from err
 
 
