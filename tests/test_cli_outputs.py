@@ -336,7 +336,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(photos, tiny_model, 
 
 
 def test_output_folders_are_created(photos, tiny_model, capsys):
-    # Issue 15 (reliability case 63): the README's `--json out/report.json` used to exit 3.
+    # Issue 15 (reliability case 62): the README's `--json out/report.json` used to exit 3.
     code = main(
         ["evaluate", "folder", "photos", "--compare", "single", "--json", "out/report.json"]
         + ["--predictions", "out/deeper/predictions.csv", "--on-error", "skip"]

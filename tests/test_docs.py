@@ -300,6 +300,7 @@ def test_pages_are_all_present(built_docs):
         "getting_started",
         "benchmarks",
         "scaling_out",
+        "reliability",
         "api/index",
         "user_guide/index",
         "user_guide/method",
