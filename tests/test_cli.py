@@ -586,7 +586,7 @@ def test_a_non_finite_embedding_is_listed_as_a_failure_not_dropped(tmp_path, tin
     positions.add(1)
     assert classify(str(tmp_path / "p.csv"), "--on-error", "skip") == 1
     err = capsys.readouterr().err
-    assert f"could not embed {image!r}: the model returned a non-finite embedding" in err
+    assert f"could not embed {image!r}: " in err and "non-finite" in err
     assert [row["path"] for row in read_csv(tmp_path / "p.csv")] == [
         str(tmp_path / "images" / f"img_{index}.png") for index in (0, 2)
     ]
@@ -594,7 +594,7 @@ def test_a_non_finite_embedding_is_listed_as_a_failure_not_dropped(tmp_path, tin
     assert failure["path"] == image and "non-finite" in failure["reason"]
 
     assert classify(str(tmp_path / "raised.csv")) == 3  # --on-error raise: like an unreadable image
-    assert "non-finite embedding (NaN or infinity) for 1 of 3 image(s)" in capsys.readouterr().err
+    assert "1 of 3 image(s) gave no embedding (0 could not be read, 1 were read but" in capsys.readouterr().err
     assert not (tmp_path / "raised.csv").exists()
 
     positions.update({0, 2})

@@ -114,12 +114,7 @@ def embed_images(images, args):
             warnings.simplefilter("always", SkippedImagesWarning)
             embeddings = embedder.transform(images.locations)
     except UnreadableImagesError as err:
-        for position, _, reason in err.failures:
-            LOGGER.error("could not read %r: %s", images.paths[position], reason)
-        raise InputError(
-            f"{len(err.failures)} of {len(images.paths)} image(s) could not be read (listed above); "
-            "nothing was written. Pass --on-error skip to process the others and list these in a failures CSV."
-        ) from err
+        _stop(err.failures, images, err)
     failures = []
     for record in caught:
         if issubclass(record.category, SkippedImagesWarning):
@@ -130,8 +125,7 @@ def embed_images(images, args):
     failures.extend(_unreported_non_finite(embeddings, failures, images, args.on_error))
     failures.sort()
     for position, _, reason in failures:
-        verb = "embed" if "non-finite" in reason else "read"
-        LOGGER.warning("could not %s %r: %s", verb, images.paths[position], reason)
+        LOGGER.warning("could not %s %r: %s", _verb(reason), images.paths[position], reason)
     if failures:
         LOGGER.warning("skipped %d of %d image(s) that gave no embedding", len(failures), len(images.paths))
     kept = np.flatnonzero(np.isfinite(embeddings).all(axis=1))
@@ -151,15 +145,32 @@ def _unreported_non_finite(embeddings, failures, images, on_error):
     positions = [
         int(position) for position in np.flatnonzero(~np.isfinite(embeddings).all(axis=1)) if position not in reported
     ]
-    if positions and on_error == "raise":
-        for position in positions:
-            LOGGER.error("could not embed %r: %s", images.paths[position], NON_FINITE_REASON)
-        raise InputError(
-            f"the model returned a non-finite embedding (NaN or infinity) for {len(positions)} of "
-            f"{len(images.paths)} image(s) (listed above); nothing was written. Pass --on-error skip to process "
-            "the others and list these in a failures file."
+    non_finite = [(position, images.locations[position], NON_FINITE_REASON) for position in positions]
+    if non_finite and on_error == "raise":
+        _stop(non_finite, images)
+    return non_finite
+
+
+def _verb(reason):
+    """``"embed"`` for an image that was read but gave a non-finite embedding, else ``"read"``."""
+    return "embed" if "non-finite" in reason else "read"
+
+
+def _stop(failures, images, cause=None):
+    """Under ``--on-error raise``: name every image that gave no embedding on stderr, then raise."""
+    for position, _, reason in failures:
+        LOGGER.error("could not %s %r: %s", _verb(reason), images.paths[position], reason)
+    non_finite = sum(_verb(reason) == "embed" for _, _, reason in failures)
+    what = "could not be read"
+    if non_finite:
+        what = (
+            f"gave no embedding ({len(failures) - non_finite} could not be read, {non_finite} were read but the "
+            "model returned a non-finite embedding (NaN or infinity) for them)"
         )
-    return [(position, images.locations[position], NON_FINITE_REASON) for position in positions]
+    raise InputError(
+        f"{len(failures)} of {len(images.paths)} image(s) {what}, listed above; nothing was written. Pass "
+        "--on-error skip to process the others and list these in a failures file."
+    ) from cause
 
 
 def fixed_selection(selection):
