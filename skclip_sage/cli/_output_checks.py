@@ -120,7 +120,8 @@ def _check_destination(option, path):
     """An output's folder can hold it: exists or can be created, is writable, allows its name's length."""
     if os.path.isdir(path):
         raise InputError(f"{option} {path!r} is a folder; give a file name.")
-    folder = os.path.dirname(os.path.abspath(path))
+    # The folder the file will really be written in: a symlinked output is written through.
+    folder = os.path.dirname(os.path.realpath(path))
     existing, missing = _existing_ancestor(folder)
     shown = existing if os.path.isabs(path) else os.path.relpath(existing)  # as the user spelled it
     if not os.path.isdir(existing):
