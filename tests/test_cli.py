@@ -447,7 +447,7 @@ def test_random_selection_is_repeatable_with_seed(image_tree, tiny_model, capsys
         (["classify", "nothing*.png", "--classes", "a", "b"], 3, "matches no file"),
         (["classify", "--classes", "a", "b"], 2, "at least one image"),
         (["classify", "--manifest", "manifest.csv", "--classes", "a", "b"], 3, "no column 'path'"),
-        (["classify", "single.png", "--classes", "a", "b", "-o", "no_dir/out.csv"], 3, "does not exist"),
+        (["classify", "single.png", "--classes", "a", "b", "-o", "single.png/out.csv"], 3, "is a file, not a folder"),
         (["embed", "single.png", "--output", "emb.txt"], 2, "the file type follows the extension, one of .npy"),
         (["classify", "single.png", "--classes", "a", "b", "-o", "p.xlsx"], 2, ".csv, .parquet, .json, .jsonl"),
         (["classify", "single.png", "--classes", "a", "b", "--top-k", "3"], 2, "--top-k 3 is more than the 2"),
@@ -507,3 +507,99 @@ def test_class_names_and_templates_file(tmp_path):
     (tmp_path / "bad.txt").write_text("a {} and a {}.\n")
     with pytest.raises(InputError, match=r"line 1: template 'a \{\} and a \{\}\.' must contain exactly one"):
         resolve_templates_option(str(tmp_path / "bad.txt"))
+
+
+# --- issue 17: late errors, symlink loops, non-finite embeddings ------------------------------
+
+
+def test_a_glob_through_a_symlink_loop_lists_each_image_once(tmp_path):
+    # Issue 17 item 7 (reliability case 49): `a/**/*.png` with a/loop -> a listed one image 41 times.
+    write_image(tmp_path / "a" / "x.png", (1, 2, 3))
+    (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
+    (tmp_path / "a" / "empty").mkdir()  # matched by '**', holds no image: not an error inside a pattern
+    only = [str(tmp_path / "a" / "x.png")]
+    assert expand_image_arguments([str(tmp_path / "a" / "**" / "*.png")]).paths == only
+    assert expand_image_arguments([str(tmp_path / "**")]).paths == only  # a folder and its subfolders
+
+
+def test_a_symlink_loop_argument_is_a_failure_row_under_skip(tmp_path, tiny_model, capsys, monkeypatch):
+    # Issue 17 item 8 (reliability case 55): it used to stop the command as "does not exist".
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "ok.png", (1, 2, 3))
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    arguments = ["classify", "ok.png", "loop.png", "--classes", "a", "b", "-o", "p.csv", *model_options(tiny_model)]
+    assert main([*arguments, "--on-error", "skip", "--templates", "simple"]) == 1, capsys.readouterr().err
+    assert [row["path"] for row in read_csv(tmp_path / "p.csv")] == ["ok.png"]
+    (failure,) = read_csv(tmp_path / "p.failures.csv")
+    assert failure["path"] == "loop.png" and "Too many levels of symbolic links" in failure["reason"]
+    assert main([*arguments, "--templates", "simple"]) == 3
+    assert "could not read 'loop.png'" in capsys.readouterr().err
+
+
+def test_a_prompt_too_long_fails_before_any_image_is_embedded(image_tree, tiny_model, capsys, monkeypatch):
+    # Issue 17 item 8 (reliability case 50): it used to fail only after every image was embedded.
+    monkeypatch.chdir(image_tree)
+    long_name = " ".join(["enormous"] * 90)  # far beyond the 77-token context
+    arguments = ["classify", "single.png", "photos/cat/broken.jpg", "--classes", "cat", long_name]
+    assert main([*arguments, "--templates", "simple", *model_options(tiny_model)]) == 3
+    err = capsys.readouterr().err
+    assert "(--truncate on the command line)" in err
+    assert "embedding" not in err and "could not read" not in err  # the broken image was never reached
+
+
+@pytest.fixture
+def nan_embeddings(monkeypatch):
+    """Make the model's image tower return NaN for the images at the given positions of each run.
+
+    Use with ``--batch-size 1``; returns the set of positions to fill in.
+    """
+    import torch
+
+    from skclip_sage.encoders import OpenClipEncoder
+
+    encode_images = OpenClipEncoder.encode_images
+    positions, calls = set(), []
+
+    def encode_images_with_nan(self, pixels):
+        embeddings = torch.as_tensor(encode_images(self, pixels))
+        calls.append(len(pixels))
+        return torch.full_like(embeddings, float("nan")) if len(calls) - 1 in positions else embeddings
+
+    monkeypatch.setattr(OpenClipEncoder, "encode_images", encode_images_with_nan)
+    return positions, calls
+
+
+def test_a_non_finite_embedding_is_listed_as_a_failure_not_dropped(tmp_path, tiny_model, nan_embeddings, capsys):
+    # Issue 17 item 3, CLI side (reliability case 43): the row used to vanish with an empty failures file.
+    positions, calls = nan_embeddings
+    for index in range(3):
+        write_image(tmp_path / "images" / f"img_{index}.png", (80 * index, 10, 10))
+    image = str(tmp_path / "images" / "img_1.png")
+
+    def classify(output, *options):
+        calls.clear()
+        return main(
+            ["classify", str(tmp_path / "images"), "--classes", "cat", "dog", "--batch-size", "1", "-o", output]
+            + ["--templates", "simple", *options, *model_options(tiny_model)]
+        )
+
+    positions.add(1)
+    assert classify(str(tmp_path / "p.csv"), "--on-error", "skip") == 1
+    err = capsys.readouterr().err
+    assert f"could not embed {image!r}: " in err and "non-finite" in err
+    assert [row["path"] for row in read_csv(tmp_path / "p.csv")] == [
+        str(tmp_path / "images" / f"img_{index}.png") for index in (0, 2)
+    ]
+    (failure,) = read_csv(tmp_path / "p.failures.csv")
+    assert failure["path"] == image and "non-finite" in failure["reason"]
+
+    assert classify(str(tmp_path / "raised.csv")) == 3  # --on-error raise: like an unreadable image
+    assert "1 of 3 image(s) gave no embedding (0 could not be read, 1 were read but" in capsys.readouterr().err
+    assert not (tmp_path / "raised.csv").exists()
+
+    positions.update({0, 2})
+    assert classify(str(tmp_path / "none.csv"), "--on-error", "skip") == 3
+    err = capsys.readouterr().err
+    assert "none of the 3 image(s) gave an embedding: 3 were read but the model returned a non-finite" in err
+    assert "could be read" not in err
+    assert len(read_csv(tmp_path / "none.failures.csv")) == 3

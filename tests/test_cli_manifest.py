@@ -228,3 +228,77 @@ def test_truncate_option_reaches_the_classifier(tmp_path, tiny_model, capsys):
     assert main([*arguments, "--truncate"]) == 0
     err = capsys.readouterr().err
     assert "warning:" in err and "truncated" in err
+
+
+# --- issue 17: manifests taken as written, and checked before any image is embedded ----------
+
+
+def test_a_path_cell_with_a_leading_space_names_that_file(tmp_path, tiny_model, capsys):
+    # Issue 17 item 7 (reliability case 46): the cell used to be stripped, reading 'lead.png' instead.
+    write_image(tmp_path / " lead.png", (200, 10, 10))
+    write_image(tmp_path / "lead.png", (10, 200, 10))
+    (tmp_path / "m.csv").write_text('path,label\n" lead.png",cat\n')
+    code = main(
+        ["classify", "--manifest", str(tmp_path / "m.csv"), "--classes", "cat", "dog", "-o", "-"]
+        + model_options(tiny_model)
+        + ["--on-error", "skip", "--failures", str(tmp_path / "f.csv")]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (row,) = csv.DictReader(captured.out.splitlines())
+    assert row["path"] == " lead.png"
+    (tmp_path / " lead.png").unlink()  # now only 'lead.png' exists: the row must fail, not read it
+    assert (
+        main(
+            ["classify", "--manifest", str(tmp_path / "m.csv"), "--classes", "cat", "dog", "-o", "-"]
+            + model_options(tiny_model)
+            + ["--on-error", "skip", "--failures", str(tmp_path / "f.csv")]
+        )
+        == 3
+    )
+    assert read_rows(tmp_path / "f.csv")[0]["path"] == " lead.png"
+
+
+@pytest.mark.parametrize("column", ["predicted_class", "probability_cat", "path", "templates"])
+def test_a_manifest_column_named_like_an_output_column_is_refused(tmp_path, column, capsys):
+    # Issue 17 item 7 (reliability case 47): the output column used to replace the manifest's silently.
+    (tmp_path / "m.csv").write_text(f"file,{column}\na.png,x\n")
+    arguments = ["classify", "--manifest", str(tmp_path / "m.csv"), "--path-column", "file", "--classes", "cat", "dog"]
+    assert main([*arguments, "--model", "local-dir:/no/such/model"]) == 3
+    err = capsys.readouterr().err
+    assert f"has the column(s) ['{column}'], which classify writes itself" in err and "/no/such" not in err
+
+
+def test_duplicate_labels_in_a_class_names_json_are_an_error_naming_the_label(tmp_path, capsys):
+    # Issue 17 item 7 (reliability case 48): JSON keeps the last of two entries, silently.
+    (tmp_path / "m.csv").write_text("path,label\na.png,cat\nb.png,dog\n")
+    (tmp_path / "names.json").write_text('{"cat": "a cat", "dog": "a dog", "cat": "a kitten"}')
+    code = main(
+        ["evaluate", "manifest", str(tmp_path / "m.csv"), "--class-names", str(tmp_path / "names.json")]
+        + ["--model", "local-dir:/no/such/model"]
+    )
+    err = capsys.readouterr().err
+    assert code == 3 and "gives the label 'cat' more than once" in err
+
+
+@pytest.mark.parametrize("problem", ["one label", "prompt too long", "empty text"])
+def test_evaluate_checks_labels_and_prompts_before_any_image_is_embedded(tmp_path, tiny_model, problem, capsys):
+    # Issue 17 item 8 (reliability cases 50, 51): these used to fail after every image was embedded.
+    make_image_folder(tmp_path / "img", classes=("cat", "dog"), n_per_class=1)
+    (tmp_path / "img" / "broken.png").write_text("not an image")  # reached only if images are embedded
+    labels = ("cat", "cat") if problem == "one label" else ("cat", "dog")
+    rows = zip(("img/cat/cat_000.png", "img/broken.png"), labels)
+    (tmp_path / "m.csv").write_text("path,label\n" + "".join(f"{path},{label}\n" for path, label in rows))
+    texts = {"prompt too long": " ".join(["enormous"] * 90), "empty text": " "}.get(problem, "dog")
+    (tmp_path / "names.json").write_text(json.dumps({"cat": "cat", "dog": texts}))
+    names = [] if problem == "one label" else ["--class-names", str(tmp_path / "names.json")]
+    model = ["--model", tiny_model, "--pretrained", "none", "--templates", "simple"]
+    code = main(["evaluate", "manifest", str(tmp_path / "m.csv"), *names, *model])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    expected = {
+        "one label": "has one label, 'cat', but zero-shot classification needs at least 2 classes",
+        "prompt too long": "(--truncate on the command line)",
+        "empty text": "gives the label 'dog' an empty text",
+    }[problem]
+    assert expected in err and "embedding" not in err and "could not read" not in err

@@ -57,20 +57,23 @@ OTHER = os.path.join("photos", "dog", "dog_000.png")
         # issue 10: the output would have turned the input image into CSV text.
         (["classify", IMAGE, OTHER, "--classes", "cat", "dog", "-o", IMAGE], "the file type follows the extension"),
         (["classify", IMAGE, "--class-file", "names.csv", "-o", "names.csv"], "--output 'names.csv' is the input"),
-        (["embed", IMAGE, "-o", "e.npy", "--paths", "e.npy"], "--paths 'e.npy' and --output 'e.npy' are the same"),
-        (["embed", IMAGE, "-o", "e.npy", "--paths", IMAGE], "is the input"),
-        (["embed", IMAGE, "-o", "e3.npy", "--on-error", "skip", "--failures", "e3.npy"], "are the same file"),
+        (
+            ["embed", IMAGE, "-o", "e.npy", "--paths", "s.csv", "--on-error", "skip", "--failures", "s.csv"],
+            "--failures 's.csv' and --paths 's.csv' are the same",
+        ),
+        (["embed", "--manifest", "list.csv", "-o", "e.npy", "--paths", "list.csv"], "is the input"),
+        (["embed", IMAGE, "-o", "e3.csv", "--on-error", "skip", "--failures", "e3.csv"], "are the same file"),
         (["embed", IMAGE, "-o", "link.npy"], "is the input"),  # a symlink to an input
-        (["embed", IMAGE, "-o", "./photos/../e.npy", "--paths", "e.npy"], "are the same file"),
+        (["embed", IMAGE, "-o", "./photos/../e.csv", "--on-error", "skip", "--failures", "e.csv"], "are the same file"),
         (["classify", "--manifest", "list.csv", "--classes", "a", "b", "-o", "list.csv"], "is the input"),
         (["classify", IMAGE, "--classes", "a", "b", "--templates", "mine.csv", "-o", "mine.csv"], "is the input"),
-        (["evaluate", "folder", "photos", "--json", "r.json", "--csv", "r.json"], "are the same file"),
+        (["evaluate", "folder", "photos", "--json", "r.json", "--predictions", "r.json"], "are the same file"),
         (["evaluate", "folder", "photos", "--plot", OTHER], "is the input"),
         (
-            ["evaluate", "folder", "photos", "--plot", "p.png", "--predictions", "p.csv", "--csv", "p.templates.json"],
+            ["evaluate", "folder", "photos", "--plot", "p.png", "--predictions", "p.csv", "--json", "p.templates.json"],
             "same file",
         ),
-        (["evaluate", "manifest", "list.csv", "--json", "list.csv"], "is the input"),
+        (["evaluate", "manifest", "list.csv", "--csv", "list.csv"], "is the input"),
     ],
 )
 def test_output_equal_to_an_input_or_another_output_is_refused(photos, arguments, message, capsys):
@@ -241,3 +244,210 @@ def test_unknown_extension_exits_2_and_writes_nothing(photos, capsys):
     assert main(["embed", "photos", "-o", "x.npz", "--paths", "p.txt", "--model", "local-dir:/no/such"]) == 2
     assert "--paths applies to .npy output only" in capsys.readouterr().err
     assert snapshot(photos) == before
+
+
+# --- issue 17: the model's files, temporary names, spreadsheets, folders ------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "destroyed"),
+    [
+        (["classify", IMAGE, "--classes", "a", "b", "-o", "model/open_clip_config.json"], "open_clip_config.json"),
+        (["evaluate", "folder", "photos", "--json", "model/open_clip_model.safetensors"], "open_clip_model"),
+        (["embed", IMAGE, "-o", "model/open_clip_config.json"], "open_clip_config.json"),
+    ],
+)
+def test_an_output_onto_the_local_dir_models_files_is_refused(photos, arguments, destroyed, capsys):
+    # Issue 17 item 1 (reliability case 41): the model's files are inputs; they used to be overwritten.
+    (photos / "model").mkdir()
+    (photos / "model" / "open_clip_config.json").write_text('{"model_cfg": {}}')
+    (photos / "model" / "open_clip_model.safetensors").write_bytes(b"weights")
+    before = snapshot(photos)
+    code = main([*arguments, "--model", "local-dir:model", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "is the input" in err and destroyed in err and "Nothing was written" in err
+    assert snapshot(photos) == before
+
+
+def test_outputs_onto_a_transformers_folder_or_a_checkpoint_are_refused(photos, capsys):
+    # Issue 17 item 1 (reliability case 41): a transformers: folder and a --pretrained file too.
+    (photos / "hfmodel").mkdir()
+    (photos / "hfmodel" / "config.json").write_text("{}")
+    (photos / "weights.bin").write_bytes(b"checkpoint")
+    before = snapshot(photos)
+    for arguments in (
+        ["evaluate", "folder", "photos", "--json", "hfmodel/config.json", "--model", "transformers:hfmodel"],
+        ["evaluate", "folder", "photos", "--model", "ViT-B-32", "--pretrained", "weights.bin", "--json", "weights.bin"],
+    ):
+        assert main([*arguments, "-q"]) == 2
+        assert "is the input" in capsys.readouterr().err
+    assert snapshot(photos) == before
+
+
+def test_a_symlink_at_a_temporary_name_cannot_redirect_the_write(tmp_path):
+    # Issue 17 item 6a (reliability case 44): the temporary file is new (O_EXCL), never a planted link.
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    target = tmp_path / "out.csv"
+    (tmp_path / f".out.csv.partial-{os.getpid()}").symlink_to(victim)  # the name the old code used
+    with open_output(str(target)) as stream:
+        stream.write("result\n")
+    assert victim.read_text() == "precious\n"
+    assert not target.is_symlink() and target.read_text() == "result\n"
+    # A new output gets the permissions open() would give it, not mkstemp's 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(photos, tiny_model, capsys):
+    # Issue 17 item 6c (reliability case 45): OWASP's characters get a leading apostrophe; numbers stay numbers.
+    write_image_copy = (photos / "photos" / "cat" / "cat_000.png").read_bytes()
+    (photos / "=evil.png").write_bytes(write_image_copy)
+    (photos / "@broken.png").write_text("not an image")
+    (photos / "list.csv").write_text("path,note\n=evil.png,-2+3\n@broken.png,fine\n")
+    code = main(
+        ["classify", "--manifest", "list.csv", "--classes", "=HYPERLINK(1)", "+dog", "-o", "p.csv"]
+        + ["--on-error", "skip"]
+        + model_options(tiny_model)
+    )
+    assert code == 1, capsys.readouterr().err
+    (row,) = read_rows("p.csv")
+    assert row["path"] == "'=evil.png" and row["note"] == "'-2+3"
+    assert row["predicted_class"] in ("'=HYPERLINK(1)", "'+dog")
+    assert 0 <= float(row["probability_=HYPERLINK(1)"]) <= 1  # headers only start with 'probability_'
+    assert [failure["path"] for failure in read_rows("p.failures.csv")] == ["'@broken.png"]
+    # The other formats hold the values as they are.
+    assert (
+        main(
+            ["classify", "--manifest", "list.csv", "--classes", "a", "b", "-o", "p.json", "--on-error", "skip"]
+            + model_options(tiny_model)
+        )
+        == 1
+    )
+    assert json.loads((photos / "p.json").read_text())[0]["path"] == "=evil.png"
+    from skclip_sage.cli._outputs import escape_formula
+
+    for cell in ("=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx"):
+        assert escape_formula(cell) == "'" + cell
+    for cell in ("-0.5", "+1", "1e-05", "-inf", "cat", "", 3):
+        assert escape_formula(cell) == cell
+
+
+def test_output_folders_are_created(photos, tiny_model, capsys):
+    # Issue 15 (reliability case 62): the README's `--json out/report.json` used to exit 3.
+    code = main(
+        ["evaluate", "folder", "photos", "--compare", "single", "--json", "out/report.json"]
+        + ["--predictions", "out/deeper/predictions.csv", "--on-error", "skip"]
+        + model_options(tiny_model)
+    )
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((photos / "out" / "report.json").read_text())["n_evaluated"] == 4
+    assert len(read_rows(photos / "out" / "deeper" / "predictions.csv")) == 4
+    assert (photos / "out" / "report.failures.csv").read_text() == "path,reason\n"
+
+
+def test_an_output_under_a_file_says_the_file_is_not_a_folder(photos, capsys):
+    # Issue 17 item 9 (reliability case 58): it used to say that the folder does not exist.
+    code = main(["classify", IMAGE, "--classes", "a", "b", "-o", f"{IMAGE}/p.csv", "--model", "local-dir:/no/such"])
+    err = capsys.readouterr().err
+    assert code == 3 and f"{IMAGE!r} is a file, not a folder" in err and "does not exist" not in err
+
+
+def test_a_name_that_just_fits_is_written_and_a_longer_one_fails_before_any_work(photos, tiny_model, capsys):
+    # Issue 17 item 8 (reliability case 52): the temporary name no longer grows from the output's.
+    name = "p" * 248 + ".csv"  # 252 bytes, under the usual limit of 255
+    assert main(["classify", IMAGE, "--classes", "a", "b", "-o", name] + model_options(tiny_model)) == 0
+    assert len(read_rows(photos / name)) == 1 and sorted(os.listdir(photos)) == sorted(["photos", name])
+    capsys.readouterr()
+    longer = "p" * 300 + ".csv"
+    assert main(["classify", IMAGE, "--classes", "a", "b", "-o", longer, "--model", "local-dir:/no/such"]) == 3
+    err = capsys.readouterr().err
+    assert "304 bytes long, more than the 255" in err and "/no/such" not in err
+
+
+def test_a_folder_that_cannot_be_written_fails_before_any_work_naming_the_output(photos, monkeypatch, capsys):
+    # Issue 17 item 8 (reliability case 53): root writes anywhere, so the refusal is injected.
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: str(path) != str(photos / "ro") and access(path, mode))
+    (photos / "ro").mkdir()
+    code = main(["classify", IMAGE, "--classes", "a", "b", "-o", "ro/p.csv", "--model", "local-dir:/no/such"])
+    err = capsys.readouterr().err
+    assert code == 3 and "--output 'ro/p.csv': cannot write to the folder" in err and "/no/such" not in err
+
+
+def test_a_write_that_fails_names_the_output_not_the_temporary_file(photos, tiny_model, monkeypatch, capsys):
+    # Issue 17 item 8 (reliability case 53): the error used to name '.p.csv.partial-<pid>'.
+    def refuse(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, ".p.csv.tmp"))
+
+    monkeypatch.setattr("skclip_sage.cli._outputs.tempfile.mkstemp", refuse)
+    code = main(["classify", IMAGE, "--classes", "a", "b", "-o", "p.csv"] + model_options(tiny_model))
+    err = capsys.readouterr().err
+    assert code == 3 and "could not write 'p.csv': Permission denied" in err and ".tmp" not in err
+    assert not (photos / "p.csv").exists()
+
+
+def test_failures_and_sidecars_follow_their_extension(photos, tiny_model, capsys):
+    # Issue 17 item 9 (reliability case 59): --failures x.parquet used to be a CSV named .parquet.
+    import pyarrow.parquet
+
+    (photos / "photos" / "cat" / "broken.png").write_text("not an image")
+    code = main(
+        ["classify", "photos", "--classes", "a", "b", "-o", "p.csv", "--on-error", "skip"]
+        + ["--failures", "f.parquet"]
+        + model_options(tiny_model)
+    )
+    assert code == 1, capsys.readouterr().err
+    (failure,) = pyarrow.parquet.read_table(photos / "f.parquet").to_pylist()
+    assert failure["path"].endswith("broken.png") and "cannot identify image file" in failure["reason"]
+    before = snapshot(photos)
+    for arguments in (
+        ["classify", "photos", "--classes", "a", "b", "--on-error", "skip", "--failures", "f.txt"],
+        ["embed", "photos", "-o", "e.npy", "--paths", "e.json"],
+        ["evaluate", "folder", "photos", "--json", "r.csv"],
+        ["evaluate", "folder", "photos", "--csv", "r.parquet"],
+    ):
+        assert main([*arguments, "--model", "local-dir:/no/such"]) == 2
+        assert "ends in" in capsys.readouterr().err
+    assert snapshot(photos) == before
+
+
+@pytest.mark.parametrize("output", ["p.csv", "p.jsonl", "-"])
+def test_a_file_name_that_is_not_utf8_fails_before_any_image_is_embedded(photos, tiny_model, output, capsys):
+    # Issue 17 item 8 (reliability case 54): the text outputs used to fail after embedding, naming no file.
+    undecodable = os.fsdecode(b"caf\xe9.png")
+    (photos / "photos" / "cat" / undecodable).write_bytes((photos / IMAGE).read_bytes())
+    options = ["--model", tiny_model, "--pretrained", "none", "--templates", "simple"]
+    code = main(["classify", "photos", "--classes", "a", "b", "-o", output, *options])
+    captured = capsys.readouterr()
+    assert code == 3, captured.err
+    assert "caf\\xe9.png' is not valid UTF-8" in captured.err and "embedding" not in captured.err
+    assert captured.out == "" and not (photos / output).exists()
+    # .npy with its .txt sidecar keeps the name byte for byte.
+    assert main(["embed", "photos", "-o", "e.npy", "-q", *options[:4]]) == 0
+    assert b"caf\xe9.png\n" in (photos / "e.paths.txt").read_bytes()
+
+
+def test_the_plot_legend_says_which_empty_groups_wga_excludes(tmp_path, tiny_model, capsys):
+    # Issue 17 item 9 (reliability case 61): only the axis used to say "no samples".
+    root = make_image_folder(tmp_path / "ds", classes=("cat", "dog"), n_per_class=2)
+    for path in (root / "dog").iterdir():
+        path.write_text("unreadable")
+    code = main(
+        [
+            "evaluate",
+            "folder",
+            str(root),
+            "--compare",
+            "single",
+            "--on-error",
+            "skip",
+            "--plot",
+            str(tmp_path / "g.svg"),
+        ]
+        + model_options(tiny_model)
+    )
+    assert code == 1, capsys.readouterr().err
+    assert "WGA excludes 1 group(s)" in (tmp_path / "g.svg").read_text()

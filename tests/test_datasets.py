@@ -585,3 +585,47 @@ def test_load_manifest_errors_name_the_line_or_column(tmp_path, text, options, m
         load_manifest(tmp_path / "m.csv", **options)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_manifest(tmp_path / "missing.csv")
+
+
+def test_load_manifest_keeps_cells_exactly_as_written(tmp_path):
+    # Issue 17 item 7 (reliability case 46): " lead.png" names a file whose name starts with a space.
+    from skclip_sage.datasets import load_manifest
+
+    (tmp_path / "m.csv").write_text('path,label\n" lead.png",cat\ntrail.png ,dog\n')
+    bunch = load_manifest(tmp_path / "m.csv")
+    assert bunch.paths == [" lead.png", "trail.png "]
+    assert bunch.data == [str(tmp_path / " lead.png"), str(tmp_path / "trail.png ")]
+    (tmp_path / "m.csv").write_text("path,label\na.png,   \n")
+    with pytest.raises(ValueError, match=r"line 2: the 'label' cell is empty"):
+        load_manifest(tmp_path / "m.csv")
+
+
+def test_an_unterminated_quote_names_the_line_where_it_opens(tmp_path):
+    # Issue 17 item 9 (reliability case 56): it used to be reported as a row with the wrong number of fields.
+    from skclip_sage.datasets import load_manifest
+
+    (tmp_path / "m.csv").write_text('path,label\na.png,cat\n"b.png,dog\nc.png,cat\n')
+    with pytest.raises(ValueError, match=r"line 3: a quoted field opens here and is never closed") as info:
+        load_manifest(tmp_path / "m.csv")
+    assert "fields" not in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_manifest_says_what_it_is(tmp_path, encoding):
+    # Issue 17 item 9 (reliability case 57): it used to fail "near line 0".
+    from skclip_sage.datasets import load_manifest
+
+    (tmp_path / "m.csv").write_bytes("path,label\na.png,cat\n".encode(encoding))
+    expected = "UTF-32" if encoding == "utf-32" else "UTF-16"
+    with pytest.raises(ValueError, match=f"is {expected}.* text, not UTF-8; save it as UTF-8") as info:
+        load_manifest(tmp_path / "m.csv")
+    assert "line 0" not in str(info.value)
+
+
+def test_a_byte_that_is_not_utf8_is_located_on_its_line(tmp_path):
+    from skclip_sage.datasets import load_manifest
+
+    rows = "".join(f"img_{index}.png,cat\n" for index in range(3000))  # beyond the decoder's first chunk
+    (tmp_path / "m.csv").write_bytes(b"\xef\xbb\xbfpath,label\n" + rows.encode() + b"caf\xe9.png,dog\n")
+    with pytest.raises(ValueError, match=r"line 3002 is not UTF-8 text \(byte b'\\xe9'"):
+        load_manifest(tmp_path / "m.csv")

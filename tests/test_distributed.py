@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -248,6 +249,50 @@ def test_embeddings_and_failures_computed_together_embed_each_partition_once(
     assert np.flatnonzero(np.isnan(result).any(axis=1)).tolist() == [30]
     good = np.arange(120) != 30
     np.testing.assert_allclose(result[good], local_embeddings[:120][good], atol=ATOL)
+
+
+@pytest.fixture
+def two_partitions_at_once(monkeypatch):
+    """Make the partitions of a run embed at the same time: each waits in ``transform`` for the other.
+
+    Both are then inside ``embed_partition`` together, the case where process-wide
+    warning capture used to hand one partition's failures to the other.
+    """
+    arrived, finished = threading.Barrier(2, timeout=120), threading.Barrier(2, timeout=120)
+    transform = ClipImageEmbedder.transform
+
+    def transform_together(self, X):
+        arrived.wait()
+        try:
+            return transform(self, X)
+        finally:
+            finished.wait()  # both have embedded (and reported) before either returns
+
+    monkeypatch.setattr(ClipImageEmbedder, "transform", transform_together)
+
+
+@pytest.mark.parametrize("runner", ["threaded scheduler", "two-thread worker"])
+def test_failures_stay_with_their_partition_when_partitions_run_at_once(
+    embedder, image_paths, local_embeddings, tmp_path, two_partitions_at_once, runner
+):
+    # Issue 17 item 2 (reliability case 42): failures travel with each partition's result.
+    (tmp_path / "not_an_image.png").write_text("<html>not a PNG</html>")
+    bad = {1: str(tmp_path / "not_an_image.png"), 6: str(tmp_path / "missing.png")}
+    paths = [bad.get(position, path) for position, path in enumerate(image_paths[:8])]
+    warning_embedder = ClipImageEmbedder(**{**embedder.get_params(), "on_error": "warn"}).fit()
+    embeddings, failures = embed_images(paths, warning_embedder, partition_size=4, return_failures=True)
+    if runner == "threaded scheduler":
+        result, failure_list = dask.compute(embeddings, failures, scheduler="threads", num_workers=2)
+    else:
+        # In this process (so the fixture's wait reaches the worker's threads), over in-process comms.
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0")
+        with cluster, distributed.Client(cluster, set_as_default=False) as two_threads:
+            result, failure_list = two_threads.compute([embeddings, failures], sync=True)
+    assert [(position, source) for position, source, _ in failure_list] == sorted(bad.items())
+    assert "cannot identify image file" in failure_list[0][2] and "no such file" in failure_list[1][2]
+    assert np.flatnonzero(np.isnan(result).any(axis=1)).tolist() == sorted(bad)
+    good = [position for position in range(8) if position not in bad]
+    np.testing.assert_allclose(result[good], local_embeddings[good], atol=ATOL)
 
 
 def test_loader_processes_in_daemonic_workers_give_a_clear_error(client, embedder, image_paths):

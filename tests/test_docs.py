@@ -27,9 +27,13 @@ Every block runs inside ``sklearn.config_context()`` so that an example calling
 
 from __future__ import annotations
 
+import csv
 import doctest
+import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -296,6 +300,7 @@ def test_pages_are_all_present(built_docs):
         "getting_started",
         "benchmarks",
         "scaling_out",
+        "reliability",
         "api/index",
         "user_guide/index",
         "user_guide/method",
@@ -400,6 +405,54 @@ def test_readme_python_block(snippet, tmp_path, monkeypatch):
     if not snippet.runnable:
         pytest.skip("needs real pretrained weights or the reader's own images (compiled only)")
     run_chain([snippet], tmp_path, monkeypatch)
+
+
+def readme_cli_commands():
+    """The arguments of every ``skclip-sage ...`` line of the README's text blocks (continuations joined)."""
+    commands = []
+    for snippet in markdown_snippets(README):
+        if snippet.language == "text":
+            for line in snippet.code.replace("\\\n", " ").splitlines():
+                if line.strip().startswith("skclip-sage "):
+                    commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_readme_cli_examples_run_as_written_on_the_demo_model(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    """The README's command lines run as written, with the demo's model and images as the user's files.
+
+    Issue 15: ``evaluate manifest mine.csv ... --json out/report.json`` exited 3 on a
+    fresh checkout because ``out/`` did not exist; every command now creates the
+    folders of its outputs.
+    """
+    from demo_fixtures import demo_run
+
+    from skclip_sage.cli import main
+
+    results = demo_run(tmp_path_factory).benchmark.folder.parent
+    commands = readme_cli_commands()
+    assert {arguments[0] for arguments in commands} >= {"evaluate", "classify"}, commands
+    monkeypatch.chdir(tmp_path)
+    # The files the examples name, made from the demo's test split: a manifest of path, label and
+    # group, a text per label, and a folder of photos.
+    with open(results / "coloured_digits" / "test.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    with open("mine.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["path", "label", "group"])
+        writer.writerows([results / "coloured_digits" / row["path"], row["label"], row["group"]] for row in rows)
+    Path("names.json").write_text(json.dumps({row["label"]: f"the digit {row['label']}" for row in rows}))
+    Path("photos").mkdir()
+    for row in rows[:6]:
+        shutil.copy(results / "coloured_digits" / row["path"], Path("photos") / Path(row["path"]).name)
+    for arguments in commands:
+        code = main([*arguments, "--model", f"local-dir:{results / 'model'}", "--quiet"])
+        assert code == 0, f"skclip-sage {shlex.join(arguments)}: exit {code}\n{capsys.readouterr().err}"
+        written = [arguments[index + 1] for index, word in enumerate(arguments) if word in OUTPUT_OPTIONS]
+        assert written and all(Path(path).is_file() for path in written), written
+
+
+OUTPUT_OPTIONS = ("-o", "--output", "--json", "--csv", "--predictions", "--plot")
 
 
 @pytest.fixture(scope="module")

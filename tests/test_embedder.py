@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -669,20 +668,30 @@ def test_a_cache_that_cannot_be_written_warns_once_and_keeps_every_embedding(
 
 
 INTERRUPTIBLE_EMBED = """
-import sys, time
+import os, signal, sys
 from skclip_sage.encoders import OpenClipEncoder
 
 encode_images = OpenClipEncoder.encode_images
+finished, report = int(sys.argv[1]), int(sys.argv[2])  # report: the write end of the test's pipe
+calls = []
 
 
-def slow_encode_images(self, pixels):
-    with open(sys.argv[2], "a") as started:  # one line per batch sent to the model
-        print(len(pixels), file=started)
-    time.sleep(float(sys.argv[1]))  # long enough for the test to interrupt a batch in flight
-    return encode_images(self, pixels)
+def encode_images_then_wait(self, pixels):
+    # One byte to the test per batch sent to the model. The batch after the first `finished`
+    # waits here for the test's signal, so the signal lands mid-batch however loaded the machine.
+    calls.append(len(pixels))
+    if len(calls) <= finished:
+        os.write(report, b"b")
+        return encode_images(self, pixels)
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    signal.set_wakeup_fd(wakeup_write)  # whichever thread the signal reaches, the read below returns
+    os.write(report, b"w")
+    while True:  # SIGINT raises KeyboardInterrupt here; SIGTERM ends the process
+        os.read(wakeup_read, 1)
 
 
-OpenClipEncoder.encode_images = slow_encode_images
+OpenClipEncoder.encode_images = encode_images_then_wait
 from skclip_sage.cli import main
 
 sys.exit(main(sys.argv[3:]))
@@ -697,26 +706,28 @@ def _cache_entries(cache_dir):
 def test_an_interrupted_embed_keeps_finished_batches_and_the_rerun_computes_only_the_rest(
     tiny_model, tmp_path, monkeypatch, signal_number
 ):
-    # RELIABILITY 33: `skclip-sage embed --cache-dir` stopped by a signal after a few batches.
+    # RELIABILITY 33: `skclip-sage embed --cache-dir` stopped by a signal after a few batches. The
+    # child reports each batch through a pipe and holds the next one until signalled (issue 17 item
+    # 10: a sleep-paced child could finish before the signal on a loaded machine).
     n_images, batch_size, finished = 32, 4, 3
     paths = _write_pictures(tmp_path / "images", n_images)
-    cache_dir, script, started = tmp_path / "cache", tmp_path / "interruptible_embed.py", tmp_path / "started"
+    cache_dir, script = tmp_path / "cache", tmp_path / "interruptible_embed.py"
     script.write_text(INTERRUPTIBLE_EMBED)
-    command = [sys.executable, str(script), "0.4", str(started), "embed", *paths, "-o", str(tmp_path / "e.npy")]
+    reports, report = os.pipe()
+    command = [sys.executable, str(script), str(finished), str(report), "embed", *paths, "-o", str(tmp_path / "e.npy")]
     command += ["--model", tiny_model, "--cache-dir", str(cache_dir), "--batch-size", str(batch_size), "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while _cache_entries(cache_dir) < finished * batch_size:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(report,))
+    os.close(report)
+    with os.fdopen(reports, "rb") as stream:
+        received = stream.read(finished + 1)  # returns early, short, only if the child ended
+    assert received == b"b" * finished + b"w", process.communicate()
     process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == (130 if signal_number == signal.SIGINT else -signal.SIGTERM), stderr
     assert not (tmp_path / "e.npy").exists()
-    kept, batches_started = _cache_entries(cache_dir), len(started.read_text().splitlines())
-    # Stopped mid-run, with every finished batch on disk: only the one in flight is lost.
-    assert finished <= batches_started < n_images // batch_size
-    assert (batches_started - 1) * batch_size <= kept <= batches_started * batch_size
+    # Stopped mid-batch, with every finished batch on disk: only the one in flight is lost.
+    kept = _cache_entries(cache_dir)
+    assert kept == finished * batch_size
 
     counted = []
     monkeypatch.setattr(OpenClipEncoder, "encode_images", _counting(OpenClipEncoder.encode_images, counted))

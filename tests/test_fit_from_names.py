@@ -170,13 +170,19 @@ def test_a_list_with_y_keeps_its_meaning_aligned_with_the_sorted_labels():
     [
         (["cat", ["dog", "puppy"]], r"Without y, a list class_names gives the labels themselves.*\['dog', 'puppy'\]"),
         (["cat", "dog", "cat"], r"lists \['cat'\] more than once"),
-        (["cat", ""], r"Class name '' \(at position 0\) is ''"),
+        (["cat", ""], r"Class name '' \(at position 1\) is ''"),  # the position in the list given, not sorted
         ("cat dog", "'class_names' parameter of SageZeroShotClassifier must be an instance of 'dict'"),
     ],
 )
 def test_bad_lists_without_y_are_errors(class_names, message):
     with pytest.raises(ValueError, match=message):
         make_classifier(class_names=class_names).fit()
+
+
+def test_an_empty_name_is_reported_at_its_position_in_the_order_given():
+    # Issue 17 item 9 (reliability case 60): the dict's own order, not the sorted labels'.
+    with pytest.raises(ValueError, match=r"Class name 'bird' \(at position 2\) is ''"):
+        make_classifier(class_names={"tree": "oak", "fish": "goldfish", "bird": ""}).fit()
 
 
 def test_numeric_names_in_a_list_are_texts_and_do_not_warn():

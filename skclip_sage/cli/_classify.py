@@ -9,7 +9,7 @@ import numpy as np
 from ..selection import SELECTIONS, describe_selections
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError, UsageError
-from ._estimators import check_k, embed_images, fit_classifier, fixed_selection, resolve_seed
+from ._estimators import check_k, check_width, embed_images, fit_classifier, fixed_selection, resolve_seed
 from ._inputs import expand_image_arguments
 from ._options import (
     ADD_PARSER_SECTIONS,
@@ -20,9 +20,10 @@ from ._options import (
     command_parser,
     positive_int,
 )
+from ._output_checks import check_names_are_text, model_input_files
 from ._outputs import (
     check_outputs,
-    default_failures_path,
+    failures_output,
     output_format,
     sibling_path,
     write_failures,
@@ -128,17 +129,25 @@ def run(args):
     if args.top_k is not None and args.top_k > len(classes):
         raise UsageError(f"--top-k {args.top_k} is more than the {len(classes)} classes; choose 1 to {len(classes)}.")
     output_format(args.output, "--output")
-    failures_path = args.failures or default_failures_path(args.output)
+    failures_path = failures_output(args, args.output)
     templates_path = sibling_path(args.output, ".templates.json")
     images = expand_image_arguments(args.images, manifest=args.manifest, path_column=args.path_column)
+    check_manifest_columns(images, output_column_names(classes, args.top_k, fixed_selection(args.selection)))
     check_outputs(
         [
             ("--output", args.output),
-            ("--failures", failures_path if args.on_error == "skip" else None),
+            ("--failures", failures_path),
             ("the templates sidecar", templates_path if fixed_selection(args.selection) else None),
         ],
-        [*images.input_files(), *template_files(args.templates), *([args.class_file] if args.class_file else [])],
+        [
+            *images.input_files(),
+            *template_files(args.templates),
+            *([args.class_file] if args.class_file else []),
+            *model_input_files(args.model, args.pretrained),
+        ],
     )
+    text_outputs = [("--output", args.output)] + ([("--failures", failures_path)] if failures_path else [])
+    check_names_are_text(images.paths, text_outputs)
     seed = resolve_seed(args.seed, [args.selection])
     LOGGER.info(
         "classifying %d image(s) into %d classes with %d template(s), selection=%s",
@@ -147,22 +156,16 @@ def run(args):
         len(templates),
         args.selection,
     )
+    # Fitted first: a prompt the model cannot take fails before any image is embedded.
+    classifier = fit_classifier(
+        args, labels=classes, prompt_names=classes, templates=templates, selection=args.selection, k=args.k, seed=seed
+    )
 
     embedded = embed_images(images, args)
-    if args.on_error == "skip":
+    if failures_path is not None:
         write_failures(failures_path, embedded.failures, LOGGER)
-    if len(embedded.kept) == 0:
-        raise InputError(f"none of the {len(images.paths)} image(s) could be read; nothing to classify.")
-    classifier = fit_classifier(
-        args,
-        labels=classes,
-        prompt_names=classes,
-        templates=templates,
-        selection=args.selection,
-        k=args.k,
-        seed=seed,
-        n_features=embedded.embeddings.shape[1],
-    )
+    embedded.require_some(len(images.paths), "classify")
+    check_width(classifier, embedded.embeddings.shape[1], args.model)
     probabilities = classifier.predict_proba(embedded.embeddings)
     selected = classifier.selected_templates(embedded.embeddings)
     columns = prediction_columns(images, embedded.kept, classes, list(classifier.classes_), probabilities, args.top_k)
@@ -186,6 +189,28 @@ def run(args):
     write_table(args.output, columns, option="--output", notes=notes)
     LOGGER.info("wrote %d prediction(s) to %s", len(embedded.kept), args.output or "stdout")
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK
+
+
+def output_column_names(classes, top_k, fixed):
+    """The names of the columns ``classify`` writes besides the manifest's."""
+    names = ["path", "predicted_class", *(f"probability_{name}" for name in classes)]
+    for rank in range(1, (top_k or 0) + 1):
+        names += [f"top{rank}_class", f"top{rank}_probability"]
+    return names if fixed else [*names, "template_indices", "templates"]
+
+
+def check_manifest_columns(images, output_names):
+    """Refuse a manifest column named like an output column: one would silently replace the other."""
+    if images.manifest is None:
+        return
+    manifest = images.manifest
+    clashes = [name for name in manifest.header if name != manifest.path_column and name in output_names]
+    if clashes:
+        raise InputError(
+            f"the manifest {manifest.path!r} has the column(s) {clashes}, which classify writes itself; one would "
+            "replace the other in the output. Rename or remove those columns of the manifest (or, for 'path', "
+            "make it the --path-column)."
+        )
 
 
 def prediction_columns(images, kept, classes, sorted_classes, probabilities, top_k):

@@ -11,10 +11,11 @@ from ._errors import ExitCode, InputError, UsageError
 from ._estimators import embed_images
 from ._inputs import expand_image_arguments
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_image_arguments, add_model_options, command_parser
+from ._output_checks import check_names_are_text, model_input_files
 from ._outputs import (
     TABLE_FORMATS,
     check_outputs,
-    default_failures_path,
+    failures_output,
     open_output,
     output_format,
     write_csv,
@@ -24,6 +25,7 @@ from ._outputs import (
 from ._runtime import LOGGER
 
 EMBEDDING_FORMATS = (".npy", ".npz", *TABLE_FORMATS)
+SIDECAR_FORMATS = (".txt", ".csv")
 
 EXAMPLES = """\
   # writes emb.npy (float32, one unit-norm row per image) and emb.paths.txt
@@ -134,16 +136,21 @@ def run(args):
     if args.paths is not None and extension != ".npy":
         raise UsageError(f"--paths applies to .npy output only; {extension} files hold the paths themselves.")
     sidecar = sidecar_path(args.output, args.paths) if extension == ".npy" else None
-    failures_path = args.failures or default_failures_path(args.output)
+    if sidecar is not None:
+        output_format(sidecar, "--paths", SIDECAR_FORMATS)
+    failures_path = failures_output(args, args.output)
     images = expand_image_arguments(args.images, manifest=args.manifest, path_column=args.path_column)
     check_outputs(
-        [
-            ("--output", args.output),
-            ("--paths", sidecar),
-            ("--failures", failures_path if args.on_error == "skip" else None),
-        ],
-        images.input_files(),
+        [("--output", args.output), ("--paths", sidecar), ("--failures", failures_path)],
+        [*images.input_files(), *model_input_files(args.model, args.pretrained)],
     )
+    # .npy with a .txt sidecar and .npz keep any file name; the other outputs are UTF-8 text.
+    text_outputs = [("--output", args.output)] if extension in TABLE_FORMATS else []
+    if sidecar is not None and sidecar.lower().endswith(".csv"):
+        text_outputs.append(("--paths", sidecar))
+    if failures_path is not None:
+        text_outputs.append(("--failures", failures_path))
+    check_names_are_text(images.paths, text_outputs)
     if sidecar is not None and not sidecar.lower().endswith(".csv"):
         with_newline = [name for name in images.paths if "\n" in name or "\r" in name]
         if with_newline:
@@ -153,10 +160,9 @@ def run(args):
             )
 
     embedded = embed_images(images, args)
-    if args.on_error == "skip":
+    if failures_path is not None:
         write_failures(failures_path, embedded.failures, LOGGER)
-    if len(embedded.kept) == 0:
-        raise InputError(f"none of the {len(images.paths)} image(s) could be read; nothing to embed.")
+    embedded.require_some(len(images.paths), "embed")
     kept_paths = [images.paths[position] for position in embedded.kept]
     write_embeddings(args.output, extension, embedded.embeddings, kept_paths)
     if sidecar is not None:

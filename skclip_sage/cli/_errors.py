@@ -23,8 +23,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     #: An input or the model could not be used: missing file, no images found,
     #: unreadable images (with ``--on-error raise``), bad template file, bad
-    #: dataset folder, model that does not load, out of memory; or a warning
-    #: under ``--strict``.
+    #: dataset folder, model that does not load, an output that cannot be written,
+    #: out of memory; or a warning under ``--strict``.
     INPUT = 3
     #: An unexpected internal error (a bug): rerun with ``--debug`` and report it.
     INTERNAL = 4
@@ -42,7 +42,8 @@ exit codes:
        nothing was written
   3    input or model error (missing file, no images, unreadable images with
        --on-error raise, bad template file or dataset folder, model that does not
-       load, out of memory), or any warning under --strict
+       load, an output that cannot be written, out of memory), or any warning
+       under --strict
   4    internal error (a bug: rerun with --debug for the traceback and report it)
   130  interrupted
 """

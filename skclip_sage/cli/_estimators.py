@@ -16,6 +16,9 @@ from ..selection import SELECTION_METHODS, SELECTIONS, SELECTIONS_USING_K
 from ._errors import InputError, UsageError
 from ._runtime import LOGGER, show_progress
 
+# The reason listed for a readable image whose embedding came out NaN or infinite.
+NON_FINITE_REASON = "the model returned a non-finite embedding (NaN or infinity)"
+
 
 @dataclass
 class EmbeddedImages:
@@ -28,12 +31,35 @@ class EmbeddedImages:
     kept : ndarray of shape (n_readable,)
         Input positions of those images.
     failures : list of (str, str)
-        ``(path, reason)`` of each image that could not be read, in input order.
+        ``(path, reason)`` of each image that could not be read, or whose embedding
+        was not finite, in input order.
     """
 
     embeddings: np.ndarray
     kept: np.ndarray
     failures: list
+
+    def require_some(self, n_images, task):
+        """Raise an ``InputError`` saying why when no image gave an embedding.
+
+        Parameters
+        ----------
+        n_images : int
+            How many images were given.
+        task : str
+            What the embeddings were for (``"classify"``), for the message.
+        """
+        if len(self.kept):
+            return
+        non_finite = sum("non-finite" in reason for _, reason in self.failures)
+        if not non_finite:
+            raise InputError(f"none of the {n_images} image(s) could be read; nothing to {task}.")
+        unread = n_images - non_finite
+        raise InputError(
+            f"none of the {n_images} image(s) gave an embedding: {non_finite} were read but the model returned "
+            f"a non-finite embedding (NaN or infinity) for them, {unread} could not be read; nothing to {task}. "
+            "Check the model (its weights may hold NaN) or try --precision fp32."
+        )
 
 
 def model_options(args):
@@ -88,12 +114,7 @@ def embed_images(images, args):
             warnings.simplefilter("always", SkippedImagesWarning)
             embeddings = embedder.transform(images.locations)
     except UnreadableImagesError as err:
-        for position, _, reason in err.failures:
-            LOGGER.error("could not read %r: %s", images.paths[position], reason)
-        raise InputError(
-            f"{len(err.failures)} of {len(images.paths)} image(s) could not be read (listed above); "
-            "nothing was written. Pass --on-error skip to process the others and list these in a failures CSV."
-        ) from err
+        _stop(err.failures, images, err)
     failures = []
     for record in caught:
         if issubclass(record.category, SkippedImagesWarning):
@@ -101,15 +122,55 @@ def embed_images(images, args):
         else:
             # Back through the active filters: logged, or raised under --strict.
             warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    failures.extend(_unreported_non_finite(embeddings, failures, images, args.on_error))
     failures.sort()
     for position, _, reason in failures:
-        LOGGER.warning("could not read %r: %s", images.paths[position], reason)
+        LOGGER.warning("could not %s %r: %s", _verb(reason), images.paths[position], reason)
     if failures:
-        LOGGER.warning("skipped %d of %d image(s) that could not be read", len(failures), len(images.paths))
+        LOGGER.warning("skipped %d of %d image(s) that gave no embedding", len(failures), len(images.paths))
     kept = np.flatnonzero(np.isfinite(embeddings).all(axis=1))
     return EmbeddedImages(
         embeddings[kept], kept, [(images.paths[position], reason) for position, _, reason in failures]
     )
+
+
+def _unreported_non_finite(embeddings, failures, images, on_error):
+    """Failures for the rows that are not finite although the embedder reported no failure there.
+
+    A readable image whose embedding comes out NaN or infinite must be listed, never
+    silently dropped; under ``--on-error raise`` it stops the command like an
+    unreadable image.
+    """
+    reported = {position for position, _, _ in failures}
+    positions = [
+        int(position) for position in np.flatnonzero(~np.isfinite(embeddings).all(axis=1)) if position not in reported
+    ]
+    non_finite = [(position, images.locations[position], NON_FINITE_REASON) for position in positions]
+    if non_finite and on_error == "raise":
+        _stop(non_finite, images)
+    return non_finite
+
+
+def _verb(reason):
+    """``"embed"`` for an image that was read but gave a non-finite embedding, else ``"read"``."""
+    return "embed" if "non-finite" in reason else "read"
+
+
+def _stop(failures, images, cause=None):
+    """Under ``--on-error raise``: name every image that gave no embedding on stderr, then raise."""
+    for position, _, reason in failures:
+        LOGGER.error("could not %s %r: %s", _verb(reason), images.paths[position], reason)
+    non_finite = sum(_verb(reason) == "embed" for _, _, reason in failures)
+    what = "could not be read"
+    if non_finite:
+        what = (
+            f"gave no embedding ({len(failures) - non_finite} could not be read, {non_finite} were read but the "
+            "model returned a non-finite embedding (NaN or infinity) for them)"
+        )
+    raise InputError(
+        f"{len(failures)} of {len(images.paths)} image(s) {what}, listed above; nothing was written. Pass "
+        "--on-error skip to process the others and list these in a failures file."
+    ) from cause
 
 
 def fixed_selection(selection):
@@ -156,7 +217,7 @@ def resolve_seed(seed, selections):
     return seed
 
 
-def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, n_features):
+def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, n_features=None):
     """A :class:`~skclip_sage.SageZeroShotClassifier` fitted on the class names alone.
 
     Parameters
@@ -175,8 +236,10 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         Templates per image for the modes that use it.
     seed : int or None
         Seeds ``selection="random"``.
-    n_features : int
-        Width of the image embeddings, checked against the model's text embeddings.
+    n_features : int, default=None
+        Width of the image embeddings, checked against the model's text embeddings
+        (None: not checked, for a fit made before any image is embedded, so that bad
+        prompts fail first).
 
     Returns
     -------
@@ -196,9 +259,15 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         **model_options(args),
     )
     classifier.fit()  # the names are the task: no X, no y
+    if n_features is not None:
+        check_width(classifier, n_features, args.model)
+    return classifier
+
+
+def check_width(classifier, n_features, model):
+    """The images and the prompts were embedded by models of one width, or an ``InputError``."""
     if classifier.n_features_in_ != n_features:
         raise InputError(
-            f"The images were embedded with {n_features} features but the text embeddings of {args.model!r} "
+            f"The images were embedded with {n_features} features but the text embeddings of {model!r} "
             f"have {classifier.n_features_in_}; embed and classify with the same model."
         )
-    return classifier

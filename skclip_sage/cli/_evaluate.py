@@ -13,11 +13,12 @@ import numpy as np
 from ..selection import SELECTIONS, SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._datasets import DATASETS, DATASETS_WITH_SPLITS, check_dataset_options, choose_average, load_dataset
-from ._errors import ExitCode, InputError
+from ._errors import ExitCode
 from ._estimators import check_k, embed_images, fit_classifier, fixed_selection, parse_selections, resolve_seed
 from ._inputs import ImageList
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
-from ._outputs import check_outputs, default_failures_path, output_format, write_failures, write_json
+from ._output_checks import check_document_extension, check_names_are_text, model_input_files
+from ._outputs import check_outputs, failures_output, output_format, write_failures, write_json
 from ._plot import check_plot_path, plot_group_accuracies
 from ._predictions import PredictionsTable, templates_sidecar_path
 from ._report_output import format_table, run_record, write_report_csv
@@ -134,14 +135,14 @@ def add_parser(subparsers, parents):
 
 def output_files(args):
     """``(option, path)`` of every file this run writes, checked before any work."""
-    failures_path = args.failures or default_failures_path(args.json or args.csv or args.predictions or args.plot)
+    failures_path = failures_output(args, args.json or args.csv or args.predictions or args.plot)
     return [
         ("--json", args.json),
         ("--csv", args.csv),
         ("--predictions", args.predictions),
         ("the predictions' templates sidecar", templates_sidecar_path(args.predictions)),
         ("--plot", args.plot),
-        ("--failures", failures_path if args.on_error == "skip" else None),
+        ("--failures", failures_path),
     ]
 
 
@@ -165,12 +166,19 @@ def run(args):
     check_dataset_options(args)
     if args.predictions is not None:
         output_format(args.predictions, "--predictions")
+    check_document_extension(args.json, "--json", ".json")
+    check_document_extension(args.csv, "--csv", ".csv")
     check_plot_path(args.plot)
     outputs = output_files(args)
     check_outputs(outputs)  # names and folders, before the dataset is read
     bunch = load_dataset(args)
     paths = list(bunch.get("paths", bunch.data))
-    check_outputs(outputs, [*bunch.data, *bunch.get("inputs", []), *template_files(args.templates)])
+    inputs = [*bunch.data, *bunch.get("inputs", []), *template_files(args.templates)]
+    check_outputs(outputs, [*inputs, *model_input_files(args.model, args.pretrained)])
+    named = dict(outputs)
+    check_names_are_text(
+        paths, [(option, named[option]) for option in ("--predictions", "--failures") if named[option]]
+    )
     average, weights = choose_average(args, bunch)
     seed = resolve_seed(args.seed, selections)
     LOGGER.info(
@@ -181,12 +189,22 @@ def run(args):
         len(templates),
     )
 
+    # One classifier fitted before any image is embedded: a prompt the model cannot take fails first.
+    first = selections[0]
+    fit_classifier(
+        args,
+        labels=list(range(len(bunch.target_names))),
+        prompt_names=list(bunch.class_prompts),
+        templates=templates,
+        selection=first,
+        k=args.k[0] if first in SELECTIONS_USING_K else 1,
+        seed=seed,
+    )
     embedded = embed_images(ImageList(paths, list(bunch.data)), args)
-    failures_path = dict(outputs)["--failures"]
-    if args.on_error == "skip":
+    failures_path = named["--failures"]
+    if failures_path is not None:
         write_failures(failures_path, embedded.failures, LOGGER)
-    if len(embedded.kept) == 0:
-        raise InputError(f"none of the {len(bunch.data)} image(s) could be read; nothing to evaluate.")
+    embedded.require_some(len(bunch.data), "evaluate")
     targets = np.asarray(bunch.target)[embedded.kept]
     groups = np.asarray(bunch.groups)[embedded.kept]
     group_weights = None if weights is None else {int(group): weights[group] for group in np.unique(groups)}

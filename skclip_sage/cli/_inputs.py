@@ -74,16 +74,19 @@ def _is_image_file_name(name):
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in _image_extensions()
 
 
-def find_images_in_folder(folder):
+def find_images_in_folder(folder, *, required=True):
     """All image files under ``folder`` (recursively), sorted by path.
 
     Hidden files and folders (``.DS_Store``, ``.ipynb_checkpoints``) are skipped,
-    as are files without an image extension.
+    as are files without an image extension. Symlinked folders are not entered
+    (``os.walk``'s default), so a link loop cannot repeat an image.
 
     Parameters
     ----------
     folder : str
         The folder to search.
+    required : bool, default=True
+        Whether a folder without images is an error.
 
     Returns
     -------
@@ -99,7 +102,7 @@ def find_images_in_folder(folder):
     for directory, subdirectories, files in os.walk(folder):
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         found.extend(os.path.join(directory, name) for name in files if _is_image_file_name(name))
-    if not found:
+    if not found and required:
         raise InputError(
             f"the folder {folder!r} holds no images (searched recursively for "
             f"{', '.join(_image_extensions())}, any case)."
@@ -108,15 +111,26 @@ def find_images_in_folder(folder):
 
 
 def _expand_glob(pattern):
+    """The images a glob pattern names, each file once.
+
+    ``**`` matches every folder level and follows symlinked folders, so a link loop
+    (``a/loop -> ..``) or a folder matched along with its parent would name one file
+    many times; only the shortest path to each real file is kept, and the paths are sorted.
+    """
     matches = sorted(glob.glob(pattern, recursive=True))
     if not matches:
         raise InputError(f"{pattern!r} matches no file or folder.")
-    paths = []
+    shortest = {}
     for match in matches:
         if os.path.isdir(match):
-            paths.extend(find_images_in_folder(match))
-        elif _is_image_file_name(os.path.basename(match)):
-            paths.append(match)
+            found = find_images_in_folder(match, required=False)
+        else:
+            found = [match] if _is_image_file_name(os.path.basename(match)) else []
+        for path in found:
+            real = os.path.realpath(path)
+            if real not in shortest or (len(path), path) < (len(shortest[real]), shortest[real]):
+                shortest[real] = path
+    paths = sorted(shortest.values())
     if not paths:
         raise InputError(f"{pattern!r} matches {len(matches)} path(s) but no image ({', '.join(_image_extensions())}).")
     return paths
@@ -167,7 +181,9 @@ def expand_image_arguments(arguments, *, manifest=None, path_column="path"):
         if os.path.isdir(argument):
             for path in find_images_in_folder(argument):
                 images.add(path)
-        elif os.path.exists(argument):
+        elif os.path.lexists(argument):
+            # A file, or a link that leads nowhere or in a loop: read (and, if need be,
+            # reported) like any other image, so --on-error decides.
             images.add(argument)
         elif GLOB_CHARACTERS.intersection(argument):
             for path in _expand_glob(argument):

@@ -172,8 +172,8 @@ def add_error_options(parser):
     group.add_argument(
         "--failures",
         metavar="CSV",
-        help="where --on-error skip lists unreadable images (columns path, reason; "
-        "default: OUTPUT_STEM.failures.csv, or skclip-sage-failures.csv with stdout)",
+        help="where --on-error skip lists unreadable images (columns path, reason), as .csv, .parquet, .json "
+        "or .jsonl (default: OUTPUT_STEM.failures.csv, or skclip-sage-failures.csv with stdout)",
     )
     group.add_argument(
         "--strict",

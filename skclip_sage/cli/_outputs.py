@@ -1,131 +1,65 @@
-"""Every file a command writes: checked before any model work, written atomically, typed by its name.
+"""Every file a command writes: written atomically, typed by its name, safe to open in a spreadsheet.
 
-Three promises hold for every output of every command:
+Promises that hold for every output of every command (the checks made before any
+work are in ``_output_checks.py``, re-exported here):
 
-- An output that is one of the command's inputs, or the same file as another of
-  its outputs (compared by resolved path and by file identity, so through symlinks
-  too), is refused with exit code 2 before anything is written.
-- An output is written to a temporary file in its own folder and renamed over the
-  destination only when complete, so an interrupted run never leaves a half file.
+- An output is written to a new temporary file in its own folder (created with
+  ``O_EXCL`` under an unpredictable name, so a symlink planted there cannot redirect
+  the write) and renamed over the destination only when complete: an interrupted
+  run never leaves a half file. Missing folders on the way are created.
+- A write that fails names the output, never the temporary file.
 - Tables are written in the format their extension names (``.csv``, ``.parquet``,
   ``.json`` records, ``.jsonl``); any other extension is refused, listing these.
+- A CSV text cell that a spreadsheet would run as a formula (starting with ``=``,
+  ``+``, ``-``, ``@``, a tab or a carriage return, and not a number) gets a leading
+  apostrophe, as OWASP recommends.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import json
 import math
 import os
+import re
 import sys
+import tempfile
 
 import numpy as np
 
-from ._errors import InputError, UsageError
+from ._errors import InputError
+from ._output_checks import STDOUT, TABLE_FORMATS, output_format
+from ._output_checks import check_outputs as check_outputs
 
-TABLE_FORMATS = (".csv", ".parquet", ".json", ".jsonl")
-STDOUT = (None, "-")
+__all__ = ["TABLE_FORMATS", "check_outputs", "open_output", "output_format", "write_csv", "write_table"]
 
-
-def output_format(path, option, formats=TABLE_FORMATS):
-    """The format ``path``'s extension names (``".csv"`` for stdout), or a usage error.
-
-    Parameters
-    ----------
-    path : str or None
-        The output file; None or ``"-"`` mean stdout, written as CSV.
-    option : str
-        The option that named it, for the message.
-    formats : tuple of str, default=TABLE_FORMATS
-        The extensions this output accepts.
-
-    Returns
-    -------
-    extension : str
-        The lower-cased extension, one of ``formats``.
-    """
-    if path in STDOUT:
-        return ".csv"
-    extension = os.path.splitext(path)[1].lower()
-    if extension not in formats:
-        found = f"ends in {extension!r}" if extension else "has no extension"
-        raise UsageError(
-            f"{option} {path!r} {found}; the file type follows the extension, one of {', '.join(formats)}."
-        )
-    if extension == ".parquet":
-        if importlib.util.find_spec("pyarrow") is None:
-            raise UsageError(f'{option} {path!r}: Parquet files need pyarrow: pip install "skclip-sage[parquet]".')
-    return extension
+# OWASP's list for CSV injection: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Numbers (as written by str() or repr()) start with - or + harmlessly and stay numbers.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)")
 
 
-def _identity(path):
+def _new_file_mode(destination):
+    """The mode of a replaced file, or what ``open()`` would give a new one (0666 less the umask)."""
     try:
-        status = os.stat(path)
+        return os.stat(destination).st_mode & 0o7777
     except OSError:
-        return None
-    return status.st_dev, status.st_ino
-
-
-def check_outputs(outputs, inputs=()):
-    """Refuse, before any work, outputs that cannot be written or would destroy a file.
-
-    Parameters
-    ----------
-    outputs : list of (str, str or None)
-        ``(option, path)`` of every file the command will write; None and ``"-"``
-        (stdout) are skipped.
-    inputs : iterable of str
-        Every file the command reads (images, manifests, class and template files).
-
-    Raises
-    ------
-    UsageError
-        If an output is one of the inputs or the same file as another output.
-    InputError
-        If an output is a folder or its folder does not exist.
-    """
-    named = [(option, path) for option, path in outputs if path not in STDOUT]
-    for option, path in named:
-        if os.path.isdir(path):
-            raise InputError(f"{option} {path!r} is a folder; give a file name.")
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            raise InputError(f"{option} {path!r}: the folder {parent!r} does not exist; create it first.")
-    seen = {}
-    for option, path in named:
-        real = os.path.realpath(path)
-        if real in seen:
-            other_option, other = seen[real]
-            raise UsageError(
-                f"{option} {path!r} and {other_option} {other!r} are the same file; each output needs its own "
-                "name. Nothing was written."
-            )
-        seen[real] = (option, path)
-    # Inputs exist, so only outputs that exist can be one; file identity sees through
-    # symlinks and hard links on both sides without resolving every input's path.
-    existing = {identity: entry for entry in named if (identity := _identity(entry[1])) is not None}
-    if not existing:
-        return
-    for path in inputs:
-        entry = existing.get(_identity(path))
-        if entry is not None:
-            option, output = entry
-            raise UsageError(
-                f"{option} {output!r} is the input {path!r}; writing it would destroy the input. "
-                "Choose another output name. Nothing was written."
-            )
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextlib.contextmanager
 def open_output(path, *, binary=False):
     """Open ``path`` for writing (stdout for None or ``"-"``), replacing it only on success.
 
-    The data goes to ``.<name>.partial-<pid>`` in the destination's folder and is
-    renamed over it at the end (an atomic ``os.replace``), so an interrupted or failed
-    run never leaves a truncated file that looks like a result. A symlink is written
-    through: its target is replaced, the link kept.
+    The data goes to a new, unpredictably named temporary file in the destination's
+    folder (``tempfile.mkstemp``: ``O_EXCL``, so nothing planted there is followed)
+    and is renamed over the destination at the end (an atomic ``os.replace``), so an
+    interrupted or failed run never leaves a truncated file that looks like a result.
+    Missing folders are created. A symlink is written through: its target is
+    replaced, the link kept. A failure to write is an ``InputError`` naming ``path``.
     """
     if path in STDOUT:
         yield sys.stdout.buffer if binary else sys.stdout
@@ -133,18 +67,39 @@ def open_output(path, *, binary=False):
         return
     destination = os.path.realpath(path)
     folder, name = os.path.split(destination)
-    partial = os.path.join(folder, f".{name}.partial-{os.getpid()}")
+    partial = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        # A short prefix: the temporary name must fit where the output's name just fits.
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name[:24]}.", suffix=".partial")
+        os.fchmod(descriptor, _new_file_mode(destination))
         if binary:
-            with open(partial, "wb") as stream:
-                yield stream
+            stream = os.fdopen(descriptor, "wb")
         else:
-            with open(partial, "w", newline="", encoding="utf-8") as stream:
-                yield stream
+            stream = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
+        with stream:
+            yield stream
         os.replace(partial, destination)
+        partial = None
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise InputError(f"could not write {path!r}: {reason}. Nothing was written there.") from err
     finally:
-        if os.path.exists(partial):
+        if partial is not None and os.path.lexists(partial):
             os.unlink(partial)
+
+
+def escape_formula(cell):
+    """``cell`` with a leading ``'`` if a spreadsheet would read it as a formula (OWASP CSV injection).
+
+    Examples
+    --------
+    >>> escape_formula("=HYPERLINK(1)"), escape_formula("-2+3"), escape_formula("-0.5"), escape_formula("cat")
+    ("'=HYPERLINK(1)", "'-2+3", '-0.5', 'cat')
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def write_csv(path, header, rows):
@@ -157,12 +112,13 @@ def write_csv(path, header, rows):
     header : list of str
         Column names.
     rows : iterable of list
-        The rows, each as long as ``header``, already as text or numbers.
+        The rows, each as long as ``header``, already as text or numbers. Text
+        cells a spreadsheet would run as formulas are escaped (:func:`escape_formula`).
     """
     with open_output(path) as stream:
         writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow([escape_formula(name) for name in header])
+        writer.writerows([escape_formula(cell) for cell in row] for row in rows)
 
 
 def _plain(value):
@@ -265,19 +221,43 @@ def default_failures_path(output):
     return sibling_path(output, ".failures.csv", stdout_name="skclip-sage-failures.csv")
 
 
+def failures_output(args, output):
+    """The failures file of ``--on-error skip`` (its extension checked), or None under ``raise``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``on_error`` and ``failures``.
+    output : str or None
+        The command's main output, next to which the default file goes.
+
+    Returns
+    -------
+    path : str or None
+        ``--failures``, or ``<output stem>.failures.csv``.
+    """
+    if args.on_error != "skip":
+        return None
+    path = args.failures or default_failures_path(output)
+    output_format(path, "--failures")
+    return path
+
+
 def write_failures(path, failures, log):
-    """Write the unreadable images as a CSV with the columns ``path`` and ``reason``.
+    """Write the unreadable images as a table with the columns ``path`` and ``reason``.
 
     Parameters
     ----------
     path : str
-        The failures file (written even when there are no failures, so a file left
-        by an earlier run never lingers as if it described this one).
+        The failures file, in the format of its extension (``.csv``, ``.parquet``,
+        ``.json``, ``.jsonl``); written even when there are no failures, so a file
+        left by an earlier run never lingers as if it described this one.
     failures : list of (str, str)
         ``(path, reason)`` of each unreadable image.
     log : logging.Logger
         Where to say that failures were listed.
     """
-    write_csv(path, ["path", "reason"], [list(failure) for failure in failures])
+    columns = {"path": [name for name, _ in failures], "reason": [reason for _, reason in failures]}
+    write_table(path, columns, option="--failures")
     if failures:
         log.warning("listed the %d unreadable image(s) in %s", len(failures), path)

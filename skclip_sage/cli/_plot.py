@@ -29,7 +29,8 @@ def plot_group_accuracies(path, result):
 
     One cluster of bars per group, one bar per run; the x axis names each group
     with its size; each run's worst group has a black edge and a ``WGA`` mark; a
-    group with no evaluated image shows ``no samples`` instead of a bar.
+    group with no evaluated image shows ``no samples`` instead of a bar, and the
+    legend says that WGA excludes it.
 
     Parameters
     ----------
@@ -59,9 +60,17 @@ def plot_group_accuracies(path, result):
             bars[worst].set_edgecolor("black")
             bars[worst].set_linewidth(2)
             axes.annotate("WGA", (offsets[worst], heights[worst]), ha="center", va="bottom", fontsize=7)
+    empty = [group["name"] for group in groups if group["no_samples"]]
     for position, group in enumerate(groups):
         if group["no_samples"]:
             axes.text(position, 2, "no samples", ha="center", va="bottom", rotation=90, fontsize=8, color="dimgray")
+    handles, _ = axes.get_legend_handles_labels()
+    if empty:
+        # The WGA in each run's label leaves these groups out: the legend says so, next to those numbers.
+        from matplotlib.patches import Patch
+
+        listed = ", ".join(repr(name) for name in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        handles.append(Patch(color="none", label=f"WGA excludes {len(empty)} group(s)\nwith no samples: {listed}"))
     axes.set_xticks(positions, [f"{group['name']}\nn={group['count']}" for group in groups], fontsize=8)
     # Long group names (waterbird_on_land) would overlap side by side.
     if n_groups * max(len(group["name"]) for group in groups) > 48:
@@ -69,7 +78,7 @@ def plot_group_accuracies(path, result):
     axes.set_ylim(0, 105)
     axes.set_ylabel("accuracy (%)")
     axes.set_title(f"{result['dataset']}: accuracy per group (worst group outlined)")
-    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     extension = os.path.splitext(path)[1].lower().lstrip(".")
     with open_output(path, binary=True) as stream:

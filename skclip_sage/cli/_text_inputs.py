@@ -55,7 +55,8 @@ def collect_class_names(classes, class_file):
     if class_file is not None:
         names.extend(text for _, text in read_line_file(class_file, "class file"))
     if any(not name for name in names):
-        raise UsageError("class names must not be empty.")
+        position = next(position for position, name in enumerate(names) if not name)
+        raise UsageError(f"class names must not be empty; --classes gives an empty one at position {position}.")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise UsageError(f"class names must be distinct; {duplicates} given more than once.")
@@ -93,11 +94,11 @@ def read_class_names_file(path):
 
         texts = {}
         try:
-            with csv_rows(path) as (header, rows):
+            with csv_rows(path, strip_cells=False) as (header, rows):
                 if len(header) < 2:
                     raise ValueError(f"{path!r} needs two columns, label and text; its header is {header}.")
                 for line, cells in rows:
-                    if not cells[0] or not cells[1]:
+                    if not cells[0].strip() or not cells[1].strip():
                         raise ValueError(f"{path!r} line {line}: the label and the text must not be empty.")
                     texts.setdefault(cells[0], []).append(cells[1])
         except ValueError as err:
@@ -105,9 +106,14 @@ def read_class_names_file(path):
         return {label: values[0] if len(values) == 1 else values for label, values in texts.items()}
     try:
         with open(path, encoding="utf-8-sig") as stream:
-            mapping = json.load(stream)
+            mapping = json.load(stream, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"the class names file {path!r} is not valid UTF-8 JSON: {err}.") from err
+    except _DuplicateKeyError as err:
+        raise InputError(
+            f"the class names file {path!r} gives the label {err.args[0]!r} more than once; JSON keeps only the "
+            "last, so merge them into one entry (a list of texts if the label has several)."
+        ) from err
     valid = isinstance(mapping, dict) and all(
         isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
         for value in mapping.values()
@@ -117,7 +123,28 @@ def read_class_names_file(path):
             f"the class names file {path!r} must hold one JSON object mapping each label to a text or a list "
             'of texts, e.g. {"cat": "cat", "dog": ["dog", "puppy"]}.'
         )
+    empty = [label for label, value in mapping.items() if not all(text.strip() for text in _texts(value))]
+    if empty:
+        raise InputError(f"the class names file {path!r} gives the label {empty[0]!r} an empty text or no text.")
     return mapping
+
+
+class _DuplicateKeyError(ValueError):
+    """A JSON object names one key twice."""
+
+
+def _unique_keys(pairs):
+    """``json.load``'s object hook: a dict, or an error naming the first repeated key."""
+    mapping = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise _DuplicateKeyError(key)
+        mapping[key] = value
+    return mapping
+
+
+def _texts(value):
+    return [value] if isinstance(value, str) else value or [""]
 
 
 def template_files(value):

@@ -7,6 +7,7 @@ costs three lists of strings rather than 200k dictionaries.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 from pathlib import Path
@@ -25,13 +26,23 @@ def _describe_columns(header: list[str]) -> str:
 
 
 @contextlib.contextmanager
-def csv_rows(path: Path):
+def csv_rows(path: Path, *, strip_cells: bool = True):
     """Open the CSV file ``path``; yield its header and an iterator of ``(line, cells)``.
 
     Every data row has the header's width: a row with more or fewer fields is an
-    error naming its line (a stray comma would shift every later column). Blank
-    lines are skipped; cells and names are stripped. Rows are read as iterated, so
-    a caller keeping a few columns never holds the whole file.
+    error naming its line (a stray comma would shift every later column). Quoting is
+    strict: a quote opened and never closed is an error naming the line it opens on,
+    not a row that swallows the rest of the file. Blank lines are skipped; column
+    names are stripped. Rows are read as iterated, so a caller keeping a few columns
+    never holds the whole file.
+
+    Parameters
+    ----------
+    path : path-like
+        A UTF-8 CSV file (a byte-order mark is accepted; UTF-16 is refused, saying so).
+    strip_cells : bool, default=True
+        Strip the cells too. A manifest the user wrote keeps its cells exactly as
+        written: ``" lead.png"`` names a file whose name starts with a space.
 
     Yields
     ------
@@ -40,14 +51,15 @@ def csv_rows(path: Path):
     rows : iterator of (int, list of str)
         The line each data row starts on (the header is line 1) and its cells.
     """
+    _refuse_utf16(path)
     # utf-8-sig: spreadsheet exports often start with a byte-order mark, which would
     # otherwise become part of the first column's name.
     with open(path, newline="", encoding="utf-8-sig") as file:
-        reader = csv.reader(file)
+        reader = csv.reader(file, strict=True)
         try:
             header = [name.strip() for name in next(reader, [])]
         except (csv.Error, UnicodeDecodeError) as error:
-            raise _unreadable(path, reader, error) from error
+            raise _unreadable(path, 1, error) from error
         if not header:
             raise ValueError(f"{str(path)!r} is empty; expected a header row naming the columns.")
 
@@ -61,16 +73,56 @@ def csv_rows(path: Path):
                                 f"{str(path)!r} line {line}: expected {len(header)} fields like the header, "
                                 f"got {len(row)}."
                             )
-                        yield line, [cell.strip() for cell in row]
+                        yield line, [cell.strip() for cell in row] if strip_cells else row
                     line = reader.line_num + 1
             except (csv.Error, UnicodeDecodeError) as error:
-                raise _unreadable(path, reader, error) from error
+                raise _unreadable(path, line, error) from error
 
         yield header, rows()
 
 
-def _unreadable(path, reader, error):
-    return ValueError(f"{str(path)!r} near line {reader.line_num} is not a readable UTF-8 CSV file: {error}")
+# Byte-order marks of the encodings a spreadsheet may save "Unicode text" in.
+_WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
+def _refuse_utf16(path) -> None:
+    """A UTF-16 or UTF-32 file fails at its first byte as UTF-8: say what it is instead."""
+    with open(path, "rb") as file:
+        start = file.read(4096)
+    encoding = next((name for bom, name in _WIDE_BOMS.items() if start.startswith(bom)), None)
+    if encoding is None and b"\x00" in start:
+        encoding = "UTF-16 or UTF-32 (it holds NUL bytes)"
+    if encoding is not None:
+        raise ValueError(
+            f"{str(path)!r} is {encoding} text, not UTF-8; save it as UTF-8 (in Excel: 'CSV UTF-8') and rerun."
+        )
+
+
+def _unreadable(path, line, error):
+    """The error for a CSV that cannot be parsed or decoded, naming the line where it goes wrong."""
+    if isinstance(error, UnicodeDecodeError):
+        # The decoder reads ahead of the CSV reader: find the line of the bad byte in the file itself.
+        data = Path(path).read_bytes()
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as located:
+            offset = located.start + (3 if data.startswith(codecs.BOM_UTF8) else 0)
+            line = data.count(b"\n", 0, offset) + 1
+            return ValueError(
+                f"{str(path)!r} line {line} is not UTF-8 text (byte {data[offset : offset + 1]!r} at offset "
+                f"{offset}); save the file as UTF-8."
+            )
+    if "unexpected end of data" in str(error):
+        return ValueError(
+            f"{str(path)!r} line {line}: a quoted field opens here and is never closed (an unterminated '\"'); "
+            'close the quote, or double it ("") to write a quote character inside a quoted field.'
+        )
+    return ValueError(f"{str(path)!r} line {line} is not a readable CSV row: {error}.")
 
 
 def read_csv_columns(

@@ -33,7 +33,7 @@ class Manifest:
     header : list of str
         Its column names.
     rows : list of list of str
-        The stripped cells of each data row.
+        The cells of each data row, exactly as written (not stripped).
     lines : list of int
         The line each row starts on (the header is line 1).
     entries : list of str
@@ -85,11 +85,12 @@ def read_manifest(path, path_column="path", *, option="path_column"):
     path = str(check_root(path, "read_manifest"))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"the manifest {path!r} does not exist or is not a file.")
-    with csv_rows(path) as (header, numbered):
+    # Cells as written: " lead.png" is a file whose name starts with a space.
+    with csv_rows(path, strip_cells=False) as (header, numbered):
         index = column_index(header, path_column, Path(path), f" Name the path column with {option}.")
         lines, rows = [], []
         for line, cells in numbered:
-            if not cells[index]:
+            if not cells[index].strip():
                 raise ValueError(f"{path!r} line {line}: the {path_column!r} cell is empty.")
             lines.append(line)
             rows.append(cells)
@@ -111,13 +112,13 @@ def manifest_bunch(manifest, *, label_column="label", group_column=None, class_n
     """The dataset Bunch of a :class:`Manifest` (see :func:`load_manifest`)."""
     options = options or {}
     labels = manifest.column(label_column, options.get("label_column", "label_column"))
-    empty = [line for line, label in zip(manifest.lines, labels) if not label]
+    empty = [line for line, label in zip(manifest.lines, labels) if not label.strip()]
     if empty:
         raise ValueError(f"{manifest.path!r} line {empty[0]}: the {label_column!r} cell is empty.")
     groups = (
         labels if group_column is None else manifest.column(group_column, options.get("group_column", "group_column"))
     )
-    empty = [line for line, group in zip(manifest.lines, groups) if not group]
+    empty = [line for line, group in zip(manifest.lines, groups) if not group.strip()]
     if empty:
         raise ValueError(f"{manifest.path!r} line {empty[0]}: the {group_column!r} cell is empty.")
     names = dict(class_names or {})
@@ -154,8 +155,10 @@ def load_manifest(path, *, path_column="path", label_column="label", group_colum
     Parameters
     ----------
     path : str or os.PathLike
-        A CSV file with a header row. Every row must have as many fields as the
-        header (a row with more or fewer is an error naming its line).
+        A UTF-8 CSV file with a header row. Every row must have as many fields as
+        the header (a row with more or fewer is an error naming its line). Cells are
+        taken exactly as written: ``" lead.png"`` names a file whose name starts
+        with a space, and ``"cat "`` is not the label ``"cat"``.
     path_column : str, default="path"
         The column of image paths. Relative paths resolve against the CSV's
         folder; absolute paths (and ``..``) are allowed and used as written: which

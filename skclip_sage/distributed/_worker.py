@@ -5,15 +5,21 @@ paths and a dict of estimator parameters), so a task graph never carries a
 torch object or model weights. The model comes from the per-process registry
 (:func:`skclip_sage.encoders.load_encoder`), so a worker process loads it once
 and every later partition on that worker reuses it.
+
+A partition's unreadable images travel back with its embeddings, as data. They
+never pass through the ``warnings`` machinery: its filters and its
+``catch_warnings`` are process-wide, so two partitions embedded at once on the
+threads of one worker (or of the threaded scheduler) would lose, duplicate or swap
+each other's failures.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import warnings
 
-from ..exceptions import SkclipSageWarning, SkippedImagesWarning, UnreadableImagesError
+from .._embedder import ClipImageEmbedder
+from ..exceptions import UnreadableImagesError
 from ..io._cache import image_source_key, producer_of
 from ..io._checked_cache import CheckedCache
 from ..io._sources import as_image_sources
@@ -51,42 +57,55 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
         ``(position in the partition, source, reason)``; empty unless
         ``on_error="warn"`` and some images were unreadable.
     """
-    from .._embedder import ClipImageEmbedder
-
     sources = as_image_sources(paths, owner="embed_images").items
-    embedder = ClipImageEmbedder(**embedder_params)
+    embedder = _PartitionEmbedder(**embedder_params)
     _check_can_start_loader_processes(embedder.num_workers)
     embedder.fit()
     cache, key = _partition_cache_entry(embedder, sources, cache_dir)
-    with warnings.catch_warnings(record=True) as caught:
-        # Record rather than show: a worker's warnings never reach the client, so
-        # they go to the worker's log, and the failures travel back as data (see
-        # embed_images' failures).
-        warnings.simplefilter("always", SkclipSageWarning)
-        embeddings = None if cache is None else cache.read(key, (len(sources), embedder.embedding_dim_), "a partition")
-        from_cache = embeddings is not None
-        if not from_cache:
-            embeddings = _embed_sources(embedder, sources, partition, n_partitions, first_row)
-        failures = [
-            failure
-            for warning in caught
-            if isinstance(warning.message, SkippedImagesWarning)
-            for failure in warning.message.failures
-        ]
-        if cache is not None:
-            if not from_cache and not failures:
-                # Partitions with failures are never cached: the failure may be transient
-                # (a network file system hiccup), and a rerun should try those files again.
-                cache.write(key, embeddings)
-            cache.warn()
+    embeddings = None if cache is None else cache.read(key, (len(sources), embedder.embedding_dim_), "a partition")
+    from_cache = embeddings is not None
+    failures = []
+    if not from_cache:
+        embeddings = _embed_sources(embedder, sources, partition, n_partitions, first_row)
+        failures = embedder.failures
+    if cache is not None:
+        if not from_cache and not failures:
+            # Partitions with failures are never cached: the failure may be transient
+            # (a network file system hiccup), and a rerun should try those files again.
+            cache.write(key, embeddings)
+        cache.warn()
     if from_cache:
         _count(partitions_from_cache=1)
     else:
         _count(partitions_embedded=1, images_embedded=len(sources))
-    for warning in caught:
-        # Worker logs are the only place a worker's warnings can show up.
-        _LOGGER.warning("embed_images, partition %d of %d: %s", partition, n_partitions, warning.message)
+    if failures:
+        # A worker's log is where its notes can be read; the failures themselves go back as data.
+        _LOGGER.warning(
+            "embed_images, partition %d of %d: %s", partition, n_partitions, embedder.summarise(failures, len(sources))
+        )
     return embeddings, failures
+
+
+class _PartitionEmbedder(ClipImageEmbedder):
+    """A ClipImageEmbedder that keeps the failures of its ``transform`` instead of warning about them.
+
+    One instance embeds one partition, so its ``failures`` belong to that partition
+    alone, whatever else runs in the process. Under ``on_error="raise"`` it raises
+    as the embedder does.
+    """
+
+    failures = ()
+
+    def _report(self, failures, n_images):
+        if self.on_error == "raise":
+            super()._report(failures, n_images)
+        self.failures = list(failures)
+
+    @staticmethod
+    def summarise(failures, n_images):
+        """One line for the worker's log."""
+        shown = ", ".join(f"{source!r} ({reason})" for _, source, reason in failures[:5])
+        return f"could not read {len(failures)} of {n_images} images: {shown}{', ...' if len(failures) > 5 else ''}"
 
 
 def _embed_sources(embedder, sources, partition, n_partitions, first_row):
@@ -128,8 +147,6 @@ def gather_failures(*summaries) -> list:
 
 def embedding_width(embedder_params) -> int:
     """The embedding width of the model, loading it (once) on this process."""
-    from .._embedder import ClipImageEmbedder
-
     return int(ClipImageEmbedder(**embedder_params).fit().embedding_dim_)
 
 

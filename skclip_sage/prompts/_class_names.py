@@ -132,7 +132,7 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list:
             raise ValueError(
                 f"class_names has no name for label(s) {missing}; it must map every class in y ({labels}) to a name."
             )
-        return check_class_names([class_names[label] for label in labels], labels)
+        return check_class_names([class_names[label] for label in labels], labels, given=list(class_names))
     if isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
         raise ValueError(
             "class_names must be a dict {label: name} or a list of names aligned with the sorted labels; "
@@ -146,7 +146,7 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list:
     return check_class_names(list(class_names), labels)
 
 
-def check_class_names(names: Sequence, labels: Sequence | None = None) -> list:
+def check_class_names(names: Sequence, labels: Sequence | None = None, given: Sequence | None = None) -> list:
     """Check the text(s) of every class and warn about texts that give the same prompt.
 
     CLIP's tokenizer lower-cases and collapses whitespace, so ``"Cat"``, ``"cat"``
@@ -158,6 +158,10 @@ def check_class_names(names: Sequence, labels: Sequence | None = None) -> list:
         One entry per class: its name, or its non-empty list of texts.
     labels : sequence, default=None
         The label of each class, to name it in messages.
+    given : sequence, default=None
+        The labels in the order the user gave them (a dict's keys, a list's items),
+        so that messages give each class's position there rather than in sorted
+        order; None: ``names`` is in the user's order.
 
     Returns
     -------
@@ -170,7 +174,8 @@ def check_class_names(names: Sequence, labels: Sequence | None = None) -> list:
         An empty name, an empty list of texts, an empty text or a non-string,
         naming the class.
     """
-    checked = [_class_texts(value, _describe(position, labels)) for position, value in enumerate(names)]
+    order = None if given is None else {label: position for position, label in enumerate(given)}
+    checked = [_class_texts(value, _describe(position, labels, order)) for position, value in enumerate(names)]
     by_prompt: dict[str, list[tuple[int, str]]] = {}
     for position, value in enumerate(checked):
         for text in [value] if isinstance(value, str) else value:
@@ -212,8 +217,11 @@ def _label(position: int, labels):
     return position if labels is None else labels[position]
 
 
-def _describe(position: int, labels) -> str:
-    return f"at position {position}" if labels is None else f"{labels[position]!r} (at position {position})"
+def _describe(position: int, labels, order=None) -> str:
+    if labels is None:
+        return f"at position {position}"
+    label = labels[position]
+    return f"{label!r} (at position {position if order is None else order.get(label, position)})"
 
 
 def _sorted_keys(class_names: Mapping) -> np.ndarray:
@@ -265,8 +273,9 @@ def _names_as_labels(class_names) -> tuple[np.ndarray, list]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValueError(f"class_names lists {repeated} more than once; each class needs one distinct name.")
-    names = sorted(str(name) for name in names)
-    return np.asarray(names), check_class_names(names, names)
+    given = [str(name) for name in names]
+    names = sorted(given)
+    return np.asarray(names), check_class_names(names, names, given=given)
 
 
 def _warn_if_not_words(classes: np.ndarray) -> None:
