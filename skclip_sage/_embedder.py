@@ -13,7 +13,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .encoders import PRECISIONS, absolute_model, load_encoder
-from .exceptions import ModelLoadError, NotFittedError, SkippedImagesWarning, UnreadableImagesError
+from .exceptions import (
+    NON_FINITE_REASON,
+    ModelLoadError,
+    NotFittedError,
+    SkippedImagesWarning,
+    UnreadableImagesError,
+)
 from .io import DEFAULT_MEMORY_CACHE_BYTES, describe_image_source, memory_cache
 from .io._cache import entry_key, image_source_key, producer_of
 from .io._checked_cache import CheckedCache
@@ -25,7 +31,6 @@ ON_ERROR = ("raise", "warn")
 
 FAILURES_SHOWN = 5
 IMAGE_CACHE = "image_embeddings"  # the folder under cache_dir, also part of each key
-NON_FINITE_REASON = "the model returned NaN or infinity for this image"
 LOGGER = logging.getLogger("skclip_sage")
 
 
@@ -360,16 +365,12 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _report(self, failures, n_images):
         if not failures:
             return
-        listing = ", ".join(f"{source!r} ({reason})" for _, source, reason in failures[:FAILURES_SHOWN])
-        more = ", ..." if len(failures) > FAILURES_SHOWN else ""
-        verb = "embed" if any(reason == NON_FINITE_REASON for _, _, reason in failures) else "read"
-        summary = f"ClipImageEmbedder could not {verb} {len(failures)} of {n_images} images: {listing}{more}."
+        summary = f"ClipImageEmbedder {describe_failures(failures, n_images)}."
         if self.on_error == "raise":
             # Every file is decoded, so every unreadable one is listed; but the model stops at
             # the first failure, so images after it are not known to embed well or not.
-            untried = (
-                " The model stopped at the first failure, so later images were not tried." if verb == "embed" else ""
-            )
+            non_finite = any(reason == NON_FINITE_REASON for _, _, reason in failures)
+            untried = " The model stopped at the first failure, so later images were not tried." if non_finite else ""
             raise UnreadableImagesError(
                 f"{summary}{untried} Pass on_error='warn' to embed the rest and get NaN rows for these.", failures
             )
@@ -439,6 +440,26 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         tags.input_tags.string = True
         tags.requires_fit = True
         return tags
+
+
+def describe_failures(failures, n_images):
+    """``"could not read 2 of 10 images: 'a.jpg' (reason), ..."`` ("embed" when one was read but not embedded).
+
+    Parameters
+    ----------
+    failures : list of (int, str, str)
+        ``(position, source, reason)``, as :class:`ClipImageEmbedder` reports them.
+    n_images : int
+        How many images were given.
+
+    Returns
+    -------
+    text : str
+    """
+    listing = ", ".join(f"{source!r} ({reason})" for _, source, reason in failures[:FAILURES_SHOWN])
+    more = ", ..." if len(failures) > FAILURES_SHOWN else ""
+    verb = "embed" if any(reason == NON_FINITE_REASON for _, _, reason in failures) else "read"
+    return f"could not {verb} {len(failures)} of {n_images} images: {listing}{more}"
 
 
 def image_key_parts(item, draft_size):

@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 
+NON_FINITE_REASON = "the model returned a non-finite embedding (NaN or infinity)"
+"""The failure reason of a readable image whose embedding came out NaN or infinite."""
+
+
 class SkclipSageError(Exception):
     """Base class of the errors specific to skclip-sage."""
 

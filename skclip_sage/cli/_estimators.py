@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..exceptions import NON_FINITE_REASON
 from ..selection import SELECTION_METHODS, SELECTIONS, SELECTIONS_USING_K
 from ._errors import InputError, UsageError
 from ._runtime import LOGGER, show_progress
-
-# The reason listed for a readable image whose embedding came out NaN or infinite.
-NON_FINITE_REASON = "the model returned a non-finite embedding (NaN or infinity)"
 
 
 @dataclass
@@ -51,7 +49,7 @@ class EmbeddedImages:
         """
         if len(self.kept):
             return
-        non_finite = sum("non-finite" in reason for _, reason in self.failures)
+        non_finite = sum(reason == NON_FINITE_REASON for _, reason in self.failures)
         if not non_finite:
             raise InputError(f"none of the {n_images} image(s) could be read; nothing to {task}.")
         unread = n_images - non_finite
@@ -122,7 +120,6 @@ def embed_images(images, args):
         else:
             # Back through the active filters: logged, or raised under --strict.
             warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
-    failures.extend(_unreported_non_finite(embeddings, failures, images, args.on_error))
     failures.sort()
     for position, _, reason in failures:
         LOGGER.warning("could not %s %r: %s", _verb(reason), images.paths[position], reason)
@@ -134,26 +131,9 @@ def embed_images(images, args):
     )
 
 
-def _unreported_non_finite(embeddings, failures, images, on_error):
-    """Failures for the rows that are not finite although the embedder reported no failure there.
-
-    A readable image whose embedding comes out NaN or infinite must be listed, never
-    silently dropped; under ``--on-error raise`` it stops the command like an
-    unreadable image.
-    """
-    reported = {position for position, _, _ in failures}
-    positions = [
-        int(position) for position in np.flatnonzero(~np.isfinite(embeddings).all(axis=1)) if position not in reported
-    ]
-    non_finite = [(position, images.locations[position], NON_FINITE_REASON) for position in positions]
-    if non_finite and on_error == "raise":
-        _stop(non_finite, images)
-    return non_finite
-
-
 def _verb(reason):
     """``"embed"`` for an image that was read but gave a non-finite embedding, else ``"read"``."""
-    return "embed" if "non-finite" in reason else "read"
+    return "embed" if reason == NON_FINITE_REASON else "read"
 
 
 def _stop(failures, images, cause=None):

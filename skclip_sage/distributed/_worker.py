@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .._embedder import ClipImageEmbedder
+from .._embedder import ClipImageEmbedder, describe_failures
 from ..exceptions import UnreadableImagesError
 from ..io._cache import image_source_key, producer_of
 from ..io._checked_cache import CheckedCache
@@ -81,7 +81,7 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
     if failures:
         # A worker's log is where its notes can be read; the failures themselves go back as data.
         _LOGGER.warning(
-            "embed_images, partition %d of %d: %s", partition, n_partitions, embedder.summarise(failures, len(sources))
+            "embed_images, partition %d of %d: %s", partition, n_partitions, describe_failures(failures, len(sources))
         )
     return embeddings, failures
 
@@ -100,12 +100,6 @@ class _PartitionEmbedder(ClipImageEmbedder):
         if self.on_error == "raise":
             super()._report(failures, n_images)
         self.failures = list(failures)
-
-    @staticmethod
-    def summarise(failures, n_images):
-        """One line for the worker's log."""
-        shown = ", ".join(f"{source!r} ({reason})" for _, source, reason in failures[:5])
-        return f"could not read {len(failures)} of {n_images} images: {shown}{', ...' if len(failures) > 5 else ''}"
 
 
 def _embed_sources(embedder, sources, partition, n_partitions, first_row):
