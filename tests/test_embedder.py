@@ -1019,3 +1019,15 @@ def test_jpeg_draft_decodes_at_a_reduced_scale_and_keys_the_caches_on_it(tiny_mo
     # The tiny model takes 32 px: libjpeg decodes at 1/8 (128x96, both sides >= 32) unless told not to.
     assert sizes == [(128, 96), (1024, 768)]  # the second call was not served the first one's embedding
     assert float(drafted[0] @ full[0]) > 0.99 and not np.array_equal(drafted, full)
+
+
+def test_a_file_name_that_is_not_utf8_is_embedded_and_cached(tiny_model, tmp_path):
+    # The caches key a file by its path: a name that is not valid UTF-8 must key, not fail.
+    folder = tmp_path / "images"
+    (path,) = _write_pictures(folder, 1)
+    odd = os.path.join(folder, os.fsdecode(b"caf\xe9.png"))
+    os.rename(path, odd)
+    embedder = _embedder(tiny_model, cache_dir=tmp_path / "cache").fit()
+    first = embedder.transform([odd])
+    assert np.isfinite(first).all()
+    np.testing.assert_array_equal(_embedder(tiny_model, cache_dir=tmp_path / "cache").fit().transform([odd]), first)

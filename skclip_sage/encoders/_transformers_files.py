@@ -71,8 +71,9 @@ def resolve_transformers_model(model: str, cache_dir: str | None) -> ResolvedMod
         folder = folder.resolve()
         safetensors = _check_weights(model, folder)
         identity = f"{TRANSFORMERS_PREFIX}{folder}|{folder_fingerprint(folder)}"
-    elif _looks_like_a_path(name):
-        raise ModelLoadError(f"model={model!r}: folder {str(folder)!r} does not exist. {offline_recipe(model)}")
+    elif folder.exists() or _looks_like_a_path(name):
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ModelLoadError(f"model={model!r}: folder {str(folder.absolute())!r} {what}. {offline_recipe(model)}")
     else:
         repo, _, revision = name.partition("@")
         folder = _fetch(model, repo, revision or None, cache_dir)

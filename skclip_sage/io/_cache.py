@@ -29,7 +29,9 @@ def cache_key(*parts: str) -> str:
     """A SHA-256 hex digest of the parts, separated so ("ab", "c") != ("a", "bc")."""
     digest = hashlib.sha256()
     for part in parts:
-        encoded = part.encode("utf-8")
+        # surrogateescape: a file name that is not valid UTF-8 (os.fsdecode gives it
+        # lone surrogates) keys as its own bytes instead of failing.
+        encoded = part.encode("utf-8", "surrogateescape")
         digest.update(len(encoded).to_bytes(8, "little"))
         digest.update(encoded)
     return digest.hexdigest()
