@@ -133,13 +133,13 @@ def waffle_templates(
         for _ in range(int(n_pairs)):
             drawn.append(" ".join(str(rng.choice(words, 1, replace=False)[0]) for _ in range(n_words)))
             drawn.append(
-                "".join(", " if mark == " " else str(rng.choice(character_array, 1, replace=False)[0]) for mark in shape)
+                "".join(
+                    ", " if mark == " " else str(rng.choice(character_array, 1, replace=False)[0]) for mark in shape
+                )
             )
         descriptors[key] = drawn
     shared = descriptors[str(rng.choice(keys))]
-    return [
-        _escape(prefix) + "{}" + _escape(separator + _phrase(item, descriptor_phrases) + suffix) for item in shared
-    ]
+    return [_escape(prefix) + "{}" + _escape(separator + _phrase(item, descriptor_phrases) + suffix) for item in shared]
 
 
 def _character_shape(keys: list[str]) -> str:

@@ -123,7 +123,8 @@ def _entropy_roots(gradient: Array, target: float) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             proposal = current - excess / slope
         low, high = lower[pending], upper_bound[pending]
-        outside = ~np.isfinite(proposal) | (proposal <= low) | (proposal >= high)
+        # Inclusive bounds: at an exact root the proposal is alpha itself, which just became a bound.
+        outside = ~np.isfinite(proposal) | (proposal < low) | (proposal > high)
         proposal = np.where(outside, 0.5 * (low + high), proposal)
         alpha[pending] = proposal
         settled = (np.abs(proposal - current) <= NEWTON_RELATIVE_STEP * proposal) | (excess == 0)

@@ -228,9 +228,7 @@ SELECTIONS = tuple(SELECTION_METHODS)
 SELECTIONS_USING_K = tuple(name for name, method in SELECTION_METHODS.items() if method.uses_k)
 """The selection modes that keep ``k`` templates; the others ignore ``k``."""
 
-SELECTIONS_LEARNING_FROM_IMAGES = tuple(
-    name for name, method in SELECTION_METHODS.items() if method.learns_from_images
-)
+SELECTIONS_LEARNING_FROM_IMAGES = tuple(name for name, method in SELECTION_METHODS.items() if method.learns_from_images)
 """The selection modes whose ``fit`` learns from unlabelled image embeddings (transductive)."""
 
 

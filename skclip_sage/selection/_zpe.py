@@ -68,7 +68,9 @@ def zpe_template_scores(
         chunk_size = max(1, CHUNK_BYTES // (2 * n_templates * n_classes * image_embeddings.dtype.itemsize))
     total = np.zeros(n_templates)
     for start in range(0, n_images, chunk_size):
-        similarities = template_similarities(image_embeddings[start : start + chunk_size], text_bank, flat_bank=flat_bank)
+        similarities = template_similarities(
+            image_embeddings[start : start + chunk_size], text_bank, flat_bank=flat_bank
+        )
         corrected = logit_scale * similarities - centre[None]
         best = arrays.amax(corrected, axis=2)  # (chunk, T)
         total += arrays.to_numpy(arrays.total(best, axis=0)).astype(np.float64)
