@@ -394,8 +394,12 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self._learned_for = self._learning_key()
 
     def _learning_key(self):
-        """What the learned weights depend on besides X, to catch set_params between fit and predict."""
-        return [self.selection, self.zpe_threshold, id(self.zpe_reference)]
+        """The settings the learned weights depend on, to catch set_params between fit and predict.
+
+        ``zpe_reference`` is left out: comparing arrays on every call would cost a pass over
+        them, and like every fit-time parameter it takes effect at the next ``fit``.
+        """
+        return [self.selection, self.zpe_threshold]
 
     def _method_options(self, method):
         """The parameters an aggregating selection reads, its learned state and the logit scale."""
