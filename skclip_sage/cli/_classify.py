@@ -162,6 +162,7 @@ def run(args):
         k=args.k,
         seed=seed,
         n_features=embedded.embeddings.shape[1],
+        images=embedded.embeddings,
     )
     probabilities = classifier.predict_proba(embedded.embeddings)
     selected = classifier.selected_templates(embedded.embeddings)

@@ -156,8 +156,8 @@ def resolve_seed(seed, selections):
     return seed
 
 
-def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, n_features):
-    """A :class:`~skclip_sage.SageZeroShotClassifier` fitted on the class names alone.
+def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, n_features, images=None):
+    """A :class:`~skclip_sage.SageZeroShotClassifier` fitted on the class names (and, for ZPE, the images).
 
     Parameters
     ----------
@@ -177,11 +177,15 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         Seeds ``selection="random"``.
     n_features : int
         Width of the image embeddings, checked against the model's text embeddings.
+    images : ndarray of shape (n_images, n_features), default=None
+        The embeddings being classified: a selection that learns from unlabelled
+        images (``zpe``) is fitted on them; the others ignore them.
 
     Returns
     -------
     classifier : SageZeroShotClassifier
-        Fitted from the class names alone; ``classes_`` holds the sorted labels.
+        Fitted from the class names alone (plus the unlabelled images for ``zpe``);
+        ``classes_`` holds the sorted labels.
     """
     from .._classifier import SageZeroShotClassifier
 
@@ -195,7 +199,12 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         truncate=args.truncate,
         **model_options(args),
     )
-    classifier.fit()  # the names are the task: no X, no y
+    if SELECTION_METHODS[selection].learns_from_images:
+        if images is None or images.shape[1] != n_features:
+            raise InputError(f"selection {selection!r} learns from the images, but none were given to fit it on.")
+        classifier.fit(images)  # transductive: the unlabelled embeddings being classified, no labels
+    else:
+        classifier.fit()  # the names are the task: no X, no y
     if classifier.n_features_in_ != n_features:
         raise InputError(
             f"The images were embedded with {n_features} features but the text embeddings of {args.model!r} "

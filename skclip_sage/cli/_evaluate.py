@@ -107,7 +107,8 @@ def add_parser(subparsers, parents):
         "--compare",
         default="sage,ensemble,single",
         metavar="MODES",
-        help=f"comma-separated selection modes among {', '.join(SELECTIONS)} (default: %(default)s)",
+        help=f"comma-separated selection modes among {', '.join(SELECTIONS)} (default: %(default)s); "
+        "zpe learns its template weights from the evaluated images themselves (no labels)",
     )
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="also write the report and settings as JSON")
@@ -218,6 +219,7 @@ def run(args):
                 k=k or 1,
                 seed=seed,
                 n_features=embedded.embeddings.shape[1],
+                images=embedded.embeddings,
             )
             probabilities = classifier.predict_proba(embedded.embeddings)
             predictions = classifier.classes_[np.argmax(probabilities, axis=1)]
