@@ -16,7 +16,7 @@ TRAINING_FREE_MODES = ("score_average", "autoclip", "zpe", "perception")
 
 PAPER_MODES = ("single", "ensemble", "random", "random_with_replacement", "text", "sage", *TRAINING_FREE_MODES)
 """The selection modes of the comparison, in table order: the SAGE paper's, its code's random baseline, then
-:data:`TRAINING_FREE_MODES`."""
+``TRAINING_FREE_MODES``."""
 
 FIT_ON = ("evaluation", "train")
 

@@ -60,7 +60,7 @@ def perception_templates(dataset_or_main, attributes: Sequence[str] | Mapping | 
     Parameters
     ----------
     dataset_or_main : str
-        A preset dataset of :data:`PERCEPTION_ATTRIBUTES` (``"waterbirds"``,
+        A preset dataset of ``PERCEPTION_ATTRIBUTES`` (``"waterbirds"``,
         ``"celeba"``), or a main template with one ``{}`` (then ``attributes`` must be
         a mapping).
     attributes : sequence of str or mapping, default=None

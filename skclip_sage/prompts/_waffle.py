@@ -81,7 +81,7 @@ def waffle_templates(
     words : sequence of str, default=None
         Random words to draw from; None uses :func:`waffle_words`.
     characters : sequence of str, default=None
-        Characters of the random strings; None uses :data:`WAFFLE_CHARACTERS`.
+        Characters of the random strings; None uses ``WAFFLE_CHARACTERS`` (ASCII letters and digits).
     prefix, separator, suffix : str, default="A photo of a ", ", ", "."
         Text before the class name, between it and the descriptor, and at the end
         (the official ``label_before_text``, ``descriptor_separator`` and

@@ -4,7 +4,7 @@ Arrays in, arrays out (NumPy, or torch tensors on CPU or CUDA): nothing here
 knows files, models or scikit-learn. :func:`score_embeddings` is the entry
 point the estimators use; the rest is exposed for tests and benchmarks. The
 methods (SAGE, the template baselines, AutoCLIP, ZPE, PerceptionCLIP and the
-score average WaffleCLIP uses) are one table, :data:`SELECTION_METHODS`.
+score average WaffleCLIP uses) are one table, ``SELECTION_METHODS``.
 """
 
 from ._aggregation import Scoring, aggregate_in_chunks, mean_similarity_head, weighted_similarity_head

@@ -167,7 +167,7 @@ def autoclip_step_sizes(gradient: Array, beta: float) -> np.ndarray:
     Parameters
     ----------
     gradient : array of shape (n, T)
-        From :func:`autoclip_gradient`.
+        From ``autoclip_gradient`` (the gradient at uniform weights).
     beta : float
         Target entropy as a fraction of the uniform weights' entropy, in ``[0, 1]``.
 
