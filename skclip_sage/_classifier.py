@@ -29,6 +29,7 @@ from .selection import (
     score_embeddings,
     softmax,
     text_selected_templates,
+    zpe_template_scores,
 )
 
 
@@ -101,6 +102,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     pool_size : int, default=None
         When set, ``fit`` first keeps the ``pool_size`` templates best separated in
         text (the ``"text"`` criterion) and every selection runs over that pool.
+    pool_by : {"text", "zpe"}, default="text"
+        How ``pool_size`` chooses the pool: ``"text"`` from the class names alone;
+        ``"zpe"`` the templates with the highest ZPE scores on the unlabelled ``X``
+        given to ``fit`` (so ``fit`` needs ``X``), e.g. ZPE pruning the pool and SAGE
+        selecting per image within it.
     autoclip_beta : float, default=0.85
         ``selection="autoclip"``: entropy of each image's template weights as a
         fraction of ``log2(n_templates)`` bits, in ``[0, 1]``; 1 gives uniform
@@ -216,6 +222,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         "selection": [StrOptions(set(SELECTIONS))],
         "k": [Interval(Integral, 1, None, closed="left")],
         "pool_size": [Interval(Integral, 1, None, closed="left"), None],
+        "pool_by": [StrOptions({"text", "zpe"})],
         "autoclip_beta": [Interval(Real, 0, 1, closed="both")],
         "perception_temperature": [Interval(Real, 0, None, closed="neither")],
         "zpe_threshold": [Interval(Real, None, None, closed="neither"), None],
@@ -241,6 +248,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         selection="sage",
         k=1,
         pool_size=None,
+        pool_by="text",
         autoclip_beta=0.85,
         perception_temperature=1.0,
         zpe_threshold=None,
@@ -262,6 +270,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.selection = selection
         self.k = k
         self.pool_size = pool_size
+        self.pool_by = pool_by
         self.autoclip_beta = autoclip_beta
         self.perception_temperature = perception_temperature
         self.zpe_threshold = zpe_threshold
@@ -325,6 +334,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 f"selection={self.selection!r} learns its template weights from unlabelled image embeddings: "
                 "pass them to fit as X (no labels needed; with class_names, fit(X) alone)."
             )
+        if self.pool_by == "zpe" and self.pool_size is None:
+            raise ValueError("pool_by='zpe' chooses the pool_size templates to keep; set pool_size as well.")
+        if self.pool_by == "zpe" and X is None:
+            raise ValueError(
+                "pool_by='zpe' keeps the templates with the highest ZPE scores on unlabelled image embeddings: "
+                "pass them to fit as X."
+            )
         encoder = self._load_encoder()
         bank = encode_text_bank(
             encoder,
@@ -351,7 +367,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             bank = self.text_debias_.transform(bank)
         elif hasattr(self, "text_debias_"):
             del self.text_debias_  # left by an earlier fit with a text_debias
-        if self.pool_size is not None:
+        if self.pool_size is not None and self.pool_by == "zpe":
+            scores = zpe_template_scores(
+                l2_normalize(X)[0].astype(bank.dtype), bank, float(encoder.logit_scale), reference_embeddings=None
+            )
+            kept = np.argsort(-scores, kind="stable")[: self.pool_size]
+            templates, bank = [templates[index] for index in kept], bank[kept]
+        elif self.pool_size is not None:
             kept = text_selected_templates(bank, self.pool_size)
             templates, bank = [templates[index] for index in kept], bank[kept]
         self.classes_ = classes

@@ -65,6 +65,8 @@ def expected_failures(estimator):
         # ZPE learns its template weights from X in fit (transductive, labels unused).
         WidthFollowingClassifier(templates="simple", selection="zpe", device="cpu"),
         WidthFollowingClassifier(templates="simple", selection="zpe", zpe_threshold=0.5, device="cpu"),
+        # ZPE prunes the pool from X, SAGE selects per image within it.
+        WidthFollowingClassifier(templates="simple", selection="sage", pool_size=3, pool_by="zpe", device="cpu"),
     ],
     expected_failed_checks=expected_failures,
 )

@@ -250,3 +250,17 @@ def test_clone_keeps_the_method_options():
     buffer = io.BytesIO()
     pickle.dump(copy, buffer)
     assert pickle.loads(buffer.getvalue()).get_params()["zpe_threshold"] == 2.0
+
+
+def test_zpe_can_prune_the_pool_for_sage():
+    X, y = make_data()
+    pooled = make_classifier(selection="sage", pool_size=3, pool_by="zpe").fit(X)
+    full = make_classifier(selection="zpe").fit(X)
+    best = np.argsort(-full.template_scores_, kind="stable")[:3]
+    assert pooled.templates_ == [TEMPLATES[index] for index in best]
+    np.testing.assert_array_equal(pooled.text_embeddings_, full.text_embeddings_[best])
+    assert pooled.selected_templates(X).shape == (30, 1) and (pooled.predict(X) == y).mean() > 0.9
+    with pytest.raises(ValueError, match="pool_by='zpe' chooses the pool_size templates"):
+        make_classifier(pool_by="zpe").fit(X)
+    with pytest.raises(ValueError, match="pool_by='zpe' keeps the templates with the highest ZPE scores"):
+        make_classifier(pool_size=3, pool_by="zpe").fit()
