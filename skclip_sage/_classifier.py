@@ -548,7 +548,10 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         indices : ndarray of shape (n_samples, n_selected)
-            For ``"sage"``, best-separated first.
+            For ``"sage"``, best-separated first. When every image uses the same
+            templates (``"single"``, ``"ensemble"``, ``"text"``, the aggregations) a
+            read-only view of one row repeated, so no ``n x n_selected`` array is
+            allocated; ``np.array(...)`` makes a writable copy.
         """
         _, selected = self._score(X, "selected_templates")
         return selected
