@@ -103,10 +103,15 @@ def aggregate_in_chunks(
     if chunk_size is None:
         bytes_per_image = AGGREGATOR_COPIES * n_templates * n_classes * image_embeddings.dtype.itemsize
         chunk_size = max(1, CHUNK_BYTES // bytes_per_image)
+    # Normalise whichever is narrower: the chunk's rows (D wide) or its similarities (T * C wide).
+    scale_similarities = norms is not None and n_templates * n_classes <= image_embeddings.shape[1]
     parts = []
     for start in range(0, image_embeddings.shape[0], chunk_size):
         rows = image_embeddings[start : start + chunk_size]
-        if norms is not None:
+        if norms is not None and not scale_similarities:
             rows = rows / norms[start : start + chunk_size, None]
-        parts.append(aggregate(template_similarities(rows, text_bank, flat_bank=flat_bank)))
+        similarities = template_similarities(rows, text_bank, flat_bank=flat_bank)
+        if scale_similarities:
+            similarities = similarities / norms[start : start + chunk_size, None, None]
+        parts.append(aggregate(similarities))
     return arrays.concatenate(parts, empty_shape=(0, n_classes), like=image_embeddings)

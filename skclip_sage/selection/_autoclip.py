@@ -38,9 +38,11 @@ __all__ = ["autoclip_scores", "autoclip_step_sizes", "autoclip_weights"]
 SEARCH_UPPER = 1e7
 SEARCH_TOLERANCE = 1e-2
 SEARCH_HALVINGS = 100
-# Newton's iterations stop when the step changes alpha by less than this fraction.
-NEWTON_RELATIVE_STEP = 1e-9
-NEWTON_ITERATIONS = 40
+# Newton's iterations stop when the entropy is within its rounding error of the target,
+# or a step changes alpha by less than this fraction.
+ENTROPY_TOLERANCE = 1e-6
+NEWTON_RELATIVE_STEP = 1e-7
+NEWTON_ITERATIONS = 30
 
 
 def autoclip_gradient(by_class: Array) -> Array:
@@ -69,66 +71,83 @@ def _entropy_and_slope(shifted_gradient: Array, alpha: Array) -> tuple[Array, Ar
     ``shifted_gradient`` is ``g - max_t g`` (every entry <= 0, so nothing overflows);
     ``alpha`` has shape ``(n, 1)``.
     """
-    exponentials = arrays.exp(alpha * shifted_gradient)
-    partition = arrays.total(exponentials, axis=1, keepdims=True)
-    weighted = exponentials * shifted_gradient
-    first = arrays.total(weighted, axis=1, keepdims=True) / partition
-    second = arrays.total(weighted * shifted_gradient, axis=1, keepdims=True) / partition
-    entropy = arrays.log(partition) - alpha * first
+    if arrays.is_torch(shifted_gradient):
+        exponentials = arrays.exp(alpha * shifted_gradient)
+        partition = arrays.total(exponentials, axis=1)
+        weighted = exponentials * shifted_gradient
+    else:
+        # In place: this runs a few times over every (image, template) pair, and allocating
+        # its (n, T) temporaries costs as much as the arithmetic.
+        weighted = np.multiply(shifted_gradient, alpha)
+        np.exp(weighted, out=weighted)
+        partition = weighted.sum(axis=1)
+        np.multiply(weighted, shifted_gradient, out=weighted)
+    first = arrays.total(weighted, axis=1) / partition
+    second = arrays.einsum("nt,nt->n", weighted, shifted_gradient) / partition
+    entropy = arrays.log(partition) - alpha[:, 0] * first
     variance = second - first * first
     variance = variance.clamp_min(0.0) if arrays.is_torch(variance) else np.maximum(variance, 0.0)
-    return entropy[:, 0], (-alpha * variance)[:, 0]
+    return entropy, -alpha[:, 0] * variance
 
 
 def _entropy_roots(gradient: Array, target: float) -> np.ndarray:
     """For each row, the ``alpha`` at which the entropy of ``softmax(alpha g)`` is ``target`` nats.
 
-    Rows whose entropy stays above ``target`` even at ``alpha = SEARCH_UPPER`` (several
-    templates tie for the largest gradient) get ``inf``; rows with a constant gradient 0.
+    Rows whose entropy cannot fall to ``target`` (``m`` templates tie for the largest
+    gradient and ``log m > target``: the weights can only concentrate on those) get
+    ``inf``; rows with a constant gradient, or a target at or above ``log T``, get 0.
     """
     n_rows, n_templates = gradient.shape
-    host = arrays.to_numpy(gradient).astype(np.float64)
-    variance = host.var(axis=1)
     gap = math.log(n_templates) - target
     roots = np.zeros(n_rows)
     if gap <= 0:
         return roots
-    active = np.flatnonzero(variance > 0)
+    highest = arrays.amax(gradient, axis=1, keepdims=True)
+    shifted = gradient - highest
+    # The variance does not change with the shift: E[u^2] - E[u]^2 from the shifted rows, in float64.
+    mean = arrays.to_numpy(arrays.total(shifted, axis=1)).astype(np.float64) / n_templates
+    mean_square = arrays.to_numpy(arrays.einsum("nt,nt->n", shifted, shifted)).astype(np.float64) / n_templates
+    variance = np.maximum(mean_square - mean * mean, 0.0)
+    # The entropy falls towards log(number of tied maxima) as alpha grows.
+    n_maxima = arrays.to_numpy(arrays.total(shifted == 0, axis=1))
+    reachable = np.log(n_maxima) < target
+    roots[(variance > 0) & ~reachable] = np.inf
+    active = np.flatnonzero((variance > 0) & reachable)
     if len(active) == 0:
         return roots
-    shifted = gradient - arrays.amax(gradient, axis=1, keepdims=True)
-    index = arrays.as_indices(active, gradient)
-    shifted = shifted[index]
-    # Unreachable targets: even the steepest weights keep more entropy than asked for.
-    upper = arrays.as_values(np.full((len(active), 1), SEARCH_UPPER), like=shifted)
-    entropy_at_upper, _ = _entropy_and_slope(shifted, upper)
-    reachable = arrays.to_numpy(entropy_at_upper) <= target
-    roots[active[~reachable]] = np.inf
-    active, shifted = active[reachable], shifted[arrays.as_indices(np.flatnonzero(reachable), shifted)]
-    # Start from the quadratic expansion H(alpha) ~ log T - alpha^2 Var(g) / 2.
+    if len(active) < n_rows:
+        shifted = shifted[arrays.as_indices(active, shifted)]
+    # Start from the quadratic expansion H(alpha) ~ log T - alpha^2 Var(g) / 2, then Newton's
+    # steps kept inside the bracket [lower, upper] that every evaluation narrows.
     alpha = np.sqrt(2.0 * gap / variance[active])
-    lower, upper_bound = np.zeros(len(active)), np.full(len(active), SEARCH_UPPER)
-    pending = np.arange(len(active))
+    lower, upper = np.zeros(len(active)), np.full(len(active), SEARCH_UPPER)
+    pending = np.arange(len(active))  # rows still iterating, as positions in ``active``
+    rows = shifted
     for _ in range(NEWTON_ITERATIONS):
-        if len(pending) == 0:
-            break
-        rows = shifted[arrays.as_indices(pending, shifted)]
         current = alpha[pending]
         entropy, slope = _entropy_and_slope(rows, arrays.as_values(current[:, None], like=rows))
         excess = arrays.to_numpy(entropy).astype(np.float64) - target
         slope = arrays.to_numpy(slope).astype(np.float64)
         above = excess > 0  # entropy still too high: the root lies beyond alpha
-        lower[pending] = np.where(above, current, lower[pending])
-        upper_bound[pending] = np.where(above, upper_bound[pending], current)
+        low = lower[pending] = np.where(above, current, lower[pending])
+        high = upper[pending] = np.where(above, upper[pending], current)
         with np.errstate(divide="ignore", invalid="ignore"):
             proposal = current - excess / slope
-        low, high = lower[pending], upper_bound[pending]
         # Inclusive bounds: at an exact root the proposal is alpha itself, which just became a bound.
         outside = ~np.isfinite(proposal) | (proposal < low) | (proposal > high)
         proposal = np.where(outside, 0.5 * (low + high), proposal)
-        alpha[pending] = proposal
-        settled = (np.abs(proposal - current) <= NEWTON_RELATIVE_STEP * proposal) | (excess == 0)
-        pending = pending[~settled]
+        # A row whose entropy is the target to its rounding error stops where it is.
+        on_target = np.abs(excess) <= ENTROPY_TOLERANCE
+        alpha[pending] = np.where(on_target, current, proposal)
+        moving = ~on_target & (np.abs(proposal - current) > NEWTON_RELATIVE_STEP * proposal)
+        if not moving.any():
+            break
+        if moving.mean() < 0.5:
+            # Most rows have converged: iterate on the others only (one gather of the few).
+            # Otherwise every pending row is recomputed, cheaper than gathering most of them;
+            # a converged row's Newton step then leaves it where it is.
+            rows = rows[arrays.as_indices(np.flatnonzero(moving), rows)]
+            pending = pending[moving]
     roots[active] = alpha
     return roots
 
