@@ -533,6 +533,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         similarities : ndarray of shape (n_samples, n_classes)
+            For the aggregating selections: the weighted mean of the template
+            similarities (``"score_average"``, ``"autoclip"``, ``"zpe"``), or
+            ``log P(y|x) / logit_scale_`` (``"perception"``).
         """
         scores, _ = self._score(X, "class_similarities")
         return scores
