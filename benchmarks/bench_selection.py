@@ -20,6 +20,11 @@ parameter re-validation, the one-pass row norms and finiteness check, scoring,
 argmax) against ``sage_scores`` on the same input, beside the former pipeline
 (``np.isfinite`` over ``X``, then ``np.linalg.norm`` and a normalised copy).
 
+It also times SAGE's training-free relatives, each as a ratio to the bare similarity
+product timed in the same rounds: the score average (WaffleCLIP's aggregation), AutoCLIP
+(per-image weights, chunked), ZPE's prediction (a fixed linear head) and its fit-time
+template scoring on the unlabelled images, and PerceptionCLIP (chunked, in log space).
+
 Run ``python benchmarks/bench_selection.py`` (CPU, the issue's sizes) or, for a quick
 look, ``python benchmarks/bench_selection.py --n 4000 --classes 2 --k 1 5``; on a GPU
 machine add ``--device cuda`` (torch tensors on the device). Nothing is asserted:
@@ -90,6 +95,14 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         default=[2],
         help="class counts for the estimator-overhead table, with K = 1 (default: 2; none to skip)",
     )
+    parser.add_argument(
+        "--methods-classes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="class counts for the training-free methods' table (default: --classes; none to skip)",
+    )
+    parser.add_argument("--only-methods", action="store_true", help="time only the training-free methods' table")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -235,6 +248,10 @@ def run(args) -> None:
     generator = np.random.default_rng(args.seed)
     describe_machine(args, arrays)
     host_images = unit_rows(generator, (args.n, args.dim))
+    methods_classes = args.classes if args.methods_classes is None else args.methods_classes
+    if args.only_methods:
+        print_methods_table(args, arrays, host_images, generator, methods_classes)
+        return
     images = arrays.put(host_images)
     timing_rows, notes = [], []
     for n_classes in args.classes:
@@ -263,6 +280,78 @@ def run(args) -> None:
     print_memory_table(args, arrays, generator)
     if args.estimator_classes and arrays.kind == "numpy":
         print_estimator_table(args, arrays, host_images, generator)
+    if methods_classes:
+        print_methods_table(args, arrays, host_images, generator, methods_classes)
+
+
+# --- the training-free relatives --------------------------------------------------------
+
+
+def print_methods_table(args, arrays: Arrays, host_images: np.ndarray, generator, class_counts) -> None:
+    """Each training-free method against the similarity product, timed in alternating rounds."""
+    from skclip_sage import SageZeroShotClassifier
+    from skclip_sage.selection import score_embeddings, zpe_template_scores
+
+    device = args.device if args.device.startswith("cuda") else "cpu"
+    rows = []
+    for n_classes in class_counts:
+        host_bank = unit_rows(generator, (args.templates, n_classes, args.dim))
+        classifier = SageZeroShotClassifier(
+            BankEncoder(host_bank),
+            templates=[f"template {t}: {{}}" for t in range(args.templates)],
+            class_names=[f"class {c}" for c in range(n_classes)],
+            selection="zpe",
+            device=device,
+        ).fit(host_images)
+        bank = classifier.text_embeddings_
+        flat_bank = np.ascontiguousarray(bank.reshape(args.templates * n_classes, args.dim))
+        options = {
+            "autoclip_beta": 0.85,
+            "perception_temperature": 1.0,
+            "logit_scale": 100.0,
+            "template_weights": classifier.template_weights_,
+        }
+
+        def scored(selection):
+            return lambda: score_embeddings(host_images, bank, selection=selection, k=1, device=device, options=options)
+
+        names = ["score_average", "autoclip", "zpe", "perception"]
+        floor, *times, zpe_fit, zpe_predict = arrays.best_times(
+            [
+                lambda: host_images @ flat_bank.T,
+                *(scored(name) for name in names),
+                lambda: zpe_template_scores(host_images, bank, 100.0),
+                lambda: classifier.predict(host_images),
+            ],
+            args.repeats,
+        )
+        rows.append((n_classes, floor, dict(zip(names, times)), zpe_fit, zpe_predict))
+        print(f"  measured the training-free methods at C={n_classes}", flush=True)
+    print()
+    print(
+        f"### Training-free methods, n = {args.n:,}, D = {args.dim}, T = {args.templates}, float32, "
+        f"{device} (ratios to the similarity product `X @ bank.T` timed in the same rounds)"
+    )
+    print()
+    print(
+        "| C | floor `X @ bank.T` | score_average | autoclip | zpe predict (core) | zpe `predict` | zpe fit "
+        "(template scores) | perception |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n_classes, floor, times, zpe_fit, zpe_predict in rows:
+        cells = [f"{times[name] * 1e3:,.1f} ms ({times[name] / floor:.2f}x)" for name in ("score_average", "autoclip")]
+        cells.append(f"{times['zpe'] * 1e3:,.1f} ms ({times['zpe'] / floor:.2f}x)")
+        cells.append(f"{zpe_predict * 1e3:,.1f} ms ({zpe_predict / floor:.2f}x)")
+        cells.append(f"{zpe_fit * 1e3:,.1f} ms ({zpe_fit / floor:.2f}x)")
+        cells.append(f"{times['perception'] * 1e3:,.1f} ms ({times['perception'] / floor:.2f}x)")
+        print(f"| {n_classes} | {floor * 1e3:,.1f} ms | " + " | ".join(cells) + " |")
+    print()
+    print(
+        f"Fastest of {args.repeats} alternating rounds after a warm-up. Core columns call "
+        "`skclip_sage.selection.score_embeddings` (row norms, scoring); `predict` is "
+        "`SageZeroShotClassifier.predict` with input validation. ZPE's fit-time scoring is one chunked pass "
+        "over the unlabelled images; its prediction is one (n, D) @ (D, C) product."
+    )
 
 
 def time_paper(arrays: Arrays, host_images, host_bank, k: int, batch: int, args):

@@ -16,6 +16,16 @@ the same backbone: RoboShot's Waterbirds ViT-B/32 result as the SAGE paper quote
 and TIE's saved notebook output (``lu876/TIE``, open_clip ViT-L-14
 ``laion2b_s32b_b82k``), which uses the true attribute of every test image (an
 oracle): TIE* is the label-free variant and publishes no number.
+
+SAGE's training-free relatives (``score_average``, ``autoclip``, ``zpe``, ``perception``,
+``perception+attributes``) have no published figures here, on purpose. AutoCLIP (Metzen
+et al., TMLR 2024), ZPE (Allingham et al., ICML 2023) and WaffleCLIP (Roth et al., ICCV
+2023) report no Waterbirds or CelebA results. PerceptionCLIP (An et al., ICLR 2024)
+reports worst-group accuracies on both, measured on the *training* split (its scripts pass
+``--eval_trainset=True``) and so not comparable with our test-split rows; its README only
+states the gains (+16.5 points WGA on Waterbirds, +3.5 on CelebA, ViT-L/14), and its tables
+could not be read in the session that added these rows, so nothing is filled in rather
+than a number from memory.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 For one dataset and one CLIP model (or one simulator regime), embed the images once,
 classify them with every selection mode (``single`` = ZS, ``ensemble``, ``random``, the
 paper code's ``random_with_replacement``, ``text``, ``sage``) at K in {1, 3, 5, 10, 20,
-80} and with the debiasing methods (RoboShot, TIE*, Orth-Proj, Orth-Cali, RoboShot +
+80}, with SAGE's training-free relatives (``score_average``, WaffleCLIP's aggregation;
+``autoclip``; ``zpe``, fitted on the evaluated images without labels; ``perception``, the
+templates as attribute values, and on Waterbirds and CelebA also over the official
+attribute presets) and with the debiasing methods (RoboShot, TIE*, Orth-Proj, Orth-Cali, RoboShot +
 SAGE, Orth-Cali + SAGE; concept texts from the dataset's preset), and write
 ``results.md``, ``results.csv`` (Avg, WGA, Gap, HM per row, next to the published
 numbers) and ``results.png`` (WGA and Avg against K). The evaluation is the library's
@@ -224,6 +227,7 @@ def methods_of(problem, args):
         random_state=args.seed,
         **shared,
     )
+    methods += perception_preset_methods(problem, shared)
     if problem["concepts"] is None and not args.no_debias:
         problem["notes"].append(
             "No debiasing rows: they need concept texts, and only Waterbirds, CelebA, PACS and VLCS have a preset."
@@ -243,6 +247,27 @@ def methods_of(problem, args):
             **shared,
         )
     return methods
+
+
+# PerceptionCLIP's own attributes for the two datasets its paper evaluates (official presets).
+PERCEPTION_PRESETS = {"waterbirds": "perception_waterbirds", "celeba": "perception_celeba"}
+
+
+def perception_preset_methods(problem, shared):
+    """PerceptionCLIP with its dataset's contextual attributes instead of the template pool (real data only)."""
+    from skclip_sage import SageZeroShotClassifier
+    from skclip_sage.comparison import ComparisonMethod
+    from skclip_sage.prompts import resolve_templates
+
+    preset = PERCEPTION_PRESETS.get(problem["dataset"])
+    if preset is None:
+        return []
+    estimator = SageZeroShotClassifier(
+        problem["model"], templates=preset, class_names=problem["class_names"], selection="perception", **shared
+    )
+    n_values = len(resolve_templates(preset))
+    description = f"PerceptionCLIP over the official {problem['dataset']} attributes ({preset}, {n_values} values)"
+    return [ComparisonMethod("perception+attributes", estimator, k=n_values, description=description)]
 
 
 def main(argv=None):

@@ -15,7 +15,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from .encoders import PRECISIONS, absolute_model, compute_device, load_encoder
 from .exceptions import NotFittedError
@@ -25,10 +25,12 @@ from .selection import (
     SELECTIONS,
     SELECTIONS_USING_K,
     RowScaling,
+    l2_normalize,
     row_scaling,
     score_embeddings,
     softmax,
     text_selected_templates,
+    zpe_template_scores,
 )
 from .utils._nan_rows import ON_NAN, finite_rows, scatter_rows
 
@@ -78,20 +80,55 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Orth-Proj or Orth-Cali), fitted in ``fit`` with this model's encoder and
         applied to every template x class embedding before any template selection,
         so it stacks with every ``selection``. None leaves the text bank as encoded.
-    selection : {"sage", "ensemble", "single", "random", "text", "random_with_replacement"}, default="sage"
+    selection : {"sage", "ensemble", "single", "random", "text", "random_with_replacement", "score_average", "autoclip", "zpe", "perception"}, default="sage"
         ``"sage"``: the ``k`` best-separated templates per image. ``"ensemble"``:
         all templates. ``"single"``: the first template. ``"random"``: ``k``
         distinct templates drawn per image. ``"text"``: ``k`` templates chosen at
         fit time from the class names alone (smallest worst-pair similarity between
         classes). ``"random_with_replacement"``: the paper code's random baseline,
-        ``k`` independent draws per image (a repeated template weighs twice). The
-        methods are listed in ``skclip_sage.selection.SELECTION_METHODS``.
+        ``k`` independent draws per image (a repeated template weighs twice).
+        The training-free relatives of SAGE use every template and combine their
+        similarities: ``"score_average"``: the mean of the template similarities
+        (WaffleCLIP's aggregation; ``"ensemble"`` averages the embeddings instead).
+        ``"autoclip"``: a weighted mean with weights chosen per image (AutoCLIP,
+        see ``autoclip_beta``). ``"zpe"``: a weighted mean with weights learned in
+        ``fit`` from the unlabelled image embeddings ``X`` (ZPE, transductive: see
+        ``zpe_threshold`` and ``zpe_reference``). ``"perception"``: the templates
+        are values of a contextual attribute (e.g. ``templates="perception_waterbirds"``)
+        and ``P(y|x) = sum_z P(z|x) P(y|x,z)`` (PerceptionCLIP, see
+        ``perception_temperature``). The methods are listed in
+        ``skclip_sage.selection.SELECTION_METHODS``.
     k : int, default=1
         Templates used per image by ``"sage"``, ``"random"`` and ``"text"``;
         ``1 <= k <= n_templates``. With ``k == n_templates`` SAGE is the ensemble.
     pool_size : int, default=None
         When set, ``fit`` first keeps the ``pool_size`` templates best separated in
         text (the ``"text"`` criterion) and every selection runs over that pool.
+    pool_by : {"text", "zpe"}, default="text"
+        How ``pool_size`` chooses the pool: ``"text"`` from the class names alone;
+        ``"zpe"`` the templates with the highest ZPE scores on the unlabelled ``X``
+        given to ``fit`` (so ``fit`` needs ``X``), e.g. ZPE pruning the pool and SAGE
+        selecting per image within it.
+    autoclip_beta : float, default=0.85
+        ``selection="autoclip"``: entropy of each image's template weights as a
+        fraction of ``log2(n_templates)`` bits, in ``[0, 1]``; 1 gives uniform
+        weights (``"score_average"``), smaller values let fewer templates dominate.
+        0.85 is the paper's default. Read at prediction time.
+    perception_temperature : float, default=1.0
+        ``selection="perception"``: temperature ``tau > 0`` of the attribute
+        posterior ``P(z|x)``, proportional to ``sum_y exp(f(y, z) / tau)``; the
+        official scripts sweep 0.5 to 10. Read at prediction time.
+    zpe_threshold : float, default=None
+        ``selection="zpe"``: None weights every template by the softmax of its
+        score; a float keeps only the templates whose robust z-score
+        ``(score - median) / MAD`` exceeds it (the paper uses 0.5 on ImageNet-like
+        data, 2.0 on fine-grained data) and weights those. ``fit`` raises when no
+        template passes.
+    zpe_reference : array-like of shape (n_reference, n_features), default=None
+        ``selection="zpe"``: embeddings of a generic image sample (e.g. images like
+        the model's pretraining data), whose mean logits are averaged with those of
+        ``X`` before scoring the templates (the paper's ``'both'`` mode). None uses
+        ``X`` alone (its ``'test'`` mode).
     temperature : float, default=None
         Softmax temperature for probabilities, at least ``1e-300`` (below that
         float64 logits overflow); default ``1 / logit_scale`` of the model
@@ -147,8 +184,15 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     text_embeddings_ : ndarray of shape (n_templates, n_classes, n_features), float32
         Unit-norm embedding of every template applied to every class name.
     selected_templates_ : ndarray of shape (n_selected,)
-        For the fixed selections (``"single"``, ``"ensemble"``, ``"text"``): the
-        template indices every image uses.
+        For the fixed selections (``"single"``, ``"ensemble"``, ``"text"`` and the
+        aggregations ``"score_average"``, ``"autoclip"``, ``"zpe"``, ``"perception"``):
+        the template indices every image uses (for ``"zpe"``, those kept).
+    template_scores_ : ndarray of shape (n_templates,)
+        ``selection="zpe"``: each template's score on the ``X`` given to ``fit``
+        (mean over images of its largest bias-corrected logit).
+    template_weights_ : ndarray of shape (n_templates,)
+        ``selection="zpe"``: the weights of the templates in the class scores,
+        summing to 1 (0 for templates ``zpe_threshold`` removed).
     logit_scale_ : float
         The model's similarity-to-logit multiplier.
     resolved_model_ : str
@@ -196,6 +240,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         "selection": [StrOptions(set(SELECTIONS))],
         "k": [Interval(Integral, 1, None, closed="left")],
         "pool_size": [Interval(Integral, 1, None, closed="left"), None],
+        "pool_by": [StrOptions({"text", "zpe"})],
+        "autoclip_beta": [Interval(Real, 0, 1, closed="both")],
+        "perception_temperature": [Interval(Real, 0, None, closed="neither")],
+        "zpe_threshold": [Interval(Real, None, None, closed="neither"), None],
+        "zpe_reference": ["array-like", None],
         "temperature": [Interval(Real, 1e-300, None, closed="left"), None],
         "truncate": ["boolean"],
         "random_state": ["random_state", np.random.Generator],
@@ -219,6 +268,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         selection="sage",
         k=1,
         pool_size=None,
+        pool_by="text",
+        autoclip_beta=0.85,
+        perception_temperature=1.0,
+        zpe_threshold=None,
+        zpe_reference=None,
         temperature=None,
         truncate=False,
         random_state=None,
@@ -238,6 +292,11 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.selection = selection
         self.k = k
         self.pool_size = pool_size
+        self.pool_by = pool_by
+        self.autoclip_beta = autoclip_beta
+        self.perception_temperature = perception_temperature
+        self.zpe_threshold = zpe_threshold
+        self.zpe_reference = zpe_reference
         self.temperature = temperature
         self.truncate = truncate
         self.random_state = random_state
@@ -261,6 +320,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features), default=None
             Image embeddings; only their width is checked against the model.
             When omitted, ``n_features_in_`` is the encoder's ``embedding_dim``.
+            The one exception is ``selection="zpe"``, which learns its template
+            weights from these unlabelled rows and so needs them.
         y : array-like of shape (n_samples,), default=None
             Labels; only the set of classes is used. Required when
             ``class_names`` is None or a list of names aligned with the labels; with a
@@ -291,6 +352,19 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             pool = f"the pool_size={self.pool_size} templates kept from {self._templates_description()}"
         if self.selection in SELECTIONS_USING_K:
             self._check_count("k", self.k, self.pool_size or len(templates), pool)
+        method = SELECTION_METHODS[self.selection]
+        if method.learns_from_images and X is None:
+            raise ValueError(
+                f"selection={self.selection!r} learns its template weights from unlabelled image embeddings: "
+                "pass them to fit as X (no labels needed; with class_names, fit(X) alone)."
+            )
+        if self.pool_by == "zpe" and self.pool_size is None:
+            raise ValueError("pool_by='zpe' chooses the pool_size templates to keep; set pool_size as well.")
+        if self.pool_by == "zpe" and X is None:
+            raise ValueError(
+                "pool_by='zpe' keeps the templates with the highest ZPE scores on unlabelled image embeddings: "
+                "pass them to fit as X."
+            )
         if isinstance(self.model, str):
             self.resolved_model_ = absolute_model(self.model)
         elif hasattr(self, "resolved_model_"):
@@ -321,7 +395,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             bank = self.text_debias_.transform(bank)
         elif hasattr(self, "text_debias_"):
             del self.text_debias_  # left by an earlier fit with a text_debias
-        if self.pool_size is not None:
+        if self.pool_size is not None and self.pool_by == "zpe":
+            scores = zpe_template_scores(
+                l2_normalize(X)[0].astype(bank.dtype), bank, float(encoder.logit_scale), reference_embeddings=None
+            )
+            kept = np.argsort(-scores, kind="stable")[: self.pool_size]
+            templates, bank = [templates[index] for index in kept], bank[kept]
+        elif self.pool_size is not None:
             kept = text_selected_templates(bank, self.pool_size)
             templates, bank = [templates[index] for index in kept], bank[kept]
         self.classes_ = classes
@@ -331,12 +411,53 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.logit_scale_ = float(encoder.logit_scale)
         self.random_seed_ = _seed_of(self.random_state)
         self._fitted_for = [self.selection, self.k]  # what selected_templates_ was chosen for
-        method = SELECTION_METHODS[self.selection]
         if not method.per_image:
             self.selected_templates_ = method.choose(bank, self.k, 0, None)
         elif hasattr(self, "selected_templates_"):
             del self.selected_templates_  # left by an earlier fit with a fixed selection
+        self._learn_from_images(method, X, bank)
         return self
+
+    def _learn_from_images(self, method, X, bank):
+        """Fit-time state of a transductive selection (ZPE) from the unlabelled rows of ``X``."""
+        for name in ("template_scores_", "template_weights_"):
+            if hasattr(self, name):
+                delattr(self, name)  # left by an earlier fit with a learning selection
+        self._learned_for = None
+        if not method.learns_from_images:
+            return
+        reference = None
+        if self.zpe_reference is not None:
+            reference = check_array(self.zpe_reference, dtype=(np.float32, np.float64), input_name="zpe_reference")
+            if reference.shape[1] != bank.shape[2]:
+                raise ValueError(
+                    f"zpe_reference has {reference.shape[1]} features, but SageZeroShotClassifier is expecting "
+                    f"{bank.shape[2]} features ({self._width_note()}). Embed the reference images with the same model."
+                )
+            reference = l2_normalize(reference)[0].astype(bank.dtype)
+        options = self._method_options(method)
+        options["zpe_reference"] = reference
+        state = method.learn(l2_normalize(X)[0].astype(bank.dtype), bank, options)
+        self.template_scores_ = state["template_scores"]
+        self.template_weights_ = state["template_weights"]
+        self.selected_templates_ = state["templates"]
+        self._learned_for = self._learning_key()
+
+    def _learning_key(self):
+        """The settings the learned weights depend on, to catch set_params between fit and predict.
+
+        ``zpe_reference`` is left out: comparing arrays on every call would cost a pass over
+        them, and like every fit-time parameter it takes effect at the next ``fit``.
+        """
+        return [self.selection, self.zpe_threshold]
+
+    def _method_options(self, method):
+        """The parameters an aggregating selection reads, its learned state and the logit scale."""
+        options = {name: getattr(self, name) for name in method.options}
+        options["logit_scale"] = self.logit_scale_
+        if hasattr(self, "template_weights_"):
+            options["template_weights"] = self.template_weights_
+        return options
 
     def _check_fit_input(self, X, y):
         """Validated ``X`` (or None) and the sorted labels of ``y`` (or None)."""
@@ -492,6 +613,9 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         similarities : ndarray of shape (n_samples, n_classes)
+            For the aggregating selections: the weighted mean of the template
+            similarities (``"score_average"``, ``"autoclip"``, ``"zpe"``), or
+            ``log P(y|x) / logit_scale_`` (``"perception"``).
         """
         scores, _ = self._score(X, "class_similarities")
         return scores
@@ -508,7 +632,10 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         -------
         indices : ndarray of shape (n_samples, n_selected)
             For ``"sage"``, best-separated first; -1 for NaN input rows under
-            ``on_nan="propagate"``.
+            ``on_nan="propagate"``. When every image uses the same templates
+            (``"single"``, ``"ensemble"``, ``"text"``, the aggregations) and no row
+            is NaN, a read-only view of one row repeated, so no ``n x n_selected``
+            array is allocated; ``np.array(...)`` makes a writable copy.
         """
         _, selected = self._score(X, "selected_templates")
         return selected
@@ -582,6 +709,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         # After set_params(selection=..., k=...) the fixed templates are chosen again from the bank.
         fitted_for = getattr(self, "_fitted_for", [self.selection, self.k])
         fixed = getattr(self, "selected_templates_", None) if fitted_for == [self.selection, self.k] else None
+        selection_method = SELECTION_METHODS[self.selection]
+        if selection_method.learns_from_images and getattr(self, "_learned_for", None) != self._learning_key():
+            raise NotFittedError(
+                f"selection={self.selection!r} learns its template weights in fit, and this SageZeroShotClassifier "
+                "was fitted with other settings (set_params after fit). Call 'fit' with the image embeddings again "
+                f"before calling '{method}'."
+            )
         scores, selected = score_embeddings(
             X,
             self.text_embeddings_,
@@ -591,6 +725,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             random_state=getattr(self, "random_seed_", self.random_state),
             device=compute_device(self.device),
             scaling=scaling,
+            options=self._method_options(selection_method),
         )
         if finite is None:
             return scores, selected

@@ -37,9 +37,10 @@ def test_selection_methods_clip_k_to_the_pool_and_drop_duplicates(simulation):
         ("single", 1),
         ("ensemble", 6),
         *((mode, k) for mode in ("random", "random_with_replacement", "text", "sage") for k in (1, 5, 6)),
+        *((mode, 6) for mode in ("score_average", "autoclip", "zpe", "perception")),
     ]
     assert all(method.estimator.random_state == 0 for method in methods)
-    assert methods[-1].estimator.get_params()["k"] == 6
+    assert methods[-5].estimator.get_params()["k"] == 6
     with pytest.raises(ValueError, match="every K must be >= 1"):
         selection_methods("ViT-B-32", class_names=["a", "b"], k_values=(0,))
 

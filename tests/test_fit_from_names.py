@@ -317,7 +317,7 @@ def test_a_dataframe_after_fitting_from_names_is_scored_without_a_feature_names_
 
 def test_the_cli_fits_its_classifier_from_the_class_names_alone(monkeypatch):
     from skclip_sage.cli._errors import InputError
-    from skclip_sage.cli._estimators import fit_classifier
+    from skclip_sage.cli._estimators import check_prompts, check_width, fit_classifier
 
     calls = []
     fit = SageZeroShotClassifier.fit
@@ -333,8 +333,11 @@ def test_the_cli_fits_its_classifier_from_the_class_names_alone(monkeypatch):
     )  # fmt: skip
     options = {"templates": TEMPLATES, "selection": "sage", "k": 1, "seed": None}
     names = [["landbird", "sparrow"], "goldfish"]
-    clf = fit_classifier(args, labels=["bird", "fish"], prompt_names=names, n_features=WIDTH, **options)
+    images = np.ones((3, WIDTH))
+    clf = fit_classifier(args, labels=["bird", "fish"], prompt_names=names, images=images, **options)
     assert calls == [(None, None)]  # no placeholder rows, no labels
     assert clf.classes_.tolist() == ["bird", "fish"] and clf.class_names_ == names
+    width = check_prompts(args, labels=["bird", "fish"], prompt_names=names, templates=TEMPLATES)
+    assert width == WIDTH and calls[-1] == (None, None)
     with pytest.raises(InputError, match="embedded with 32 features but the text embeddings .* have 16"):
-        fit_classifier(args, labels=["bird", "fish"], prompt_names=names, n_features=32, **options)
+        check_width(width, 32, "the model")

@@ -119,7 +119,13 @@ def test_waterbirds_fixture_with_tiny_local_dir_model(reproduce_paper, tmp_path,
         "orth_cali",
         "roboshot+sage",
         "orth_cali+sage",
+        "score_average",
+        "autoclip",
+        "zpe",
+        "perception",
+        "perception+attributes",
     }
+    assert row_of(rows, "perception+attributes", 12)["n_templates"] == "12"  # the official 12 backgrounds
     assert row_of(rows, "tie*", 1)["fit_on"] == "train"  # Waterbirds has a train split
     assert [row["k"] for row in rows if row["mode"] == "sage"] == ["1", "3", "80"]
     assert all(row["n_images"] == "7" for row in rows)

@@ -291,6 +291,10 @@ def test_the_selection_table_is_what_every_reader_sees():
         "single",
         "ensemble",
         "text",
+        "score_average",
+        "autoclip",
+        "zpe",
+        "perception",
     }
     assert {name for name, method in SELECTION_METHODS.items() if method.random} == {
         "random",

@@ -9,7 +9,15 @@ import numpy as np
 from ..selection import SELECTIONS, describe_selections
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, InputError, UsageError
-from ._estimators import check_k, check_width, embed_images, fit_classifier, fixed_selection, resolve_seed
+from ._estimators import (
+    check_k,
+    check_prompts,
+    check_width,
+    embed_images,
+    fit_classifier,
+    fixed_selection,
+    resolve_seed,
+)
 from ._inputs import expand_image_arguments
 from ._options import (
     ADD_PARSER_SECTIONS,
@@ -156,16 +164,24 @@ def run(args):
         len(templates),
         args.selection,
     )
-    # Fitted first: a prompt the model cannot take fails before any image is embedded.
-    classifier = fit_classifier(
-        args, labels=classes, prompt_names=classes, templates=templates, selection=args.selection, k=args.k, seed=seed
-    )
+    # Checked first: a prompt the model cannot take fails before any image is embedded.
+    width = check_prompts(args, labels=classes, prompt_names=classes, templates=templates)
 
     embedded = embed_images(images, args)
     if failures_path is not None:
         write_failures(failures_path, embedded.failures, LOGGER)
     embedded.require_some(len(images.paths), "classify")
-    check_width(classifier, embedded.embeddings.shape[1], args.model)
+    check_width(width, embedded.embeddings.shape[1], args.model)
+    classifier = fit_classifier(
+        args,
+        labels=classes,
+        prompt_names=classes,
+        templates=templates,
+        selection=args.selection,
+        k=args.k,
+        seed=seed,
+        images=embedded.embeddings,
+    )
     probabilities = classifier.predict_proba(embedded.embeddings)
     selected = classifier.selected_templates(embedded.embeddings)
     columns = prediction_columns(images, embedded.kept, classes, list(classifier.classes_), probabilities, args.top_k)

@@ -197,8 +197,31 @@ def resolve_seed(seed, selections):
     return seed
 
 
-def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, n_features=None):
-    """A :class:`~skclip_sage.SageZeroShotClassifier` fitted on the class names alone.
+def check_prompts(args, *, labels, prompt_names, templates):
+    """Fail before any image is embedded when the classes or the prompts cannot be used.
+
+    A classifier is fitted on the class names alone, with every template (a
+    selection that learns from images, ``zpe``, could not be fitted yet); its text
+    bank stays in memory, so the fits after embedding encode nothing again.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Model options.
+    labels, prompt_names, templates
+        As :func:`fit_classifier`.
+
+    Returns
+    -------
+    width : int
+        The width of the model's text embeddings, which the images' must equal
+        (:func:`check_width`).
+    """
+    return _classifier(args, labels, prompt_names, templates, "ensemble", 1, None).fit().n_features_in_
+
+
+def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed, images):
+    """A :class:`~skclip_sage.SageZeroShotClassifier` fitted on the class names (and, for ZPE, the images).
 
     Parameters
     ----------
@@ -216,19 +239,27 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         Templates per image for the modes that use it.
     seed : int or None
         Seeds ``selection="random"``.
-    n_features : int, default=None
-        Width of the image embeddings, checked against the model's text embeddings
-        (None: not checked, for a fit made before any image is embedded, so that bad
-        prompts fail first).
+    images : ndarray of shape (n_images, n_features)
+        The embeddings being classified, of the width :func:`check_width` checked:
+        a selection that learns from unlabelled images (``zpe``) is fitted on them;
+        the others ignore them.
 
     Returns
     -------
     classifier : SageZeroShotClassifier
-        Fitted from the class names alone; ``classes_`` holds the sorted labels.
+        Fitted from the class names alone (plus the unlabelled images for ``zpe``);
+        ``classes_`` holds the sorted labels.
     """
+    classifier = _classifier(args, labels, prompt_names, templates, selection, k, seed)
+    if SELECTION_METHODS[selection].learns_from_images:
+        return classifier.fit(images)  # transductive: the unlabelled embeddings being classified, no labels
+    return classifier.fit()  # the names are the task: no X, no y
+
+
+def _classifier(args, labels, prompt_names, templates, selection, k, seed):
     from .._classifier import SageZeroShotClassifier
 
-    classifier = SageZeroShotClassifier(
+    return SageZeroShotClassifier(
         args.model,
         templates=templates,
         class_names=dict(zip(labels, prompt_names)),
@@ -238,16 +269,22 @@ def fit_classifier(args, *, labels, prompt_names, templates, selection, k, seed,
         truncate=args.truncate,
         **model_options(args),
     )
-    classifier.fit()  # the names are the task: no X, no y
-    if n_features is not None:
-        check_width(classifier, n_features, args.model)
-    return classifier
 
 
-def check_width(classifier, n_features, model):
-    """The images and the prompts were embedded by models of one width, or an ``InputError``."""
-    if classifier.n_features_in_ != n_features:
+def check_width(width, n_features, model):
+    """The images and the prompts were embedded by models of one width, or an ``InputError``.
+
+    Parameters
+    ----------
+    width : int
+        The text embeddings' width (:func:`check_prompts`).
+    n_features : int
+        The image embeddings' width.
+    model : str
+        The model option, for the message.
+    """
+    if width != n_features:
         raise InputError(
             f"The images were embedded with {n_features} features but the text embeddings of {model!r} "
-            f"have {classifier.n_features_in_}; embed and classify with the same model."
+            f"have {width}; embed and classify with the same model."
         )

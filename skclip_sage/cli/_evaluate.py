@@ -14,7 +14,16 @@ from ..selection import SELECTIONS, SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._datasets import DATASETS, DATASETS_WITH_SPLITS, check_dataset_options, choose_average, load_dataset
 from ._errors import ExitCode
-from ._estimators import check_k, embed_images, fit_classifier, fixed_selection, parse_selections, resolve_seed
+from ._estimators import (
+    check_k,
+    check_prompts,
+    check_width,
+    embed_images,
+    fit_classifier,
+    fixed_selection,
+    parse_selections,
+    resolve_seed,
+)
 from ._inputs import ImageList
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
 from ._output_checks import check_document_extension, check_names_are_text, model_input_files
@@ -108,7 +117,8 @@ def add_parser(subparsers, parents):
         "--compare",
         default="sage,ensemble,single",
         metavar="MODES",
-        help=f"comma-separated selection modes among {', '.join(SELECTIONS)} (default: %(default)s)",
+        help=f"comma-separated selection modes among {', '.join(SELECTIONS)} (default: %(default)s); "
+        "zpe learns its template weights from the evaluated images themselves (no labels)",
     )
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE", help="also write the report and settings as JSON")
@@ -189,26 +199,18 @@ def run(args):
         len(templates),
     )
 
-    # One classifier fitted before any image is embedded: a prompt the model cannot take fails first.
-    first = selections[0]
-    fit_classifier(
-        args,
-        labels=list(range(len(bunch.target_names))),
-        prompt_names=list(bunch.class_prompts),
-        templates=templates,
-        selection=first,
-        k=args.k[0] if first in SELECTIONS_USING_K else 1,
-        seed=seed,
-    )
+    # Checked before any image is embedded: a prompt the model cannot take fails first.
+    labels = list(range(len(bunch.target_names)))
+    width = check_prompts(args, labels=labels, prompt_names=list(bunch.class_prompts), templates=templates)
     embedded = embed_images(ImageList(paths, list(bunch.data)), args)
     failures_path = named["--failures"]
     if failures_path is not None:
         write_failures(failures_path, embedded.failures, LOGGER)
     embedded.require_some(len(bunch.data), "evaluate")
+    check_width(width, embedded.embeddings.shape[1], args.model)
     targets = np.asarray(bunch.target)[embedded.kept]
     groups = np.asarray(bunch.groups)[embedded.kept]
     group_weights = None if weights is None else {int(group): weights[group] for group in np.unique(groups)}
-    labels = list(range(len(bunch.target_names)))
     table = None
     if args.predictions is not None:
         failed_positions = sorted(set(range(len(paths))) - set(embedded.kept.tolist()))
@@ -235,7 +237,7 @@ def run(args):
                 selection=selection,
                 k=k or 1,
                 seed=seed,
-                n_features=embedded.embeddings.shape[1],
+                images=embedded.embeddings,
             )
             probabilities = classifier.predict_proba(embedded.embeddings)
             predictions = classifier.classes_[np.argmax(probabilities, axis=1)]

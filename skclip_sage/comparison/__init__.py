@@ -9,12 +9,13 @@ group's accuracy) and write ``results.md``, ``results.csv`` and ``results.png``
 
 from ._debias_rows import DEBIAS_MODES, debias_methods
 from ._engine import compare_methods
-from ._methods import PAPER_MODES, ComparisonMethod, selection_methods
+from ._methods import PAPER_MODES, TRAINING_FREE_MODES, ComparisonMethod, selection_methods
 from ._report import write_results
 
 __all__ = [
     "DEBIAS_MODES",
     "PAPER_MODES",
+    "TRAINING_FREE_MODES",
     "ComparisonMethod",
     "compare_methods",
     "debias_methods",

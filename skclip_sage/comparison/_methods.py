@@ -9,10 +9,14 @@ from .._classifier import SageZeroShotClassifier
 from ..prompts import resolve_templates
 from ..selection import SELECTION_METHODS, SELECTIONS_USING_K
 
-__all__ = ["PAPER_MODES", "ComparisonMethod", "selection_methods"]
+__all__ = ["PAPER_MODES", "TRAINING_FREE_MODES", "ComparisonMethod", "selection_methods"]
 
-PAPER_MODES = ("single", "ensemble", "random", "random_with_replacement", "text", "sage")
-"""The selection modes of the comparison, in table order: the paper's, and its code's random baseline."""
+TRAINING_FREE_MODES = ("score_average", "autoclip", "zpe", "perception")
+"""SAGE's training-free, label-free relatives with official code: WaffleCLIP's score average, AutoCLIP, ZPE, PerceptionCLIP."""
+
+PAPER_MODES = ("single", "ensemble", "random", "random_with_replacement", "text", "sage", *TRAINING_FREE_MODES)
+"""The selection modes of the comparison, in table order: the SAGE paper's, its code's random baseline, then
+``TRAINING_FREE_MODES``."""
 
 FIT_ON = ("evaluation", "train")
 
@@ -73,9 +77,12 @@ def selection_methods(
 ):
     """One classifier per selection mode and K, as the paper's comparison has them.
 
-    ``single`` and ``ensemble`` ignore K and get one row each; every mode that keeps
-    K templates gets one row per K, with K beyond the pool clipped to the pool
-    size (K = pool size is the ensemble) and duplicates dropped.
+    The modes that ignore K get one row each (``single`` with K = 1, the others,
+    which use every template, with K = the pool size); every mode that keeps K
+    templates gets one row per K, with K beyond the pool clipped to the pool size
+    (K = pool size is the ensemble) and duplicates dropped. ``zpe`` learns its
+    weights from the images it is fitted on: the evaluated ones
+    (``fit_on="evaluation"``), without their labels.
 
     Parameters
     ----------
@@ -115,7 +122,7 @@ def selection_methods(
             # K beyond the pool means "all templates": clip it, and drop the duplicates.
             grid = sorted({min(int(k), n_templates) for k in k_values})
         else:
-            grid = [n_templates if mode == "ensemble" else 1]
+            grid = [1 if mode == "single" else n_templates]
         for k in grid:
             estimator = SageZeroShotClassifier(
                 model,

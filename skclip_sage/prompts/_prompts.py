@@ -54,7 +54,7 @@ def resolve_templates(templates) -> list[str]:
         )
         raise ValueError(
             f"templates={templates!r} is not a built-in template set; choose one of "
-            f"{sorted(TEMPLATE_SETS)} or pass a list of template strings.{hint}"
+            f"{list(TEMPLATE_SETS)} or pass a list of template strings.{hint}"
         )
     if not isinstance(templates, Sequence) and not isinstance(templates, np.ndarray):
         raise ValueError(f"templates must be a built-in set name or a list of strings; got {type(templates).__name__}.")

@@ -4,8 +4,11 @@
 evaluation, in the order of ``open_clip.zero_shot_metadata`` and of the SAGE
 reference code (a test checks both stay equal). ``SIMPLE_IMAGENET_TEMPLATES`` are
 open_clip's 7-template subset. They are spelled out here so choosing a template
-set never imports torch.
+set never imports torch. The ``perception_*`` sets are PerceptionCLIP's attribute
+presets (``_perception.py``).
 """
+
+from ._perception import PERCEPTION_TEMPLATE_SETS
 
 OPENAI_IMAGENET_TEMPLATES = (
     "a bad photo of a {}.",
@@ -103,4 +106,6 @@ SIMPLE_IMAGENET_TEMPLATES = (
 TEMPLATE_SETS = {
     "openai_imagenet": OPENAI_IMAGENET_TEMPLATES,
     "simple": SIMPLE_IMAGENET_TEMPLATES,
+    # PerceptionCLIP's contextual attributes, one template per attribute value.
+    **PERCEPTION_TEMPLATE_SETS,
 }

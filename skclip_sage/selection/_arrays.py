@@ -179,3 +179,58 @@ def concatenate(parts: list, *, empty_shape: tuple[int, ...], like: Array, integ
     if not parts:
         return np.zeros(empty_shape, dtype=np.intp if integer else like.dtype)
     return np.concatenate(parts)
+
+
+def exp(values: Array) -> Array:
+    """Element-wise exponential."""
+    return values.exp() if is_torch(values) else np.exp(values)
+
+
+def log(values: Array) -> Array:
+    """Element-wise natural logarithm."""
+    return values.log() if is_torch(values) else np.log(values)
+
+
+def amax(values: Array, axis: int, keepdims: bool = False) -> Array:
+    """Largest entry along ``axis``."""
+    if is_torch(values):
+        return values.amax(dim=axis, keepdim=keepdims)
+    return values.max(axis=axis, keepdims=keepdims)
+
+
+def total(values: Array, axis: int, keepdims: bool = False) -> Array:
+    """Sum along ``axis``."""
+    if is_torch(values):
+        return values.sum(dim=axis, keepdim=keepdims)
+    return values.sum(axis=axis, keepdims=keepdims)
+
+
+def logsumexp(values: Array, axis: int, keepdims: bool = False) -> Array:
+    """``log(sum(exp(values)))`` along ``axis``, shifted by the maximum so it never overflows."""
+    if is_torch(values):
+        import torch
+
+        return torch.logsumexp(values, dim=axis, keepdim=keepdims)
+    # A row of -inf would give -inf - -inf = NaN after the shift; its maximum is replaced by 0.
+    highest = values.max(axis=axis, keepdims=True)
+    highest = np.where(np.isfinite(highest), highest, 0.0).astype(values.dtype, copy=False)
+    summed = np.log(np.exp(values - highest).sum(axis=axis, keepdims=True)) + highest
+    return summed if keepdims else np.squeeze(summed, axis=axis)
+
+
+def softmax(values: Array, axis: int) -> Array:
+    """Softmax along ``axis``, in the dtype of ``values``."""
+    if is_torch(values):
+        return values.softmax(dim=axis)
+    shifted = np.exp(values - values.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def batched_matvec(matrices: Array, vectors: Array) -> Array:
+    """``out[n, i] = sum_j matrices[n, i, j] * vectors[n, j]``: shapes ``(n, I, J)``, ``(n, J)`` to ``(n, I)``."""
+    return (matrices @ vectors[:, :, None])[:, :, 0]
+
+
+def batched_vecmat(vectors: Array, matrices: Array) -> Array:
+    """``out[n, j] = sum_i vectors[n, i] * matrices[n, i, j]``: shapes ``(n, I)``, ``(n, I, J)`` to ``(n, J)``."""
+    return (vectors[:, None, :] @ matrices)[:, 0, :]

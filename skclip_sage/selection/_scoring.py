@@ -12,6 +12,7 @@ import numpy as np
 
 from ..exceptions import ZeroNormEmbeddingWarning
 from . import _arrays as arrays
+from ._aggregation import aggregate_in_chunks
 from ._methods import SELECTION_METHODS, SELECTIONS
 from ._norms import row_scaling
 from ._prototypes import fixed_prototypes
@@ -19,7 +20,16 @@ from ._sage import score_in_chunks
 
 
 def score_embeddings(
-    image_embeddings, text_bank, *, selection, k, fixed_templates=None, random_state=None, device="cpu", scaling=None
+    image_embeddings,
+    text_bank,
+    *,
+    selection,
+    k,
+    fixed_templates=None,
+    random_state=None,
+    device="cpu",
+    scaling=None,
+    options=None,
 ):
     """Class scores of each image under one selection mode.
 
@@ -35,7 +45,8 @@ def score_embeddings(
         Templates per image for the methods that use ``k``.
     fixed_templates : ndarray of shape (K,), default=None
         Template indices shared by all images, for the fixed methods (``"single"``,
-        ``"ensemble"``, ``"text"``); chosen here from ``text_bank`` when None.
+        ``"ensemble"``, ``"text"``, and the aggregations, which use every template or,
+        for ``"zpe"``, the kept ones); chosen here from ``text_bank`` when None.
     random_state : None, int, RandomState or Generator
         Seeds the random methods; an int replays the same draws on every call.
     device : str or None, default="cpu"
@@ -44,13 +55,22 @@ def score_embeddings(
     scaling : RowScaling, default=None
         ``row_scaling(image_embeddings)`` when the caller has it already (it checked
         the rows for NaN with it), so ``X`` is read once; computed here otherwise.
+    options : dict, default=None
+        What an aggregation reads (``SELECTION_METHODS[selection].options``, the
+        ``logit_scale`` and what its ``learn`` returned in ``fit``); unused by the
+        template choices.
 
     Returns
     -------
     scores : ndarray of shape (n, C)
-        Cosine similarities to the class prototypes, in the dtype of the input.
+        Class scores in the dtype of the input: cosine similarities to the class
+        prototypes for the template choices, a weighted mean of the template
+        similarities for ``"score_average"``, ``"autoclip"`` and ``"zpe"``, and
+        ``log P(y | x) / logit_scale`` for ``"perception"``.
     selected : ndarray of shape (n, K)
-        Template indices used for each image.
+        Template indices used for each image. For the methods that give every image
+        the same templates it is a read-only broadcast view of one ``(K,)`` row, so
+        no ``(n, K)`` index array is allocated.
     """
     # Scores are linear in each row and the choice of templates ignores a row's
     # scale, so rows are scored as they come and the (n, C) scores divided by the
@@ -83,6 +103,19 @@ def score_embeddings(
     method = SELECTION_METHODS.get(selection)
     if method is None:
         raise ValueError(f"selection={selection!r} is not a selection method; choose one of {SELECTIONS}.")
+    if method.scoring is not None:
+        scoring = method.scoring(bank, dict(options or {}))
+        if fixed_templates is None:
+            fixed_templates = method.choose(bank, k, n_images, None)
+        selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
+        if scoring.head is not None:
+            # Linear in each row: score the rows as they come, then divide by their norms.
+            scores = embeddings @ scoring.head.T
+        else:
+            # Not linear: the aggregator must see cosines, so each chunk is normalised first.
+            scores = aggregate_in_chunks(embeddings, bank, scoring.aggregate, norms=norms)
+            return arrays.to_numpy(scores), selected
+        return arrays.to_numpy(scores / norms[:, None]), selected
     if method.per_image:
         chooser = method.choose(bank, k, n_images, _generator(random_state))
         scores, selected = score_in_chunks(embeddings, bank, chooser)
@@ -93,7 +126,9 @@ def score_embeddings(
         if fixed_templates is None:
             fixed_templates = method.choose(bank, k, n_images, None)
         scores = embeddings @ fixed_prototypes(bank, fixed_templates).T
+        # A broadcast view: copying it would allocate n x K indices nobody asked for.
         selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
+        return arrays.to_numpy(scores / norms[:, None]), selected
     return arrays.to_numpy(scores / norms[:, None]), np.array(arrays.to_numpy(selected))
 
 
