@@ -12,7 +12,8 @@ from __future__ import annotations
 
 __all__ = ["plot_results"]
 
-# Fourteen distinct colours (tab10 and four darker ones), so no two methods share one.
+# Fourteen distinct colours (tab10 with gold for its grey, and four darker ones), so no two methods
+# share one; grey is kept for the best and worst single template.
 METHOD_COLOURS = (
     "#1f77b4",
     "#ff7f0e",
@@ -21,7 +22,7 @@ METHOD_COLOURS = (
     "#9467bd",
     "#8c564b",
     "#e377c2",
-    "#7f7f7f",
+    "#e6ab02",
     "#bcbd22",
     "#17becf",
     "#000000",
