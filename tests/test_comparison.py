@@ -300,7 +300,10 @@ def test_write_results_with_templates_subsets_and_selections(simulation, tmp_pat
     markdown = (tmp_path / "results.md").read_text()
     assert "| Mode | K | Template | Source | Avg | WGA | Majority groups | Minority groups | Gap | HM |" in markdown
     assert f"| single | 1 | 3: {simulation.templates[3]} | clean |" in markdown
-    assert "Where the per-image selections took their templates from" in markdown and "sage K=1: majority" in markdown
+    assert (
+        "Where the per-image selections took their templates from" in markdown
+        and "sage K=1 (majority groups: leaky " in markdown
+    )
     assert (tmp_path / WRITER_FILE).read_text() == "a test\n"
     # A later run without shares or plot leaves no file of this one behind.
     write_results(tmp_path, rows[6:7], title="toy", model="sim", writer="a test", plot=False)

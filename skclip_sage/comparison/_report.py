@@ -202,13 +202,13 @@ def selections_sentence(rows):
     parts = []
     for mode, row in chosen.items():
         subsets = "; ".join(
-            f"{entry['subset']} " + ", ".join(f"{name} {_number(share, 1)}" for name, share in entry["shares"].items())
+            f"{entry['subset']}: " + ", ".join(f"{name} {_number(share, 1)}" for name, share in entry["shares"].items())
             for entry in row["selections"]
         )
-        parts.append(f"{mode} K={row['k']}: {subsets}")
+        parts.append(f"{mode} K={row['k']} ({subsets})")
     return (
         "Where the per-image selections took their templates from (percent of the chosen templates by source; "
-        "for K = 1, the percent of the images; every mode and K in selections.csv): " + ". ".join(parts) + "."
+        "for K = 1, the percent of the images; every mode and K in selections.csv): " + "; ".join(parts) + "."
     )
 
 

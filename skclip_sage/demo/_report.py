@@ -42,7 +42,7 @@ def verdict(rows):
     worst = min(singles, key=lambda row: row["WGA"])
 
     def named(row):
-        source = f", source {row['source']}" if row.get("source") else ""
+        source = f", {row['source']}" if row.get("source") else ""
         return f"{row['WGA']:.1f} (template {row['template']}{source})"
 
     above_ensemble = [row["k"] for row in sage if row["WGA"] > ensemble["WGA"]]
