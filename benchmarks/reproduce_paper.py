@@ -14,7 +14,7 @@ numbers) and ``results.png`` (WGA and Avg against K). The evaluation is the libr
 
 Offline, on the simulator::
 
-    python benchmarks/reproduce_paper.py --simulate theory_holds --output results
+    python benchmarks/reproduce_paper.py --simulate theory_holds --output results_simulation
 
 On a real dataset folder (see benchmarks/README.md)::
 
@@ -33,6 +33,8 @@ import numpy as np
 from paper_numbers import published_numbers
 
 K_VALUES = (1, 3, 5, 10, 20, 80)
+# Signs the results folder, so `skclip-sage demo` and this script never overwrite each other's results.
+WRITER = "benchmarks/reproduce_paper.py"
 DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder")
 REGIME_NAMES = ("theory_holds", "confidently_wrong", "no_leakage")
 # The paper's Avg per dataset (SPEC section 2): WILDS's adjusted average on Waterbirds,
@@ -93,6 +95,9 @@ def build_parser():
     parser.add_argument("--n-samples", type=int, default=2000, help="simulated images (default: 2000)")
     parser.add_argument("--n-templates", type=int, default=80, help="simulated templates (default: 80)")
     parser.add_argument("--no-plot", action="store_true", help="skip results.png (no matplotlib needed)")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite results.* in --output that another command wrote"
+    )
     parser.add_argument(
         "--no-debias", action="store_true", help="only the selection modes (no RoboShot, TIE*, Orth-Proj/Cali rows)"
     )
@@ -278,6 +283,18 @@ def main(argv=None):
         parser.error(f"--dataset {args.dataset} needs --root, the dataset folder or its parent")
     if any(k < 1 for k in args.k):
         parser.error(f"--k values must be >= 1; got {args.k}")
+    from skclip_sage.comparison import ResultsOverwriteError, check_results_folder
+
+    try:
+        # Before any work: the refusal must not come after the embedding.
+        check_results_folder(args.output, WRITER, force=args.force)
+    except ResultsOverwriteError as err:
+        writer = err.previous_writer or "an unknown command (no results.written-by file)"
+        log(
+            f"error: {', '.join(err.paths)} were written by {writer}, not by {WRITER}; refusing to overwrite "
+            "them. Choose another --output, or pass --force to overwrite them."
+        )
+        return 2
     args.output.mkdir(parents=True, exist_ok=True)
     if args.cache_dir is None and args.dataset is not None:
         args.cache_dir = args.output / "cache"
@@ -314,6 +331,8 @@ def main(argv=None):
             notes=problem["notes"],
             paper_numbers=lambda row: published_numbers(problem["dataset"], row["mode"], row["k"], model=paper_model),
             plot=not args.no_plot,
+            writer=WRITER,
+            force=args.force,
         )
     except ImportError as err:
         log(f"results.png not written: {err}")

@@ -8,7 +8,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skclip_sage import SageZeroShotClassifier
-from skclip_sage.comparison import ComparisonMethod, compare_methods, selection_methods, write_results
+from skclip_sage.comparison import (
+    WRITER_FILE,
+    ComparisonMethod,
+    ResultsOverwriteError,
+    check_results_folder,
+    compare_methods,
+    selection_methods,
+    single_template_methods,
+    write_results,
+)
 from skclip_sage.synthetic import make_spurious_benchmark
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -104,6 +113,9 @@ def test_methods_are_validated():
         ComparisonMethod("x", SageZeroShotClassifier(), fit_on="test")
     with pytest.raises(ValueError, match="must have fit and predict"):
         ComparisonMethod("x", object())
+    for template in (-1, 1.0, True, "0"):
+        with pytest.raises(ValueError, match="template must be None or a template's index"):
+            ComparisonMethod("single", SageZeroShotClassifier(), template=template)
     with pytest.raises(ValueError, match="at least one method"):
         compare_methods([], np.zeros((2, 2)), [0, 1], groups=[0, 1])
 
@@ -132,8 +144,11 @@ def test_write_results_puts_published_numbers_beside_their_rows(simulation, tmp_
         ("sage", "3", "", ""),
     ]
     assert {f"group_accuracy[{group}]" for group in range(4)} <= set(table[0])
+    # Columns no row fills are left out: no paper HM, no pretrained tag, no template columns.
+    assert not {"paper_HM", "pretrained", "template", "source", "dataset"} & set(table[0])
     markdown = (tmp_path / "out" / "results.md").read_text()
     assert "| sage | 1 |" in markdown and "a paper (approximate)." in markdown and "a note" in markdown
+    assert "| Mode | K | Avg | WGA | Gap | HM | Worst group | Paper Avg | Paper WGA |\n" in markdown
     assert (tmp_path / "out" / "results.png").read_bytes().startswith(PNG_SIGNATURE)
     with pytest.raises(ValueError, match="at least one row"):
         write_results(tmp_path, [], title="t", model="m")
@@ -174,3 +189,144 @@ def test_debias_methods_build_every_row_with_the_classifiers_model(simulation):
         debias_methods("ViT-B-32", class_names=["a", "b"], concepts="imagenet")
     with pytest.raises(ValueError, match="concepts lacks"):
         debias_methods("ViT-B-32", class_names=["a", "b"], concepts={"harmful": []})
+
+
+def pooled(simulation):
+    """The simulation's pool with a source per template: odd templates 'clean', even ones 'leaky'."""
+    return ["clean" if index % 2 else "leaky" for index in range(len(simulation.templates))]
+
+
+def test_single_template_methods_one_row_per_template_grouped_by_source(simulation):
+    sources = pooled(simulation)
+    methods = single_template_methods(
+        simulation.encoder,
+        class_names=simulation.class_names,
+        templates=simulation.templates,
+        template_sources=sources,
+        device="cpu",
+    )
+    assert [(method.name, method.k, method.template, method.source) for method in methods] == [
+        ("single", 1, index, sources[index]) for index in (0, 2, 4, 1, 3, 5)
+    ]
+    assert all(method.estimator.templates == [simulation.templates[method.template]] for method in methods)
+    plain = single_template_methods(
+        simulation.encoder, class_names=simulation.class_names, templates=["a {}.", "b {}."]
+    )
+    assert [(method.template, method.source) for method in plain] == [(0, None), (1, None)]
+    with pytest.raises(ValueError, match="template_sources has 2 entries but the pool has 6"):
+        single_template_methods(
+            "m", class_names=["a", "b"], templates=simulation.templates, template_sources=["x", "y"]
+        )
+    with pytest.raises(ValueError, match="non-empty string"):
+        single_template_methods("m", class_names=["a", "b"], templates=["a {}.", "b {}."], template_sources=["x", ""])
+
+
+def test_rows_carry_templates_subset_accuracies_and_selection_shares(simulation):
+    sources = pooled(simulation)
+    shared = {"class_names": simulation.class_names, "templates": simulation.templates, "device": "cpu"}
+    methods = single_template_methods(simulation.encoder, template_sources=sources, **shared)
+    methods += selection_methods(simulation.encoder, modes=("ensemble", "text", "sage"), k_values=(1, 3), **shared)
+    minority = np.isin(simulation.groups, [1, 2])
+    subsets = {"majority groups": ~minority, "minority groups": minority}
+    rows = compare_methods(
+        methods,
+        simulation.data,
+        simulation.target,
+        groups=simulation.groups,
+        subsets=subsets,
+        template_sources=sources,
+    )
+    by_template = {row["template"]: row for row in rows if row["template"] is not None}
+    assert by_template[3]["template_text"] == simulation.templates[3] and by_template[3]["source"] == "clean"
+    # Subset accuracy is the accuracy over the subset's images.
+    sage = classifier(simulation, selection="sage", k=1).fit(simulation.data, simulation.target)
+    y_pred = sage.predict(simulation.data)
+    (row,) = [row for row in rows if row["mode"] == "sage" and row["k"] == 1]
+    assert row["subsets"]["minority groups"] == pytest.approx(
+        100 * np.mean(y_pred[minority] == simulation.target[minority])
+    )
+    # Selection shares: the sources of the templates each image was classified with.
+    chosen = np.asarray(sources)[sage.selected_templates(simulation.data)[:, 0]]
+    (majority_shares, minority_shares) = row["selections"]
+    assert (minority_shares["subset"], minority_shares["n_images"]) == ("minority groups", int(minority.sum()))
+    assert minority_shares["shares"]["clean"] == pytest.approx(100 * np.mean(chosen[minority] == "clean"))
+    assert majority_shares["shares"]["leaky"] == pytest.approx(100 * np.mean(chosen[~minority] == "leaky"))
+    # Only per-image choices have shares: not single templates, the ensemble or text's one fixed set.
+    assert [row["mode"] for row in rows if row["selections"] is not None] == ["sage", "sage"]
+    with pytest.raises(ValueError, match="must be a boolean mask over the 300 evaluated images"):
+        compare_methods(methods[:1], simulation.data, simulation.target, groups=simulation.groups, subsets={"a": [1]})
+
+
+def test_selection_shares_need_one_source_per_template_of_the_pool(simulation):
+    methods = [ComparisonMethod("sage", classifier(simulation, selection="sage"))]
+    with pytest.raises(
+        ValueError, match="template_sources names 2 templates but the 'sage' classifier has a pool of 6"
+    ):
+        compare_methods(
+            methods, simulation.data, simulation.target, groups=simulation.groups, template_sources=["a", "b"]
+        )
+
+
+def test_write_results_with_templates_subsets_and_selections(simulation, tmp_path):
+    sources = pooled(simulation)
+    shared = {"class_names": simulation.class_names, "templates": simulation.templates, "device": "cpu"}
+    methods = single_template_methods(simulation.encoder, template_sources=sources, **shared)
+    methods += selection_methods(simulation.encoder, modes=("ensemble", "random", "sage"), k_values=(1, 2), **shared)
+    minority = np.isin(simulation.groups, [1, 2])
+    rows = compare_methods(
+        methods,
+        simulation.data,
+        simulation.target,
+        groups=simulation.groups,
+        subsets={"majority groups": ~minority, "minority groups": minority},
+        template_sources=sources,
+    )
+    written = write_results(tmp_path, rows, title="toy", model="sim", writer="a test")
+    assert [path.name for path in written] == ["results.csv", "results.md", "selections.csv", "results.png"]
+    with open(tmp_path / "results.csv", newline="", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert [line["template"] for line in table[:6]] == ["0", "2", "4", "1", "3", "5"]
+    assert table[0]["source"] == "leaky" and table[0]["template_text"] == simulation.templates[0]
+    assert table[6]["template"] == "" and table[6]["mode"] == "ensemble"
+    assert {"accuracy[majority groups]", "accuracy[minority groups]"} <= set(table[0])
+    assert not [column for column in table[0] if column.startswith("paper_")]
+    with open(tmp_path / "selections.csv", newline="", encoding="utf-8") as handle:
+        shares = list(csv.DictReader(handle))
+    assert list(shares[0]) == ["mode", "k", "subset", "n_images", "share[leaky]", "share[clean]"]
+    assert [(line["mode"], line["k"]) for line in shares] == [
+        (mode, k) for mode in ("random", "sage") for k in ("1", "2") for _ in range(2)
+    ]
+    for line in shares:
+        assert float(line["share[leaky]"]) + float(line["share[clean]"]) == pytest.approx(100.0, abs=0.02)
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| Mode | K | Template | Source | Avg | WGA | Majority groups | Minority groups | Gap | HM |" in markdown
+    assert f"| single | 1 | 3: {simulation.templates[3]} | clean |" in markdown
+    assert (
+        "Where the per-image selections took their templates from" in markdown
+        and "sage K=1 (majority groups: leaky " in markdown
+    )
+    assert (tmp_path / WRITER_FILE).read_text() == "a test\n"
+    # A later run without shares or plot leaves no file of this one behind.
+    write_results(tmp_path, rows[6:7], title="toy", model="sim", writer="a test", plot=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.csv", "results.md", WRITER_FILE]
+
+
+def test_results_of_another_writer_are_refused_unless_forced(simulation, tmp_path):
+    methods = [ComparisonMethod("sage", classifier(simulation, selection="sage"))]
+    rows = compare_methods(methods, simulation.data, simulation.target, groups=simulation.groups)
+    write_results(tmp_path, rows, title="toy", model="sim", writer="one command", plot=False)
+    before = (tmp_path / "results.md").read_text()
+    check_results_folder(tmp_path, "one command")  # its own results: rewritten freely
+    with pytest.raises(ResultsOverwriteError, match="written by one command, not another command") as error:
+        write_results(tmp_path, rows, title="changed", model="sim", writer="another command", plot=False)
+    assert [path.rsplit("/", 1)[-1] for path in error.value.paths] == ["results.md", "results.csv"]
+    assert (tmp_path / "results.md").read_text() == before
+    import pickle
+
+    assert pickle.loads(pickle.dumps(error.value)).paths == error.value.paths
+    write_results(tmp_path, rows, title="changed", model="sim", writer="another command", plot=False, force=True)
+    assert (tmp_path / WRITER_FILE).read_text() == "another command\n"
+    (tmp_path / WRITER_FILE).unlink()
+    with pytest.raises(ResultsOverwriteError, match="unknown command"):
+        check_results_folder(tmp_path, "another command")
+    check_results_folder(tmp_path / "new", "anyone")  # nothing there yet

@@ -48,7 +48,7 @@ DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 
 RUN_COMMAND = 'pip install -e ".[plot]" && skclip-sage demo --output results'
-SIMULATOR_COMMAND = "python benchmarks/reproduce_paper.py --simulate theory_holds --output results"
+SIMULATOR_COMMAND = "python benchmarks/reproduce_paper.py --simulate theory_holds --output results_simulation"
 TEST_COMMAND = 'pip install -e ".[dev]" && pytest'
 README_NO_RUN_MARKERS = ('pretrained="laion2b', "image_paths")
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dataset_fixtures import make_waterbirds
 
-from skclip_sage.comparison import DEBIAS_MODES, PAPER_MODES
+from skclip_sage.comparison import DEBIAS_MODES, PAPER_MODES, WRITER_FILE
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -69,7 +69,7 @@ def test_simulation_writes_table_csv_and_plot(reproduce_paper, tmp_path):
         average, worst = float(row["Avg"]), float(row["WGA"])
         assert 0 <= worst <= average <= 100
         assert float(row["Gap"]) == pytest.approx(average - worst, abs=0.011)
-        assert row["paper_WGA"] == ""  # the paper has no simulated numbers
+        assert not [column for column in row if column.startswith("paper_")]  # no simulated numbers: no columns
     # The regime's point shows in the table: SAGE (k=1) is confidently wrong.
     assert float(row_of(rows, "sage", 1)["WGA"]) < float(row_of(rows, "ensemble", 12)["WGA"]) - 30
     # K = n_templates is the ensemble exactly (not so for draws with replacement).
@@ -77,7 +77,8 @@ def test_simulation_writes_table_csv_and_plot(reproduce_paper, tmp_path):
     # RoboShot removes the background the vivid templates leak: stacked with SAGE it undoes the failure.
     assert float(row_of(rows, "roboshot+sage", 1)["WGA"]) > float(row_of(rows, "sage", 1)["WGA"]) + 30
     markdown = (tmp_path / "results.md").read_text()
-    assert "| Mode | K | Avg | WGA | Gap | HM | Worst group | Paper Avg | Paper WGA | Paper HM |" in markdown
+    assert "| Mode | K | Avg | WGA | Gap | HM | Worst group |\n" in markdown
+    assert (tmp_path / WRITER_FILE).read_text() == "benchmarks/reproduce_paper.py\n"
     assert "| sage | 1 |" in markdown and "confidently_wrong" in markdown
     assert (tmp_path / "results.png").read_bytes().startswith(PNG_SIGNATURE)
 
@@ -202,6 +203,26 @@ def test_runs_as_a_script_the_way_the_readme_says(tmp_path):
     markdown = (tmp_path / "results" / "results.md").read_text()
     for mode in (*PAPER_MODES, *DEBIAS_MODES):
         assert f"| {mode} |" in markdown, mode
+
+
+SMALL_SIMULATION = ["--simulate", "theory_holds", "--n-samples", "200", "--n-templates", "4", "--no-plot"]
+
+
+def test_refuses_results_the_demo_wrote_unless_forced(reproduce_paper, tmp_path, capsys):
+    for name in ("results.md", "results.csv", "results.png"):
+        (tmp_path / name).write_text(f"the demo's {name}")
+    (tmp_path / WRITER_FILE).write_text("skclip-sage demo\n")
+    assert reproduce_paper.main([*SMALL_SIMULATION, "--output", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "results.md" in error and "results.png" in error and "skclip-sage demo" in error and "--force" in error
+    assert (tmp_path / "results.md").read_text() == "the demo's results.md"
+    # --force overwrites them, and removes the demo's plot that this --no-plot run does not replace.
+    assert reproduce_paper.main([*SMALL_SIMULATION, "--output", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "results.md").read_text().startswith("# Selection and debiasing methods: simulation")
+    assert not (tmp_path / "results.png").exists()
+    assert (tmp_path / WRITER_FILE).read_text() == "benchmarks/reproduce_paper.py\n"
+    # Its own results it rewrites without --force.
+    assert reproduce_paper.main([*SMALL_SIMULATION, "--output", str(tmp_path)]) == 0
 
 
 def test_paper_numbers_examples(reproduce_paper):

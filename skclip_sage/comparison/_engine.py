@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.base import clone
 
 from ..metrics import robustness_report
+from ._selections import check_subsets, final_classifier, selection_shares
+from ._single_templates import check_template_sources
 
 __all__ = ["compare_methods"]
 
@@ -23,6 +25,8 @@ def compare_methods(
     weights=None,
     X_train=None,
     y_train=None,
+    subsets=None,
+    template_sources=None,
     log=None,
 ):
     """Fit and score every method on the same embeddings, one row of metrics each.
@@ -46,6 +50,16 @@ def compare_methods(
     X_train, y_train : array-like, default=None
         Training-split embeddings and labels for the methods with
         ``fit_on="train"``; their labels only name the classes.
+    subsets : dict of str to array-like of bool, default=None
+        Named subsets of the evaluated images (e.g. ``{"majority groups": mask,
+        "minority groups": ~mask}``): each row gets the accuracy over each
+        subset's images, and the selection shares are given per subset (all
+        images when None).
+    template_sources : sequence of str, default=None
+        The source of each template of the pool the selection rows use, in pool
+        order. Rows whose classifier chooses templates per image then get
+        ``selections``: per subset, the share of each source among the chosen
+        templates (see :func:`selection_shares`).
     log : callable, default=None
         Called with one line of progress per row.
 
@@ -54,8 +68,12 @@ def compare_methods(
     rows : list of dict
         Per method: ``mode`` (its name), ``k``, ``n_templates``, ``n_images``,
         ``fit_on``, ``description``, ``Avg``, ``WGA``, ``Gap``, ``HM`` (percent),
-        ``worst_group`` (a group name), ``groups`` (``{name: accuracy %}``) and
-        ``seconds``.
+        ``worst_group`` (a group name), ``groups`` (``{name: accuracy %}``),
+        ``template`` and ``source`` (of a single-template row; else None),
+        ``template_text`` (that template; else None), ``subsets``
+        (``{name: accuracy %}``, empty without ``subsets``), ``selections``
+        (list of ``{"subset", "n_images", "shares"}``, or None for rows that do
+        not choose per image or without ``template_sources``) and ``seconds``.
 
     Raises
     ------
@@ -88,6 +106,9 @@ def compare_methods(
     if X_train is not None and y_train is None:
         raise ValueError("compare_methods: X_train was given without y_train; pass both.")
     y = np.asarray(y)
+    named_subsets = check_subsets(subsets, len(y))
+    if template_sources is not None:
+        template_sources = check_template_sources(template_sources, None, "compare_methods")
     rows = []
     for method in methods:
         started = time.perf_counter()
@@ -95,25 +116,43 @@ def compare_methods(
         fitted = clone(method.estimator).fit(fit_X, fit_y)
         y_pred = fitted.predict(X)
         row = _row(method, fitted, y, y_pred, groups, group_names, average, weights)
+        row["subsets"] = {} if subsets is None else _subset_accuracies(y, y_pred, named_subsets)
+        row["selections"] = None
+        if template_sources is not None and method.template is None:
+            row["selections"] = selection_shares(fitted, X, template_sources, named_subsets)
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
         if log is not None:
-            log(
-                f"{method.name:>8} K={row['k']:<3d} Avg {row['Avg']:5.1f}  WGA {row['WGA']:5.1f}  "
-                f"({row['seconds']:.2f} s)"
-            )
+            label = method.name if method.template is None else f"{method.name} #{method.template}"
+            log(f"{label:>8} K={row['k']:<3d} Avg {row['Avg']:5.1f}  WGA {row['WGA']:5.1f}  ({row['seconds']:.2f} s)")
     return rows
+
+
+def _subset_accuracies(y, y_pred, subsets):
+    """Accuracy in percent over each subset's images (NaN for an empty subset)."""
+    correct = np.asarray(y_pred) == y
+    return {name: float(100 * correct[mask].mean()) if mask.any() else float("nan") for name, mask in subsets.items()}
+
+
+def _template_text(method, classifier):
+    """The text of a single-template row's template: its pool of one, or its index in a full pool."""
+    if method.template is None:
+        return None
+    texts = classifier.templates_
+    return texts[0] if len(texts) == 1 else texts[method.template]
 
 
 def _row(method, fitted, y, y_pred, groups, group_names, average, weights):
     report = robustness_report(y, y_pred, groups=groups, group_names=group_names, average=average, weights=weights)
     values = dict(zip(report["name"], (100 * report["value"]).tolist()))
     group_rows = [name for name, kind in zip(report["name"], report["kind"]) if kind == "group"]
-    # The classifier is the estimator itself or a pipeline's last step.
-    classifier = fitted.steps[-1][1] if hasattr(fitted, "steps") else fitted
+    classifier = final_classifier(fitted)
     return {
         "mode": method.name,
         "k": int(method.k),
+        "template": method.template,
+        "template_text": _template_text(method, classifier),
+        "source": method.source,
         "n_templates": len(getattr(classifier, "templates_", ())),
         "n_images": len(y),
         "fit_on": method.fit_on,

@@ -39,6 +39,12 @@ class ComparisonMethod:
         (TIE* estimates its scales there).
     description : str, default=""
         One line for the report's notes.
+    template : int, default=None
+        For a row that classifies with one template of a pool (see
+        :func:`single_template_methods`): that template's index in the pool.
+    source : str, default=None
+        Where that template comes from (e.g. the caption source it was written
+        for), for the report's ``source`` column.
 
     Examples
     --------
@@ -52,6 +58,8 @@ class ComparisonMethod:
     k: int = 1
     fit_on: str = "evaluation"
     description: str = ""
+    template: int | None = None
+    source: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -62,6 +70,12 @@ class ComparisonMethod:
             raise ValueError(
                 f"ComparisonMethod {self.name!r}: estimator must have fit and predict; got "
                 f"{type(self.estimator).__name__}."
+            )
+        valid_index = isinstance(self.template, int) and not isinstance(self.template, bool) and self.template >= 0
+        if self.template is not None and not valid_index:
+            raise ValueError(
+                f"ComparisonMethod {self.name!r}: template must be None or a template's index (an int >= 0); "
+                f"got {self.template!r}."
             )
 
 

@@ -1,18 +1,26 @@
-"""Write a comparison's rows as results.csv, results.md and results.png.
+"""Write a comparison's rows as results.csv, results.md, selections.csv and results.png.
 
 Each row (from :func:`~skclip_sage.comparison.compare_methods`) holds one method at
-one K with Avg, WGA, Gap and HM in percent. Published numbers, when a caller has
-them, go in adjacent columns (blank otherwise): ``paper_numbers(row)`` returns
-``{"Avg": ..., "WGA": ..., "HM": ..., "source": ...}`` with the metrics that exist.
+one K with Avg, WGA, Gap and HM in percent, and optionally the template and source of
+a single-template row, the accuracy over named subsets of the images and the
+sources a per-image selection drew from. Published numbers, when a caller has them,
+go in adjacent columns: ``paper_numbers(row)`` returns ``{"Avg": ..., "WGA": ...,
+"HM": ..., "source": ...}`` with the metrics that exist. A column no row fills is
+left out, so every column in the files says something.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
+import math
 from pathlib import Path
+
+from ._folder import check_results_folder, claim_results_folder
 
 __all__ = ["write_results"]
 
+LOGGER = logging.getLogger(__name__)
 AVERAGE_DESCRIPTIONS = {
     "weighted": "WILDS's adjusted average: group accuracies weighted by the training group counts",
     "plain": "plain accuracy over all images",
@@ -20,7 +28,7 @@ AVERAGE_DESCRIPTIONS = {
 }
 SUMMARY_COLUMNS = ("Avg", "WGA", "Gap", "HM")
 PAPER_COLUMNS = ("Avg", "WGA", "HM")
-FIXED_LINE_STYLES = ("--", ":", "-.")
+DEFAULT_WRITER = "skclip_sage.comparison.write_results"
 
 
 def write_results(
@@ -35,8 +43,10 @@ def write_results(
     notes=(),
     paper_numbers=None,
     plot=True,
+    writer=DEFAULT_WRITER,
+    force=False,
 ):
-    """Write ``results.csv``, ``results.md`` and (with ``plot``) ``results.png``.
+    """Write ``results.csv``, ``results.md``, ``selections.csv`` (when rows have shares) and ``results.png``.
 
     Parameters
     ----------
@@ -58,19 +68,31 @@ def write_results(
         Paragraphs added under the table.
     paper_numbers : callable, default=None
         ``paper_numbers(row) -> dict`` with the published ``"Avg"``, ``"WGA"``,
-        ``"HM"`` and ``"source"`` of that row, or ``{}``; None leaves the paper
-        columns blank.
+        ``"HM"`` and ``"source"`` of that row, or ``{}``; without any, the paper
+        columns are left out.
     plot : bool, default=True
         Also write ``results.png`` (needs matplotlib, the ``[plot]`` extra).
+    writer : str, default="skclip_sage.comparison.write_results"
+        Who writes, recorded in ``results.written-by``.
+    force : bool, default=False
+        Overwrite result files another writer left (see
+        :func:`check_results_folder`).
 
     Returns
     -------
     paths : list of pathlib.Path
-        The files written.
+        The files written. Result files of an earlier run that this one did not
+        write (``results.png`` under ``plot=False``, say) are removed.
+
+    Raises
+    ------
+    ResultsOverwriteError
+        ``output`` holds results another writer left and ``force`` is False.
     """
     if not rows:
         raise ValueError("write_results needs at least one row; got none.")
     output = Path(output)
+    check_results_folder(output, writer, force=force)
     output.mkdir(parents=True, exist_ok=True)
     published = [dict(paper_numbers(row)) if paper_numbers is not None else {} for row in rows]
     context = {
@@ -85,134 +107,160 @@ def write_results(
         _write_csv(output / "results.csv", rows, published, context),
         _write_markdown(output / "results.md", rows, published, context),
     ]
+    if any(row.get("selections") for row in rows):
+        written.append(_write_selections(output / "selections.csv", rows))
     if plot:
-        written.append(_write_plot(output / "results.png", rows, published, context))
+        from ._plot import plot_results
+
+        written.append(plot_results(output / "results.png", rows, published, context))
+    for path in claim_results_folder(output, writer, written):
+        LOGGER.info("removed %s, left by an earlier run and not written by this one", path)
     return written
 
 
 def _number(value, digits):
-    return "" if value is None else f"{value:.{digits}f}"
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _table(columns, rows):
+    """``(header, lines)`` from ``[(name, value_of_row)]``, leaving out the columns no row fills."""
+    cells = [[value(row) for _, value in columns] for row in rows]
+    kept = [index for index in range(len(columns)) if any(line[index] != "" for line in cells)]
+    return [columns[index][0] for index in kept], [[line[index] for index in kept] for line in cells]
+
+
+def _subset_names(rows):
+    return list(dict.fromkeys(name for row in rows for name in row.get("subsets", {})))
+
+
+def _template_cell(row):
+    if row.get("template") is None:
+        return ""
+    return f"{row['template']}: {row['template_text']}"
 
 
 def _write_csv(path, rows, published, context):
-    """One line per row: metrics, the paper's numbers and every group's accuracy."""
+    """One line per row: metrics, subsets, the paper's numbers and every group's accuracy."""
     group_names = list(rows[0]["groups"])
-    header = [
-        "dataset",
-        "model",
-        "pretrained",
-        "mode",
-        "k",
-        "n_templates",
-        "n_images",
-        "fit_on",
-        *SUMMARY_COLUMNS,
-        "worst_group",
-        *(f"paper_{name}" for name in PAPER_COLUMNS),
-        "paper_source",
-        *(f"group_accuracy[{name}]" for name in group_names),
+    pairs = list(zip(rows, published))
+    columns = [
+        ("dataset", lambda pair: context["dataset"]),
+        ("model", lambda pair: context["model"]),
+        ("pretrained", lambda pair: context["pretrained"] or ""),
+        ("mode", lambda pair: pair[0]["mode"]),
+        ("k", lambda pair: str(pair[0]["k"])),
+        ("template", lambda pair: "" if pair[0].get("template") is None else str(pair[0]["template"])),
+        ("template_text", lambda pair: pair[0].get("template_text") or ""),
+        ("source", lambda pair: pair[0].get("source") or ""),
+        ("n_templates", lambda pair: str(pair[0]["n_templates"])),
+        ("n_images", lambda pair: str(pair[0]["n_images"])),
+        ("fit_on", lambda pair: pair[0]["fit_on"]),
+        *((name, lambda pair, name=name: _number(pair[0][name], 2)) for name in SUMMARY_COLUMNS),
+        *(
+            (f"accuracy[{name}]", lambda pair, name=name: _number(pair[0]["subsets"].get(name), 2))
+            for name in _subset_names(rows)
+        ),
+        ("worst_group", lambda pair: pair[0]["worst_group"]),
+        *((f"paper_{name}", lambda pair, name=name: _number(pair[1].get(name), 1)) for name in PAPER_COLUMNS),
+        ("paper_source", lambda pair: pair[1].get("source", "")),
+        *(
+            (f"group_accuracy[{name}]", lambda pair, name=name: _number(pair[0]["groups"].get(name), 2))
+            for name in group_names
+        ),
     ]
+    header, lines = _table(columns, pairs)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        for row, paper in zip(rows, published):
-            writer.writerow(
-                [
-                    context["dataset"],
-                    context["model"],
-                    context["pretrained"] or "",
-                    row["mode"],
-                    row["k"],
-                    row["n_templates"],
-                    row["n_images"],
-                    row["fit_on"],
-                    *(_number(row[name], 2) for name in SUMMARY_COLUMNS),
-                    row["worst_group"],
-                    *(_number(paper.get(name), 1) for name in PAPER_COLUMNS),
-                    paper.get("source", ""),
-                    *(_number(row["groups"].get(name), 2) for name in group_names),
-                ]
-            )
+        writer.writerows(lines)
     return path
+
+
+def _write_selections(path, rows):
+    """One line per per-image row and subset: the share of each source among the chosen templates."""
+    sources = list(
+        dict.fromkeys(name for row in rows for entry in row.get("selections") or () for name in entry["shares"])
+    )
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mode", "k", "subset", "n_images", *(f"share[{name}]" for name in sources)])
+        for row in rows:
+            for entry in row.get("selections") or ():
+                shares = [_number(entry["shares"].get(name), 2) for name in sources]
+                writer.writerow([row["mode"], row["k"], entry["subset"], entry["n_images"], *shares])
+    return path
+
+
+def selections_sentence(rows):
+    """What the per-image selections drew from, at each such mode's smallest K, in one paragraph."""
+    chosen = {}
+    for row in rows:
+        if row.get("selections") and (row["mode"] not in chosen or row["k"] < chosen[row["mode"]]["k"]):
+            chosen[row["mode"]] = row
+    if not chosen:
+        return None
+    parts = []
+    for mode, row in chosen.items():
+        subsets = "; ".join(
+            f"{entry['subset']}: " + ", ".join(f"{name} {_number(share, 1)}" for name, share in entry["shares"].items())
+            for entry in row["selections"]
+        )
+        parts.append(f"{mode} K={row['k']} ({subsets})")
+    return (
+        "Where the per-image selections took their templates from (percent of the chosen templates by source; "
+        "for K = 1, the percent of the images; every mode and K in selections.csv): " + "; ".join(parts) + "."
+    )
 
 
 def _write_markdown(path, rows, published, context):
     """A readable table with the paper's numbers beside ours, and what the columns mean."""
     model = context["model"] + (f" ({context['pretrained']})" if context["pretrained"] else "")
     n_templates = max(row["n_templates"] for row in rows)
-    lines = [
+    pairs = list(zip(rows, published))
+    columns = [
+        ("Mode", lambda pair: pair[0]["mode"]),
+        ("K", lambda pair: str(pair[0]["k"])),
+        ("Template", lambda pair: _template_cell(pair[0]).replace("|", "\\|")),
+        ("Source", lambda pair: pair[0].get("source") or ""),
+        *((name, lambda pair, name=name: _number(pair[0][name], 1)) for name in ("Avg", "WGA")),
+        *(
+            (name[:1].upper() + name[1:], lambda pair, name=name: _number(pair[0]["subsets"].get(name), 1))
+            for name in _subset_names(rows)
+        ),
+        *((name, lambda pair, name=name: _number(pair[0][name], 1)) for name in ("Gap", "HM")),
+        ("Worst group", lambda pair: pair[0]["worst_group"]),
+        *((f"Paper {name}", lambda pair, name=name: _number(pair[1].get(name), 1)) for name in PAPER_COLUMNS),
+    ]
+    header, lines = _table(columns, pairs)
+    numeric = {"K", "Avg", "WGA", "Gap", "HM", *(name for name in header if name.startswith("Paper"))}
+    numeric.update(name[:1].upper() + name[1:] for name in _subset_names(rows))
+    lines_out = [
         f"# Selection and debiasing methods: {context['title']}",
         "",
         f"Model: {model}. Images: {rows[0]['n_images']}. Templates: {n_templates}. "
         f"Avg: {AVERAGE_DESCRIPTIONS[context['average']]}.",
         "",
-        "| Mode | K | Avg | WGA | Gap | HM | Worst group | Paper Avg | Paper WGA | Paper HM |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if name in numeric else "---" for name in header) + "|",
+        *("| " + " | ".join(line) + " |" for line in lines),
     ]
-    for row, paper in zip(rows, published):
-        lines.append(
-            f"| {row['mode']} | {row['k']} | "
-            + " | ".join(_number(row[name], 1) for name in SUMMARY_COLUMNS)
-            + f" | {row['worst_group']} | "
-            + " | ".join(_number(paper.get(name), 1) for name in PAPER_COLUMNS)
-            + " |"
-        )
     sources = sorted({paper.get("source") for paper in published} - {None})
     described = {row["mode"]: row["description"] for row in rows if row["description"]}
+    single = (
+        "single: the template in the Template column"
+        if any(row.get("template") is not None for row in rows)
+        else "single: template 0"
+    )
     notes = [
         "All numbers are percentages. WGA: accuracy of the worst group. Gap: Avg - WGA "
         "(lower is better). HM: harmonic mean of Avg and WGA. K: templates per image "
-        "(ensemble: all of them; single: template 0). Per-group accuracies are in results.csv.",
+        f"(ensemble: all of them; {single}). Per-group accuracies are in results.csv.",
         "Published numbers: " + ("; ".join(sources) + " (approximate)." if sources else "none for this setting."),
         *(f"{mode}: {text}" for mode, text in described.items()),
+        *filter(None, [selections_sentence(rows)]),
         *context["notes"],
     ]
     for note in notes:
-        lines += ["", note]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _write_plot(path, rows, published, context):
-    """WGA and Avg against K: a line per mode with several K, a constant for the others."""
-    from ..utils._optional import require_matplotlib
-
-    pyplot = require_matplotlib("write_results (results.png; or pass plot=False)")
-    modes = list(dict.fromkeys(row["mode"] for row in rows))
-    rows_of = {mode: [row for row in rows if row["mode"] == mode] for mode in modes}
-    k_values = sorted({row["k"] for mode in modes if len(rows_of[mode]) > 1 for row in rows_of[mode]})
-    k_values = k_values or sorted({row["k"] for row in rows})
-    figure, axes = pyplot.subplots(1, 2, figsize=(12, 4.6), sharex=True)
-    for axis, metric in zip(axes, ("WGA", "Avg")):
-        n_fixed = 0
-        for mode in modes:
-            mode_rows = rows_of[mode]
-            if len(mode_rows) > 1:
-                xs, ys = [row["k"] for row in mode_rows], [row[metric] for row in mode_rows]
-                axis.plot(xs, ys, "-", marker="o", label=mode)
-            else:
-                # One row (single, ensemble, a debiasing method): a constant across K.
-                style = FIXED_LINE_STYLES[n_fixed % len(FIXED_LINE_STYLES)]
-                n_fixed += 1
-                label = {"single": "single (template 0)", "ensemble": f"ensemble (K={mode_rows[0]['k']})"}
-                axis.plot(k_values, [mode_rows[0][metric]] * len(k_values), style, label=label.get(mode, mode))
-        points = [(row["k"], paper.get(metric)) for row, paper in zip(rows, published)]
-        points = [(k, value) for k, value in points if value is not None]
-        if points:
-            axis.plot(*zip(*points), "k*", markersize=11, label="published")
-        if len(k_values) > 1:
-            axis.set_xscale("log")
-        axis.set_xticks(k_values, [str(k) for k in k_values])
-        axis.minorticks_off()
-        axis.set_xlabel("K (templates per image)")
-        axis.set_ylabel(f"{metric} (%)")
-        axis.set_title(f"{'Worst-group' if metric == 'WGA' else 'Average'} accuracy")
-        axis.grid(alpha=0.3)
-    # One legend under both panels, where it cannot hide a line.
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
-    figure.suptitle(f"{context['title']}: {context['model']}", fontsize=10)
-    figure.tight_layout(rect=(0, 0.05 + 0.04 * ((len(labels) - 1) // 6), 1, 1))
-    figure.savefig(path, dpi=120)
-    pyplot.close(figure)
+        lines_out += ["", note]
+    Path(path).write_text("\n".join(lines_out) + "\n", encoding="utf-8")
     return path

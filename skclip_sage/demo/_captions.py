@@ -6,15 +6,17 @@ photographed on water, yet the caption says "a photo of a waterbird"), so contra
 training gives the class word's text embedding the attribute's direction too, and a
 minority image (a waterbird on land) sits closer to the other class's text.
 
-The coloured-digits captions reproduce that: each image's candidate captions are the
-twenty ``CAPTION_TEMPLATES``, which name the digit and never its colour, plus the
-two ``COLOUR_CAPTION_TEMPLATES``, which name both (the trainer draws one per image
-and epoch, so about 1 caption in 11 mentions the colour). Since 95 % of the training
-threes are red and 10 in 11 of their captions say only "three", the class word is the
-text tower's best explanation of "red", and "three" absorbs red. The rare colour
-mentions are there because web captions do name backgrounds now and then: they teach
-the text tower what "red" means, which the debiasing methods' attribute prompts
-("a red digit") rely on, without removing the bias.
+The coloured-digits captions reproduce that: an image's candidate captions are
+``CAPTION_TEMPLATES``, which name the digit and never its colour, plus the two
+``COLOUR_CAPTION_TEMPLATES``, which name both (the trainer draws one per image and
+epoch, so about 1 caption in 11 mentions the colour). Since most training threes are
+red and 10 in 11 of their captions say only "three", the class word is the text
+tower's best explanation of "red", and "three" absorbs red. The rare colour mentions
+are there because web captions do name backgrounds now and then: they teach the text
+tower what "red" means, which the debiasing methods' attribute prompts ("a red
+digit") rely on, without removing the bias. Which templates caption which images is
+the caption design's (``_design.py``): with two caption sources, a template also
+absorbs the colour statistics of the images its source captions.
 
 The demo evaluates with the same twenty templates, so every template is one the text
 tower has read, as CLIP's ImageNet templates resemble its web captions.

@@ -116,7 +116,7 @@ def _assign_rows(target, n_train, n_test, n_colours, majority_fraction, rng):
 
 
 def write_coloured_digits(
-    folder, *, n_train=1500, n_test=None, n_colours=2, majority_fraction=0.95, image_size=32, seed=0
+    folder, *, n_train=1500, n_test=None, n_colours=2, majority_fraction=0.8, image_size=32, seed=0
 ):
     """Write the coloured-digits benchmark (PNG images and manifests) to ``folder``.
 
@@ -135,9 +135,9 @@ def write_coloured_digits(
     n_colours : int, default=2
         Stroke colours, the first of ``COLOURS`` (2 to 10); digit ``d``'s
         own colour is colour ``d % n_colours``.
-    majority_fraction : float, default=0.95
-        Share of each class's training digits drawn in the class's own colour;
-        the others get another colour at random.
+    majority_fraction : float, default=0.8
+        Probability that a training digit is drawn in its class's own colour
+        (drawn per image); the others get another colour at random.
     image_size : int, default=32
         Side of the square images in pixels (the 8 x 8 digits are upscaled bicubically).
     seed : int, default=0

@@ -1,4 +1,4 @@
-"""The demo end to end: benchmark, tiny CLIP (trained once, then reused), embeddings, comparison.
+"""The demo end to end: benchmark, caption design, tiny CLIP (trained once, then reused), comparison.
 
 Everything lands in one output folder::
 
@@ -6,11 +6,12 @@ Everything lands in one output folder::
     output/model/             the trained model, a local-dir: folder (+ training.json, demo.json)
     output/cache/             image-embedding and text caches, so a rerun embeds nothing
     output/templates.txt      the 20 caption templates, for the CLI's --templates
-    output/results.{md,csv,png}
+    output/results.{md,csv,png}, output/selections.csv, output/results.written-by
 
 The model is reused when ``model/demo.json`` records the same recipe (benchmark
-arguments, model configuration, training arguments, captions and seed); anything
-else retrains it, so a reused model is always the one the arguments describe.
+arguments, caption design, model configuration, training arguments and seed);
+anything else retrains it, so a reused model is always the one the arguments
+describe, and a model trained for one design never serves another.
 """
 
 from __future__ import annotations
@@ -22,29 +23,32 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..comparison import DEBIAS_MODES, PAPER_MODES, compare_methods, debias_methods, selection_methods, write_results
-from ._captions import CAPTION_TEMPLATES, COLOUR_CAPTION_TEMPLATES, digit_captions
+from ..comparison import (
+    DEBIAS_MODES,
+    PAPER_MODES,
+    check_results_folder,
+    compare_methods,
+    debias_methods,
+    selection_methods,
+    single_template_methods,
+    write_results,
+)
+from ._captions import CAPTION_TEMPLATES
 from ._concepts import coloured_digits_concepts
+from ._design import caption_sources, design_captions, design_record, pool_sources
 from ._digits import DIGIT_NAMES, write_coloured_digits
-from ._report import demo_notes, group_share_accuracy
+from ._report import demo_notes
 from ._training import tiny_clip_config, train_tiny_clip
 
 __all__ = ["run_demo"]
 
 RECIPE_FILE = "demo.json"
 K_VALUES = (1, 3, 5, 10, 20)
+WRITER = "skclip-sage demo"
+"""How the demo signs the results folder (see :func:`skclip_sage.comparison.check_results_folder`)."""
 
 
-def _recipe(benchmark_settings, model_cfg, training):
-    return {
-        "benchmark": benchmark_settings,
-        "model_cfg": model_cfg,
-        "training": training,
-        "captions": [list(CAPTION_TEMPLATES), list(COLOUR_CAPTION_TEMPLATES)],
-    }
-
-
-def _trained_model(folder: Path, recipe, digits, log, verbose, num_threads):
+def _trained_model(folder: Path, recipe, digits, sources, log, verbose, num_threads):
     """The model for ``recipe``: the one in ``folder`` if it was trained so, else a new one."""
     record = folder / RECIPE_FILE
     weights = folder / "open_clip_model.safetensors"
@@ -53,18 +57,20 @@ def _trained_model(folder: Path, recipe, digits, log, verbose, num_threads):
     except (OSError, ValueError):
         stored = None
     if stored is not None and stored.get("recipe") == recipe and weights.is_file():
-        log(f"reusing the tiny CLIP in {folder} (trained with the same recipe and seed)")
+        log(f"reusing the tiny CLIP in {folder} (trained with the same recipe, design and seed)")
         return f"local-dir:{folder.resolve()}", stored["summary"], True
     train = digits.split == "train"
     log(f"training a tiny CLIP on {int(train.sum())} captioned images (a few minutes on 2 CPU cores)")
     colour_names = np.asarray(digits.colour_names)[digits.colour[train]]
+    captions = design_captions(digits.target[train], colour_names, sources, recipe["design"]["name"])
     model, summary = train_tiny_clip(
         digits.data[train],
-        digit_captions(digits.target[train], colour_names),
+        captions,
         folder,
         model_cfg=recipe["model_cfg"],
         num_threads=num_threads,
         verbose=verbose,
+        log=log,
         **recipe["training"],
     )
     log(str(summary))
@@ -77,30 +83,38 @@ def _trained_model(folder: Path, recipe, digits, log, verbose, num_threads):
 def run_demo(
     output="results",
     *,
+    design="sources",
     seed=0,
     epochs=60,
     n_train=1500,
     n_test=None,
     n_colours=2,
+    majority_fraction=0.8,
     model_cfg=None,
     batch_size=128,
     max_lr=1e-3,
     k_values=K_VALUES,
-    modes=PAPER_MODES,
+    modes=None,
     debias_modes=DEBIAS_MODES,
     plot=True,
-    num_threads=None,
+    num_threads="auto",
+    force=False,
     verbose=True,
     log=None,
 ):
-    """Write the coloured-digits benchmark, train (or reuse) a tiny CLIP, and compare the selection modes.
+    """Write the coloured-digits benchmark, train (or reuse) a tiny CLIP, and compare the methods on it.
 
     Parameters
     ----------
     output : path-like, default="results"
-        Folder for the benchmark, the model, the caches and ``results.{md,csv,png}``.
+        Folder for the benchmark, the model, the caches and the results.
+    design : {"sources", "uniform"}, default="sources"
+        The caption design (see :func:`caption_sources`): two caption sources
+        with different colour leakage, or the control, every template for every
+        training image.
     seed : int, default=0
-        Seeds the benchmark, the training and the random selection mode.
+        Seeds the benchmark, the caption sources, the training and the random
+        selection modes.
     epochs : int, default=60
         Training epochs.
     n_train : int, default=1500
@@ -109,6 +123,8 @@ def run_demo(
         Test digits, each drawn in every colour; None: every digit left.
     n_colours : int, default=2
         Stroke colours (digit ``d``'s own colour is colour ``d % n_colours``).
+    majority_fraction : float, default=0.8
+        Share of each digit's training images drawn in its own colour.
     model_cfg : dict, default=None
         open_clip configuration; default :func:`tiny_clip_config` ``()``.
     batch_size : int, default=128
@@ -117,18 +133,25 @@ def run_demo(
         Peak of the one-cycle learning rate.
     k_values : sequence of int, default=(1, 3, 5, 10, 20)
         Values of K for the modes that use it (the pool has 20 templates).
-    modes : sequence of str, default=PAPER_MODES
-        Selection modes to compare, as :func:`~skclip_sage.comparison.selection_methods`.
+    modes : sequence of str, default=None
+        Selection modes to compare, as :func:`~skclip_sage.comparison.selection_methods`;
+        None takes the comparison's default (``PAPER_MODES``), so a mode added there
+        appears here too. ``single`` becomes one row per template of the pool
+        (:func:`~skclip_sage.comparison.single_template_methods`), grouped by
+        caption source.
     debias_modes : sequence of str, default=DEBIAS_MODES
         Debiasing rows, as :func:`~skclip_sage.comparison.debias_methods`, with the
         texts of :func:`coloured_digits_concepts`; TIE* fits on the training split.
     plot : bool, default=True
         Also write ``results.png`` (needs matplotlib, the ``[plot]`` extra).
-    num_threads : int, default=None
+    num_threads : "auto", int or None, default="auto"
         torch threads while training (see :func:`train_tiny_clip`); not part of
         the recipe, so a model trained with another thread count is reused.
+    force : bool, default=False
+        Overwrite ``results.*`` in ``output`` that another command wrote (e.g.
+        ``benchmarks/reproduce_paper.py``); without it that is refused before any work.
     verbose : bool, default=True
-        Progress bars on stderr while training and embedding.
+        Progress bars on stderr (when it is a terminal) while training and embedding.
     log : callable, default=None
         Called with each line of progress (e.g. ``print``); None stays silent.
 
@@ -136,12 +159,19 @@ def run_demo(
     -------
     result : sklearn.utils.Bunch
         ``model`` (the ``"local-dir:..."`` string), ``templates`` (the path of
-        ``templates.txt``), ``model_reused`` (bool),
-        ``training`` (the one-line training summary), ``training_accuracy`` (zero-shot
-        ensemble accuracy on the training split, percent), ``rows`` (from
-        :func:`~skclip_sage.comparison.compare_methods`, each with ``majority`` and
-        ``minority`` accuracy added), ``written`` (the result files), ``benchmark``
-        (the :func:`load_coloured_digits` bunch) and ``seconds``.
+        ``templates.txt``), ``design``, ``caption_sources`` (``"A"`` or ``"B"`` per
+        training image), ``model_reused`` (bool), ``training`` (the one-line
+        training summary), ``training_accuracy`` (zero-shot ensemble accuracy on
+        the training split, percent), ``rows`` (from
+        :func:`~skclip_sage.comparison.compare_methods`, with ``subsets`` holding
+        the ``"majority groups"`` and ``"minority groups"`` accuracy), ``written``
+        (the result files), ``benchmark`` (the :func:`load_coloured_digits`
+        bunch) and ``seconds``.
+
+    Raises
+    ------
+    ResultsOverwriteError
+        ``output`` holds results another command wrote and ``force`` is False.
     """
     from .._classifier import SageZeroShotClassifier
     from .._embedder import ClipImageEmbedder
@@ -149,26 +179,31 @@ def run_demo(
     log = log or (lambda message: None)
     started = time.perf_counter()
     output = Path(output)
+    check_results_folder(output, WRITER, force=force)
+    record = design_record(design)
     model_cfg = tiny_clip_config() if model_cfg is None else model_cfg
-    image_size = model_cfg["vision_cfg"]["image_size"]
     digits = write_coloured_digits(
         output / "coloured_digits",
         n_train=n_train,
         n_test=n_test,
         n_colours=n_colours,
-        image_size=image_size,
+        majority_fraction=majority_fraction,
+        image_size=model_cfg["vision_cfg"]["image_size"],
         seed=seed,
     )
     log(f"benchmark in {digits.folder}: {digits.DESCR}")
+    train, test = digits.split == "train", digits.split == "test"
+    sources = caption_sources(
+        digits.target[train], digits.colour[train], digits.majority[train], n_colours=n_colours, seed=seed
+    )
     templates_file = output / "templates.txt"
     templates_file.write_text("\n".join(CAPTION_TEMPLATES) + "\n", encoding="utf-8")
     training = {"epochs": int(epochs), "batch_size": int(batch_size), "max_lr": float(max_lr), "seed": int(seed)}
-    recipe = _recipe(digits.settings, model_cfg, training)
-    model, summary, reused = _trained_model(output / "model", recipe, digits, log, verbose, num_threads)
+    recipe = {"benchmark": digits.settings, "design": record, "model_cfg": model_cfg, "training": training}
+    model, summary, reused = _trained_model(output / "model", recipe, digits, sources, log, verbose, num_threads)
 
     cache_dir = output / "cache"
     embedder = ClipImageEmbedder(model, pretrained=None, device="cpu", cache_dir=cache_dir, verbose=verbose)
-    train, test = digits.split == "train", digits.split == "test"
     X_train = embedder.fit(digits.data[train]).transform(digits.data[train])
     X_test = embedder.transform(digits.data[test])
     class_names = dict(enumerate(DIGIT_NAMES))
@@ -182,46 +217,59 @@ def run_demo(
     )
     log(f"zero-shot ensemble accuracy on the training split: {training_accuracy:.1f}%")
 
-    methods = selection_methods(
-        model, class_names=class_names, templates=templates, modes=modes, k_values=k_values, random_state=seed, **shared
+    modes = PAPER_MODES if modes is None else modes
+    template_sources = pool_sources(design)
+    methods = []
+    if "single" in modes:
+        methods += single_template_methods(
+            model, class_names=class_names, templates=templates, template_sources=template_sources, **shared
+        )
+    methods += selection_methods(
+        model,
+        class_names=class_names,
+        templates=templates,
+        modes=[mode for mode in modes if mode != "single"],
+        k_values=k_values,
+        random_state=seed,
+        **shared,
     )
     if debias_modes:
         concepts = coloured_digits_concepts(digits.colour_names)
         methods += debias_methods(
             model, class_names=class_names, concepts=concepts, templates=templates, modes=debias_modes, **shared
         )
+    majority = digits.majority[test]
     rows = compare_methods(
         methods,
         X_test,
         digits.target[test],
         groups=digits.groups[test],
         group_names=digits.group_names,
-        average="groups",
+        average="plain",
         X_train=X_train,
         y_train=digits.target[train],
+        subsets={"majority groups": majority, "minority groups": ~majority},
+        template_sources=template_sources,
         log=log,
     )
-    sizes = {
-        digits.group_names[group]: count for group, count in zip(*np.unique(digits.groups[test], return_counts=True))
-    }
-    majority_names = {digits.group_names[group] for group in np.unique(digits.groups[test & digits.majority])}
-    for row in rows:
-        row["majority"] = group_share_accuracy(row["groups"], sizes, majority_names)
-        row["minority"] = group_share_accuracy(row["groups"], sizes, set(sizes) - majority_names)
     written = write_results(
         output,
         rows,
-        title=f"coloured digits (test split, seed {seed})",
+        title=f"coloured digits, caption design '{design}' (test split, seed {seed})",
         model=f"tiny CLIP trained here ({output / 'model'})",
         dataset="coloured_digits",
-        average="groups",
-        notes=demo_notes(rows, digits, summary, training_accuracy, model_cfg),
+        average="plain",
+        notes=demo_notes(rows, digits, sources, design, summary, training_accuracy, model_cfg, output),
         plot=plot,
+        writer=WRITER,
+        force=force,
     )
     log("wrote " + ", ".join(str(path) for path in written))
     return Bunch(
         model=model,
         templates=str(templates_file),
+        design=design,
+        caption_sources=sources,
         model_reused=reused,
         training=summary,
         training_accuracy=training_accuracy,

@@ -17,9 +17,10 @@ much below the log of the repeats; that floor is expected, not a bug.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -27,8 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ._progress import EpochProgress
+from ._threads import fastest_thread_count, thread_candidates
+
 __all__ = ["TrainingSummary", "tiny_clip_config", "train_tiny_clip"]
 
+LOGGER = logging.getLogger(__name__)
 TRAINING_FILE = "training.json"
 
 
@@ -102,6 +107,8 @@ class TrainingSummary:
         Wall-clock training time (preprocessing included).
     losses : tuple of float
         Mean loss of each epoch.
+    num_threads : int, default=0
+        torch threads the training ran with (0: not recorded).
     """
 
     epochs: int
@@ -109,10 +116,12 @@ class TrainingSummary:
     final_loss: float
     seconds: float
     losses: tuple
+    num_threads: int = 0
 
     def __str__(self):
+        threads = f" with {self.num_threads} torch thread{'s' * (self.num_threads != 1)}" if self.num_threads else ""
         return (
-            f"trained {self.epochs} epochs on {self.n_images} images: "
+            f"trained {self.epochs} epochs on {self.n_images} images{threads}: "
             f"loss {self.losses[0]:.3f} -> {self.final_loss:.3f} in {self.seconds:.1f} s"
         )
 
@@ -129,14 +138,9 @@ def _check_training_arguments(image_paths, captions, epochs, batch_size, max_lr,
         raise ValueError(f"epochs must be >= 1 and batch_size >= 2; got epochs={epochs}, batch_size={batch_size}.")
     if not max_lr > 0:
         raise ValueError(f"max_lr must be positive; got {max_lr}.")
-    if num_threads is not None and num_threads < 1:
-        raise ValueError(f"num_threads must be None or >= 1; got {num_threads}.")
-
-
-def _progress(total, verbose):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="Training tiny CLIP", unit="epoch", disable=not verbose, file=sys.stderr)
+    valid_count = isinstance(num_threads, int) and not isinstance(num_threads, bool) and num_threads >= 1
+    if num_threads not in (None, "auto") and not valid_count:
+        raise ValueError(f"num_threads must be 'auto', None or an int >= 1; got {num_threads!r}.")
 
 
 def train_tiny_clip(
@@ -150,8 +154,9 @@ def train_tiny_clip(
     max_lr: float = 1e-3,
     weight_decay: float = 0.1,
     seed: int = 0,
-    num_threads: int | None = None,
+    num_threads="auto",
     verbose: bool = True,
+    log=None,
 ):
     """Train a tiny open_clip model with the contrastive loss and save it as a ``local-dir:`` folder.
 
@@ -178,19 +183,25 @@ def train_tiny_clip(
     seed : int, default=0
         Seeds the initial weights, the batch order and the caption draws; the same
         seed on the same machine and thread count gives the same weights.
-    num_threads : int, default=None
-        torch CPU threads while training (restored afterwards); None keeps
-        ``torch.get_num_threads()``. Models this small gain little from threads,
-        and on a busy machine one thread can be several times faster than two.
+    num_threads : "auto", int or None, default="auto"
+        torch CPU threads while training (restored afterwards). ``"auto"`` times
+        a few steps (on a throwaway copy of the model) with one thread and with
+        ``torch.get_num_threads()`` and keeps the faster: models this small gain
+        little from threads, and on a busy machine one thread can be several times
+        faster than two. None keeps ``torch.get_num_threads()``.
     verbose : bool, default=True
-        Show a progress bar on stderr.
+        Show a progress bar when stderr is a terminal.
+    log : callable, default=None
+        Called with each progress line: the thread choice and, when no progress
+        bar is shown, a line every few epochs (epoch, loss, time elapsed and
+        left). None sends them to the ``skclip_sage.demo`` logger.
 
     Returns
     -------
     model : str
         ``"local-dir:<folder>"``, ready to pass as ``model=`` anywhere.
     summary : TrainingSummary
-        Epochs, losses and seconds; ``str(summary)`` is a one-line report.
+        Epochs, losses, seconds and threads; ``str(summary)`` is a one-line report.
     """
     import open_clip
     import torch
@@ -199,6 +210,7 @@ def train_tiny_clip(
     from ..io import open_image
 
     _check_training_arguments(image_paths, captions, epochs, batch_size, max_lr, num_threads)
+    log = LOGGER.info if log is None else log
     model_cfg = tiny_clip_config() if model_cfg is None else model_cfg
     started = time.perf_counter()
     folder = Path(folder)
@@ -213,25 +225,58 @@ def train_tiny_clip(
     optimizer = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(pixels) / batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=epochs * steps_per_epoch)
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
+    threads_before = torch.get_num_threads()
+    timings = {}
+    if num_threads == "auto":
+        num_threads, timings = _timed_thread_count(model, pixels, captions, tokenizer, batch_size, max_lr, log)
+    num_threads = threads_before if num_threads is None else num_threads
+    torch.set_num_threads(num_threads)
     try:
         losses = _train_epochs(
-            model, pixels, captions, tokenizer, optimizer, scheduler, epochs, batch_size, seed, verbose
+            model, pixels, captions, tokenizer, optimizer, scheduler, epochs, batch_size, seed, verbose, log
         )
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads_before)
     model.eval()
     save_local_dir(folder, model, model_cfg)
-    summary = TrainingSummary(epochs, len(pixels), losses[-1], round(time.perf_counter() - started, 2), tuple(losses))
+    seconds = round(time.perf_counter() - started, 2)
+    summary = TrainingSummary(epochs, len(pixels), losses[-1], seconds, tuple(losses), num_threads)
     record = {"model_cfg": model_cfg, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr}
     record.update(weight_decay=weight_decay, seed=seed, summary=asdict(summary))
+    record["thread_timings"] = {str(threads): seconds for threads, seconds in timings.items()}
     (folder / TRAINING_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return model_string, summary
 
 
-def _train_epochs(model, pixels, captions, tokenizer, optimizer, scheduler, epochs, batch_size, seed, verbose):
+def _timed_thread_count(model, pixels, captions, tokenizer, batch_size, max_lr, log):
+    """The faster of 1 and N torch threads for this model and batch, timed on a throwaway copy."""
+    import open_clip
+    import torch
+
+    candidates = thread_candidates()
+    if len(candidates) == 1:
+        log("training with 1 torch thread (the only one torch has)")
+        return 1, {}
+    batch = torch.arange(min(batch_size, len(pixels)))
+    images, tokens = pixels[batch], tokenizer([captions[index][0] for index in batch.tolist()])
+    loss_function = open_clip.ClipLoss()
+
+    def make_trial():
+        trial = copy.deepcopy(model)
+        optimizer = torch.optim.AdamW(trial.parameters(), lr=max_lr)
+        return lambda: _step(trial, loss_function, optimizer, images, tokens)
+
+    # The copies draw no random numbers, but keep the global generator as it was anyway.
+    with torch.random.fork_rng(devices=[]):
+        chosen, timings = fastest_thread_count(make_trial, candidates)
+    measured = ", ".join(
+        f"{threads} thread{'s' * (threads != 1)} {seconds:.3f} s" for threads, seconds in timings.items()
+    )
+    log(f"torch threads: timed a training step with {measured}; training with {chosen}")
+    return chosen, timings
+
+
+def _train_epochs(model, pixels, captions, tokenizer, optimizer, scheduler, epochs, batch_size, seed, verbose, log):
     """The training loop; returns the mean loss of each epoch."""
     import open_clip
     import torch
@@ -242,8 +287,9 @@ def _train_epochs(model, pixels, captions, tokenizer, optimizer, scheduler, epoc
     n_images = len(pixels)
     losses = []
     model.train()
-    with _progress(epochs, verbose) as progress:
-        for _ in range(epochs):
+    progress = EpochProgress(epochs, verbose, log)
+    try:
+        for epoch in range(1, epochs + 1):
             order = torch.randperm(n_images, generator=generator)
             chosen = [options[rng.integers(len(options))] for options in captions]
             tokens = tokenizer(chosen)
@@ -255,8 +301,9 @@ def _train_epochs(model, pixels, captions, tokenizer, optimizer, scheduler, epoc
                 # Stepped even for a skipped batch, so the schedule ends where it was planned.
                 scheduler.step()
             losses.append(float(np.mean(epoch_losses)))
-            progress.set_postfix(loss=f"{losses[-1]:.3f}")
-            progress.update()
+            progress.update(epoch, losses[-1])
+    finally:
+        progress.close()
     return losses
 
 
