@@ -669,6 +669,11 @@ def test_a_cache_that_cannot_be_written_warns_once_and_keeps_every_embedding(
 
 INTERRUPTIBLE_EMBED = """
 import os, signal, sys
+
+# A job started in the background by a non-interactive shell (as CI may run the tests)
+# inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: restore what
+# an interactive `skclip-sage embed` gets, or the SIGINT case waits for ever.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from skclip_sage.encoders import OpenClipEncoder
 
 encode_images = OpenClipEncoder.encode_images
