@@ -96,7 +96,14 @@ def run(command: list[str]) -> float:
 def interrupted_run(command, cache_dir: Path, entries_wanted: int, signal_number) -> tuple[int, float]:
     """Run ``command`` until the cache holds ``entries_wanted`` entries, signal it; (exit code, seconds)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A benchmark started in the background inherits SIGINT ignored; the child gets the
+    # default back, so Python in it raises KeyboardInterrupt as in an interactive run.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     while len(cache_entries(cache_dir)) < entries_wanted:
         if process.poll() is not None:
             raise RuntimeError(f"the run ended before the signal: {process.communicate()[1].decode()[-2000:]}")
