@@ -246,11 +246,7 @@ def autoclip_scores(similarities: Array, beta: float = 0.85) -> Array:
     scores : array of shape (n, C)
         ``sum_t w_t S[c, t]``, on the cosine scale.
     """
-    by_class = _class_major(similarities)
-    gradient = autoclip_gradient(by_class)
-    alpha = arrays.as_values(autoclip_step_sizes(gradient, beta)[:, None], like=gradient)
-    weights = arrays.softmax(alpha * gradient, axis=1)
-    return arrays.batched_matvec(by_class, weights)
+    return arrays.batched_matvec(_class_major(similarities), autoclip_weights(similarities, beta))
 
 
 def _class_major(similarities: Array) -> Array:
