@@ -103,33 +103,28 @@ def score_embeddings(
     method = SELECTION_METHODS.get(selection)
     if method is None:
         raise ValueError(f"selection={selection!r} is not a selection method; choose one of {SELECTIONS}.")
-    if method.scoring is not None:
-        scoring = method.scoring(bank, dict(options or {}))
-        if fixed_templates is None:
-            fixed_templates = method.choose(bank, k, n_images, None)
-        selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
-        if scoring.head is not None:
-            # Linear in each row: score the rows as they come, then divide by their norms.
-            scores = embeddings @ scoring.head.T
-        else:
-            # Not linear: the aggregator must see cosines, so each chunk is normalised first.
-            scores = aggregate_in_chunks(embeddings, bank, scoring.aggregate, norms=norms)
-            return arrays.to_numpy(scores), selected
-        return arrays.to_numpy(scores / norms[:, None]), selected
     if method.per_image:
         chooser = method.choose(bank, k, n_images, _generator(random_state))
         scores, selected = score_in_chunks(embeddings, bank, chooser)
         if method.ensemble_at_full_k and k == n_templates:
             # Every template is kept, whatever the order: exactly the prompt ensemble.
             scores = embeddings @ fixed_prototypes(bank, np.arange(n_templates)).T
+        return arrays.to_numpy(scores / norms[:, None]), np.array(arrays.to_numpy(selected))
+    # One template set for every image (a fixed choice, or the pool an aggregation weighs):
+    # its indices as a broadcast view, since a copy would allocate n x K indices nobody asked for.
+    if fixed_templates is None:
+        fixed_templates = method.choose(bank, k, n_images, None)
+    selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
+    if method.scoring is None:
+        head = fixed_prototypes(bank, fixed_templates)
     else:
-        if fixed_templates is None:
-            fixed_templates = method.choose(bank, k, n_images, None)
-        scores = embeddings @ fixed_prototypes(bank, fixed_templates).T
-        # A broadcast view: copying it would allocate n x K indices nobody asked for.
-        selected = np.broadcast_to(np.asarray(fixed_templates), (n_images, len(fixed_templates)))
-        return arrays.to_numpy(scores / norms[:, None]), selected
-    return arrays.to_numpy(scores / norms[:, None]), np.array(arrays.to_numpy(selected))
+        scoring = method.scoring(bank, dict(options or {}))
+        if scoring.aggregate is not None:
+            # Not linear: the aggregator must see cosines, so each chunk is normalised first.
+            return arrays.to_numpy(aggregate_in_chunks(embeddings, bank, scoring.aggregate, norms=norms)), selected
+        head = scoring.head
+    # Linear in each row: score the rows as they come, then divide by their norms.
+    return arrays.to_numpy((embeddings @ head.T) / norms[:, None]), selected
 
 
 def _generator(random_state):
