@@ -24,9 +24,6 @@ from ._errors import InputError, UsageError
 
 TABLE_FORMATS = (".csv", ".parquet", ".json", ".jsonl")
 STDOUT = (None, "-")
-# The model-string forms whose files are on this machine (spelled as in skclip_sage.encoders,
-# not imported from there: that package imports torch).
-MODEL_FOLDER_PREFIXES = ("local-dir:", "transformers:")
 
 
 def output_format(path, option, formats=TABLE_FORMATS):
@@ -86,17 +83,14 @@ def model_input_files(model, pretrained):
     -------
     files : list of str
     """
-    files = []
-    for prefix in MODEL_FOLDER_PREFIXES:
-        if model.startswith(prefix):
-            folder = os.path.expanduser(model[len(prefix) :])
-            if os.path.isdir(folder):
-                for directory, _, names in os.walk(folder):
-                    files.extend(os.path.join(directory, name) for name in names)
-    if not model.startswith(("local-dir:", "hf-hub:", "transformers:")) and pretrained is not None:
-        if os.path.isfile(os.path.expanduser(pretrained)):
-            files.append(os.path.expanduser(pretrained))
-    return files
+    from ..encoders import model_location
+
+    location = model_location(model, pretrained)
+    if location is None:
+        return []
+    if not os.path.isdir(location):
+        return [location]
+    return [os.path.join(directory, name) for directory, _, names in os.walk(location) for name in names]
 
 
 def _identity(path):

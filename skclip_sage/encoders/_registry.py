@@ -136,18 +136,38 @@ def absolute_model(model: str) -> str:
     return scheme + os.path.abspath(rest) if names_a_folder else model
 
 
-def _files_fingerprint(model: str, pretrained) -> str | None:
-    """A fingerprint of the files ``model`` loads from this machine, or None (names, hub ids).
+def model_location(model: str, pretrained=None) -> str | None:
+    """The folder or checkpoint file on this machine that ``model`` loads its weights from, or None.
 
-    Part of the loaded-model key: replacing a folder's weights or editing its
-    configuration in the same process loads the model again.
+    A ``local-dir:`` or ``transformers:`` folder (made absolute), or a checkpoint file
+    given as ``pretrained`` with an open_clip name; None for weights tags, hub ids and
+    anything that does not exist here. Loaded models are keyed on its fingerprint, and
+    the command line refuses to write over its files.
+
+    Parameters
+    ----------
+    model : str
+        A model string.
+    pretrained : str, path-like or None, default=None
+        Ignored by the schemes whose string carries the weights.
+
+    Returns
+    -------
+    location : str or None
+
+    Examples
+    --------
+    >>> model_location("ViT-B-32", "laion2b_s34b_b79k") is None  # a tag: the weights live in a cache
+    True
     """
+    model = absolute_model(model)
     scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
     if scheme is not None:
         folder = model[len(scheme) :]
-        return folder_fingerprint(folder) if os.path.isdir(folder) else None
-    if pretrained and os.path.isfile(pretrained):
-        return file_fingerprint(pretrained)
+        return folder if os.path.isdir(folder) else None
+    if pretrained and not backend_for(model).ignores_pretrained:
+        checkpoint = os.path.expanduser(os.fspath(pretrained))
+        return checkpoint if os.path.isfile(checkpoint) else None
     return None
 
 
@@ -199,7 +219,11 @@ def load_encoder(
     if backend.ignores_pretrained:
         pretrained = None
     key = (model, pretrained, str(resolved), None if cache_dir is None else str(cache_dir))
-    fingerprint = _files_fingerprint(model, pretrained)
+    # Replacing a folder's weights or editing its configuration in a running process loads it again.
+    location = model_location(model, pretrained)
+    fingerprint = None
+    if location is not None:
+        fingerprint = folder_fingerprint(location) if os.path.isdir(location) else file_fingerprint(location)
     with _LOCK:
         stored = _LOADED.get(key)
         if stored is None or stored[0] != fingerprint:
