@@ -503,9 +503,10 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     def _load_encoder(self):
         """The text encoder for ``model`` (a seam for tests: called after ``n_features_in_`` is set)."""
-        model = getattr(self, "resolved_model_", self.model) if isinstance(self.model, str) else self.model
+        # Only fit loads it, in the directory resolved_model_ was just resolved against: load_encoder
+        # resolves a relative folder the same way.
         return load_encoder(
-            model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
+            self.model, self.pretrained, device=self.device, precision=self.precision, cache_dir=self.cache_dir
         )
 
     def decision_function(self, X):
