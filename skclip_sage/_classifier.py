@@ -71,9 +71,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
           being its sorted keys whatever subset of them ``y`` holds (so every
           cross-validation fold has the same columns); a label in ``y`` that the
           dict does not name is an error.
-        - a list with ``y``: one entry (a text or a list of texts) per label, in
-          sorted label order.
         - a list of str without ``y``: the names are the labels.
+        - a list with ``y``: string labels that are among the names pair by
+          value (the names are the labels, as without ``y``); integer labels in
+          ``0..C-1`` pair by position, label ``i`` taking item ``i`` (a text or a
+          list of texts). Either way the list defines all ``C`` classes. Any other
+          labels (strings that are not the names, other numbers, booleans) are
+          refused in ``fit`` with the dict to write instead.
         - None: each label of ``y`` is its own text.
     text_debias : OrthogonalCalibration, default=None
         A text-side debiasing (:class:`~skclip_sage.debias.OrthogonalCalibration`:
@@ -324,8 +328,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             weights from these unlabelled rows and so needs them.
         y : array-like of shape (n_samples,), default=None
             Labels; only the set of classes is used. Required when
-            ``class_names`` is None or a list of names aligned with the labels; with a
-            dict ``class_names`` every label must be one of its keys.
+            ``class_names`` is None; with a dict ``class_names`` every label must be
+            one of its keys, with a list one of its names (or an integer index into it).
 
         Returns
         -------

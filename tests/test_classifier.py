@@ -231,7 +231,8 @@ def test_integer_labels_with_class_names_as_a_list_or_a_dict():
     [
         ({"bird": "landbird", "cat": "cat"}, r"y holds label\(s\) \['fish', 'tree'\] that class_names does not name"),
         (["landbird", "goldfish"], "has 2 names but y has 3 classes"),
-        (["landbird", "", "oak"], r"Class name 'fish' \(at position 1\) is ''"),
+        # issue 21 section 1: a list is checked at its own positions (string labels pair by value, not position)
+        (["landbird", "", "oak"], r"Class name at position 1 is ''"),
         ({"bird": "landbird", "fish": "  ", "tree": "oak"}, r"Class name 'fish' \(at position 1\) is '  '"),
     ],
 )
