@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 
 from .encoders import PRECISIONS, absolute_model, compute_device, load_encoder
 from .exceptions import NotFittedError
+from .metrics import missing_as_wrong
 from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
     SELECTION_METHODS,
@@ -33,6 +34,8 @@ from .selection import (
     zpe_template_scores,
 )
 from .utils._nan_rows import ON_NAN, finite_rows, scatter_rows
+
+PERCEPTION_MIN_TEMPERATURE = 1e-30
 
 
 class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
@@ -121,7 +124,10 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     perception_temperature : float, default=1.0
         ``selection="perception"``: temperature ``tau > 0`` of the attribute
         posterior ``P(z|x)``, proportional to ``sum_y exp(f(y, z) / tau)``; the
-        official scripts sweep 0.5 to 10. Read at prediction time.
+        official scripts sweep 0.5 to 10. At least ``1e-30`` (below that the
+        tempered float32 logits overflow; ``P(z|x)`` is already one-hot long
+        before), so the probabilities stay finite for a logit scale up to ``1e8``.
+        Read at prediction time.
     zpe_threshold : float, default=None
         ``selection="zpe"``: None weights every template by the softmax of its
         score; a float keeps only the templates whose robust z-score
@@ -172,7 +178,13 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     nan_label : object, default=None
         What :meth:`predict` gives a NaN row under ``on_nan="propagate"``; None
         picks by the labels' type: NaN for float labels, -1 for integers, ``""``
-        for strings, None otherwise. It must not be one of the classes.
+        for strings, None otherwise. Under ``on_nan="propagate"``, ``fit`` refuses
+        one that is a class, or one that does not fit the classes' type (e.g.
+        ``"unknown"`` for integer labels, which would turn every prediction into a
+        string), so predictions keep their dtype; boolean, unsigned and object
+        labels have no spare value of their type, so there the predictions become
+        an object array when a row is NaN. :meth:`score` and the group scorers
+        count a ``nan_label`` prediction as wrong.
 
     Attributes
     ----------
@@ -246,7 +258,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         "pool_size": [Interval(Integral, 1, None, closed="left"), None],
         "pool_by": [StrOptions({"text", "zpe"})],
         "autoclip_beta": [Interval(Real, 0, 1, closed="both")],
-        "perception_temperature": [Interval(Real, 0, None, closed="neither")],
+        # Below 1e-30 the logits over tau overflow float32 (NaN probabilities); tau -> 0 is already argmax.
+        "perception_temperature": [Interval(Real, PERCEPTION_MIN_TEMPERATURE, None, closed="left")],
         "zpe_threshold": [Interval(Real, None, None, closed="neither"), None],
         "zpe_reference": ["array-like", None],
         "temperature": [Interval(Real, 1e-300, None, closed="left"), None],
@@ -413,6 +426,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.templates_ = templates
         self.text_embeddings_ = bank
         self.logit_scale_ = float(encoder.logit_scale)
+        if self.on_nan == "propagate":
+            self._nan_label()  # at fit, not at the first NaN row
         self.random_seed_ = _seed_of(self.random_state)
         self._fitted_for = [self.selection, self.k]  # what selected_templates_ was chosen for
         if not method.per_image:
@@ -487,12 +502,30 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
             finite = finite_rows(
                 row_scaling(X).non_finite, len(X), on_nan=self.on_nan, owner=type(self).__name__, method="fit"
             )
+            if finite is not None and not len(finite) and self._learns_from_images():
+                raise ValueError(
+                    f"All {len(X)} rows of X hold NaN or infinity, and {self._learner()} learns its template "
+                    "weights from the finite rows of X given to fit (on_nan='propagate' leaves the others out): "
+                    "pass image embeddings of which at least one is finite."
+                )
             X = X if finite is None else X[finite]
         if y is None:
             return X, None
         labels = sorted_labels(y)  # before sklearn's check: None or mixed types get a clear message
         check_classification_targets(y)
         return X, labels
+
+    def _learns_from_images(self):
+        method = SELECTION_METHODS.get(self.selection)
+        return (method is not None and method.learns_from_images) or (
+            self.pool_by == "zpe" and self.pool_size is not None
+        )
+
+    def _learner(self):
+        method = SELECTION_METHODS.get(self.selection)
+        if method is not None and method.learns_from_images:
+            return f"selection={self.selection!r}"
+        return "pool_by='zpe'"
 
     def _encoder_width(self, encoder, width):
         """``n_features_in_`` without an X: the encoder's ``embedding_dim``, which its texts must have."""
@@ -562,6 +595,32 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         """
         scores, _ = self._score(X, "predict")
         return self._labels(np.argmax(np.nan_to_num(scores, nan=0.0), axis=1), scores)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        A NaN row's ``nan_label`` prediction (``on_nan="propagate"``) counts as
+        wrong for every label type (NaN and None included, which scikit-learn's
+        ``accuracy_score`` refuses), so a search over a propagating pipeline
+        scores its candidates (:func:`~skclip_sage.metrics.missing_as_wrong`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Image embeddings.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        from sklearn.metrics import accuracy_score
+
+        y = column_or_1d(y)
+        return float(accuracy_score(y, missing_as_wrong(y, self.predict(X)), sample_weight=sample_weight))
 
     def predict_top_k(self, X, top_k):
         """The ``top_k`` most probable classes of each image, best first, with their probabilities.
@@ -657,14 +716,20 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         return labels
 
     def _nan_label(self):
-        if self.nan_label is not None:
-            label = self.nan_label
-        else:
-            label = {"f": np.nan, "i": -1, "U": "", "S": b""}.get(self.classes_.dtype.kind)
+        """The label of a NaN row, checked: not a class, and of the classes' type where it has a spare value."""
+        kind = self.classes_.dtype.kind
+        default = {"f": np.nan, "i": -1, "U": "", "S": b""}.get(kind)
+        label = default if self.nan_label is None else self.nan_label
         if label is not None and label == label and np.isin(np.asarray([label], dtype=object), self.classes_).any():
             raise ValueError(
                 f"nan_label={label!r} is one of the classes {self.classes_.tolist()}, so a NaN row would read as "
                 "a prediction; pass SageZeroShotClassifier(nan_label=...) a value that is not a class."
+            )
+        if default is not None and not _same_kind(self.classes_.dtype, label):
+            raise ValueError(
+                f"nan_label={label!r} ({type(label).__name__}) does not fit the classes' type ({self.classes_.dtype}: "
+                f"{self.classes_.tolist()[:5]}): predict would turn every label into {type(label).__name__}. Pass a "
+                f"nan_label of the classes' type that is not a class, e.g. the default nan_label=None ({default!r})."
             )
         return label
 
@@ -755,6 +820,14 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         method = SELECTION_METHODS.get(self.selection)  # tags may be read before fit validates
         tags.non_deterministic = method is not None and method.random and self.random_state is None
         return tags
+
+
+def _same_kind(dtype, label) -> bool:
+    """Whether ``label`` joins an array of ``dtype`` without changing its kind (int stays int, str stays str)."""
+    if isinstance(label, (bool, np.bool_)):
+        return False  # a bool would be stored as 0/1 among numbers
+    types = {"i": (Integral,), "f": (Real,), "U": (str,), "S": (bytes,)}[dtype.kind]
+    return isinstance(label, types)
 
 
 def _refuse_images(X, method):
