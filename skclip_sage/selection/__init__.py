@@ -10,6 +10,7 @@ score average WaffleCLIP uses) are one table, ``SELECTION_METHODS``.
 from ._aggregation import Scoring, aggregate_in_chunks, mean_similarity_head, weighted_similarity_head
 from ._autoclip import autoclip_scores, autoclip_step_sizes, autoclip_weights
 from ._baselines import random_template_indices, text_selected_templates, worst_class_pair_similarity
+from ._chunks import score_in_chunks, template_similarities
 from ._methods import (
     SELECTION_METHODS,
     SELECTIONS,
@@ -21,7 +22,7 @@ from ._methods import (
 from ._norms import RowScaling, row_scaling
 from ._perception import perception_log_probabilities, perception_scores
 from ._prototypes import class_gram_matrices, fixed_prototypes, l2_normalize, prototype_scores
-from ._sage import sage_scores, score_in_chunks, template_separation, template_similarities
+from ._sage import sage_scores, template_separation
 from ._scoring import score_embeddings, softmax
 from ._top_k import top_k_templates
 from ._zpe import zpe_keep, zpe_template_scores, zpe_weights

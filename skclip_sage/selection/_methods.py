@@ -27,8 +27,9 @@ import numpy as np
 from ._aggregation import Scoring, mean_similarity_head, weighted_similarity_head
 from ._autoclip import autoclip_scores
 from ._baselines import random_chooser, random_template_indices, text_selected_templates
+from ._chunks import duplicate_template_map
 from ._perception import perception_scores
-from ._sage import duplicate_template_map, sage_chooser
+from ._sage import sage_chooser
 from ._zpe import zpe_keep, zpe_template_scores, zpe_weights
 
 __all__ = [
