@@ -29,6 +29,7 @@ from skclip_sage.exceptions import (
     ZeroNormEmbeddingWarning,
 )
 from skclip_sage.prompts._text_bank import clear_text_bank_cache
+from skclip_sage.selection import FittedSelection
 from skclip_sage.selection._sage import fixed_prototypes, l2_normalize, sage_scores
 from skclip_sage.selection._scoring import softmax
 
@@ -396,7 +397,9 @@ def test_pickle_and_joblib_round_trip_without_torch(tiny_model):
     buffer.seek(0)
     np.testing.assert_array_equal(joblib.load(buffer).predict_proba(X), expected)
     state = clf.__getstate__()
-    assert all(isinstance(value, (str, int, float, bool, list, np.ndarray, type(None))) for value in state.values())
+    # Issue 22: what fit learned for the selection is one FittedSelection (plain arrays and tuples inside).
+    plain = (str, int, float, bool, list, np.ndarray, type(None), FittedSelection)
+    assert all(isinstance(value, plain) for value in state.values())
 
 
 @no_cuda

@@ -15,11 +15,11 @@ from sklearn import config_context
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import InvalidParameterError
 
 from skclip_sage import SageZeroShotClassifier
 from skclip_sage.exceptions import NonFiniteRowsWarning
 from skclip_sage.metrics import make_group_scorer, missing_as_wrong, worst_group_accuracy
+from skclip_sage.selection import PerceptionCLIP
 
 WIDTH = 16
 TEMPLATES = ["a photo of a {}.", "a drawing of a {}.", "art of the {}."]
@@ -94,11 +94,13 @@ def test_perception_temperature_is_bounded_and_finite_at_the_bound():
     X, _, _ = data([0, 1])
     X = X[np.isfinite(X).all(axis=1)]
     for tiny in (1e-40, 1e-300, 0.0):
-        with pytest.raises(InvalidParameterError, match="perception_temperature"):
+        with pytest.raises(ValueError, match=r"temperature.* must be a finite real number in \[1e-30, inf\]"):
+            make_classifier([0, 1], selection=PerceptionCLIP(temperature=tiny)).fit()
+        with pytest.warns(FutureWarning), pytest.raises(ValueError, match="perception_temperature must be"):
             make_classifier([0, 1], selection="perception", perception_temperature=tiny).fit()
-    clf = make_classifier([0, 1], selection="perception", perception_temperature=1e-30).fit()
+    clf = make_classifier([0, 1], selection=PerceptionCLIP(temperature=1e-30)).fit()
     assert np.isfinite(clf.predict_proba(X)).all()
-    sharp = make_classifier([0, 1], selection="perception", perception_temperature=1e-3).fit()
+    sharp = make_classifier([0, 1], selection=PerceptionCLIP(temperature=1e-3)).fit()
     np.testing.assert_array_equal(clf.predict(X), sharp.predict(X))
 
 
