@@ -7,7 +7,6 @@ Predictions are the mixin in ``_classifier_predict``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from numbers import Integral, Real
 
@@ -19,7 +18,8 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._classifier_inputs import refuse_images, seed_of
 from ._classifier_predict import ZeroShotPredictionMixin
-from .encoders import PRECISIONS, absolute_model, load_encoder
+from ._model_parameters import TEXT_MODEL_CONSTRAINTS
+from .encoders import absolute_model, load_encoder
 from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
     LEGACY_PARAMETERS,
@@ -238,8 +238,7 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
     """
 
     _parameter_constraints: dict = {
-        "model": [str, HasMethods(["encode_text"])],
-        "pretrained": [str, os.PathLike, None],
+        **TEXT_MODEL_CONSTRAINTS,
         "templates": [str, list, tuple, np.ndarray],
         "class_names": [dict, list, tuple, np.ndarray, None],
         "text_debias": [HasMethods(["fit_texts", "transform"]), None],
@@ -251,12 +250,7 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
         # Deprecated flat options: checked by the method object they build (resolve).
         **{name: "no_validation" for name in LEGACY_PARAMETERS},
         "temperature": [Interval(Real, 1e-300, None, closed="left"), None],
-        "truncate": ["boolean"],
         "random_state": ["random_state", np.random.Generator],
-        "device": [str],
-        "precision": [StrOptions(set(PRECISIONS))],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "cache_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
         "on_nan": [StrOptions(set(ON_NAN))],
         "nan_label": "no_validation",
