@@ -185,10 +185,11 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
         The fitted copy of ``text_debias``, when one was given.
     text_embeddings_ : ndarray of shape (n_templates, n_classes, n_features), float32
         Unit-norm embedding of every template applied to every class name.
-    fitted_selection_ : FittedSelection
+    fitted_selection_ : dict
         What ``fit`` learned for the selection method, the one state scoring reads
-        (:class:`~skclip_sage.selection.FittedSelection`). A parameter changed
-        after ``fit`` is read at prediction when the state does not depend on it;
+        (plain data: ``"key"``, ``"templates"``, ``"learned"``; see
+        :func:`~skclip_sage.selection.fit_selection`). A parameter changed after
+        ``fit`` is read at prediction when the state does not depend on it;
         otherwise what depends only on the text bank is chosen again, and what was
         learned from images asks for a new ``fit``.
     selected_templates_ : ndarray of shape (n_selected,)

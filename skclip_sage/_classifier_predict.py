@@ -281,10 +281,10 @@ class ZeroShotPredictionMixin:
         # selected_templates_ and what the method learned (template_weights_, ...) live in fitted_selection_.
         state = self.__dict__.get("fitted_selection_")
         if state is not None and name.endswith("_") and not name.startswith("_"):
-            if name == "selected_templates_" and state.templates is not None:
-                return state.templates
-            if name[:-1] in state.learned:
-                return state.learned[name[:-1]]
+            if name == "selected_templates_" and state["templates"] is not None:
+                return state["templates"]
+            if name[:-1] in state["learned"]:
+                return state["learned"][name[:-1]]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _flat_options(self):

@@ -29,7 +29,6 @@ from skclip_sage.exceptions import (
     ZeroNormEmbeddingWarning,
 )
 from skclip_sage.prompts._text_bank import clear_text_bank_cache
-from skclip_sage.selection import FittedSelection
 from skclip_sage.selection._sage import fixed_prototypes, l2_normalize, sage_scores
 from skclip_sage.selection._scoring import softmax
 
@@ -276,6 +275,8 @@ def test_predicting_leaves_the_estimator_unchanged(selection):
             np.testing.assert_array_equal(clf.__dict__[name], value)
         elif name == "model":
             assert clf.model.__dict__ == value.__dict__
+        elif name == "fitted_selection_":  # issue 22: one plain dict holding arrays
+            np.testing.assert_equal(clf.__dict__[name], value)
         else:
             assert clf.__dict__[name] == value, name
 
@@ -397,8 +398,8 @@ def test_pickle_and_joblib_round_trip_without_torch(tiny_model):
     buffer.seek(0)
     np.testing.assert_array_equal(joblib.load(buffer).predict_proba(X), expected)
     state = clf.__getstate__()
-    # Issue 22: what fit learned for the selection is one FittedSelection (plain arrays and tuples inside).
-    plain = (str, int, float, bool, list, np.ndarray, type(None), FittedSelection)
+    # Issue 22: what fit learned for the selection is one plain dict (fitted_selection_).
+    plain = (str, int, float, bool, list, dict, np.ndarray, type(None))
     assert all(isinstance(value, plain) for value in state.values())
 
 

@@ -23,7 +23,6 @@ from skclip_sage.selection import (
     ZPE,
     Aggregation,
     AutoCLIP,
-    FittedSelection,
     PerceptionCLIP,
     Scoring,
     SelectionOptions,
@@ -53,7 +52,7 @@ def test_zpe_then_set_params_k_gives_one_answer():
     # selected_templates report every template while scoring still used the kept ones.
     X, y = make_data()
     clf = make_classifier(selection=ZPE(threshold=0.0)).fit(X, y)
-    kept = clf.fitted_selection_.templates
+    kept = clf.fitted_selection_["templates"]
     assert 0 < len(kept) < len(TEMPLATES)
     scores, selected = clf.class_similarities(X), clf.selected_templates(X)
     clf.set_params(k=3)
@@ -120,11 +119,12 @@ def test_objects_and_names_give_bit_identical_results_and_the_flat_parameters_ar
 def test_one_fitted_attribute_holds_what_fit_learned():
     X, y = make_data()
     zpe = make_classifier(selection="zpe").fit(X, y)
-    assert isinstance(zpe.fitted_selection_, FittedSelection)
-    assert set(zpe.fitted_selection_.learned) == {"template_scores", "template_weights"}
-    assert zpe.template_weights_ is zpe.fitted_selection_.learned["template_weights"]
+    state = zpe.fitted_selection_
+    assert set(state) == {"key", "templates", "learned"} and state["key"] == ["zpe", None, [None]]
+    assert set(state["learned"]) == {"template_scores", "template_weights"}
+    assert zpe.template_weights_ is state["learned"]["template_weights"]
     sage = make_classifier(selection="sage").fit(X, y)
-    assert sage.fitted_selection_.templates is None and sage.fitted_selection_.learned == {}
+    assert sage.fitted_selection_["templates"] is None and sage.fitted_selection_["learned"] == {}
     assert not hasattr(sage, "selected_templates_") and not hasattr(sage, "template_weights_")
 
 

@@ -2,7 +2,8 @@
 
 The estimator hands over a ``selection=`` value (a name or a method object), the text
 bank and, for a method that learns from images, the unlabelled unit rows; it gets back
-one :class:`FittedSelection` and later asks :func:`fitted_scores` for class scores. One
+one fitted state (a plain dict: ``key``, ``templates``, ``learned``, so a skops or pickle
+file holds no type of ours) and later asks :func:`fitted_scores` for class scores. One
 rule covers parameters changed after ``fit``: the state records what it was computed
 for (``key``); while the current settings give the same key it is used as is,
 otherwise what depends only on the text bank is chosen again from it and what was
@@ -12,7 +13,6 @@ learned from images asks for a new ``fit``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,43 +20,10 @@ from ..exceptions import NotFittedError
 from ._methods import SELECTION_METHODS, check_k, selection_record
 from ._scoring import score_embeddings
 
-__all__ = ["FittedSelection", "LEGACY_PARAMETERS", "fit_selection", "fitted_scores", "pool_templates", "resolve"]
+__all__ = ["LEGACY_PARAMETERS", "fit_selection", "fitted_scores", "pool_templates", "resolve"]
 
 LEGACY_PARAMETERS = tuple(name for record in SELECTION_METHODS.values() for name in getattr(record, "options", ()))
 """The flat classifier parameters that set a method's option before method objects (deprecated)."""
-
-
-@dataclass(frozen=True, eq=False)
-class FittedSelection:
-    """What ``fit`` learned for a selection method: the one state scoring reads.
-
-    Attributes
-    ----------
-    key : tuple
-        The method, ``k`` where it counts and the options learning read.
-    templates : ndarray of shape (K,) or None
-        The templates every image uses; None when each image gets its own.
-    learned : dict
-        What the method learned from images beyond the templates (e.g. ZPE's
-        ``template_scores`` and ``template_weights``); empty for the others.
-    """
-
-    key: tuple
-    templates: np.ndarray | None
-    learned: dict = field(default_factory=dict)
-
-    def __eq__(self, other):
-        # Arrays compare by value, so a copy of a fitted estimator equals it.
-        if (
-            not isinstance(other, FittedSelection)
-            or self.key != other.key
-            or self.learned.keys() != other.learned.keys()
-        ):
-            return False
-        pairs = [(self.templates, other.templates)] + [(self.learned[key], other.learned[key]) for key in self.learned]
-        return all(a is b or (a is not None and b is not None and np.array_equal(a, b)) for a, b in pairs)
-
-    __hash__ = None
 
 
 def resolve(selection, flat=None, *, warn=False):
@@ -102,7 +69,7 @@ def resolve(selection, flat=None, *, warn=False):
     return record, method
 
 
-def fit_selection(record, method, text_bank, *, k, unit_images=None, logit_scale=1.0) -> FittedSelection:
+def fit_selection(record, method, text_bank, *, k, unit_images=None, logit_scale=1.0) -> dict:
     """Fit a resolved selection on the (debiased, pooled) text bank and, if it learns, the images.
 
     Parameters
@@ -117,13 +84,18 @@ def fit_selection(record, method, text_bank, *, k, unit_images=None, logit_scale
 
     Returns
     -------
-    state : FittedSelection
+    state : dict
+        ``"key"``: what it was fitted for (the method's name, ``k`` where it counts,
+        the options learning read), a list; ``"templates"``: the ``(K,)`` templates
+        every image uses, or None when each image gets its own; ``"learned"``: what
+        the method learned from images beyond the templates (e.g. ZPE's
+        ``template_scores`` and ``template_weights``), empty for the others.
     """
     learned = dict(method.learn(unit_images, text_bank, logit_scale)) if record.learns_from_images else {}
     templates = learned.pop("templates", None)
     if templates is None and not record.per_image:
         templates = record.choose(text_bank, k, 0, None)
-    return FittedSelection(record.learned_key(method, k), templates, learned)
+    return {"key": record.learned_key(method, k), "templates": templates, "learned": learned}
 
 
 def fitted_scores(state, selection, X, text_bank, *, k, flat, logit_scale, caller, **scoring):
@@ -131,7 +103,8 @@ def fitted_scores(state, selection, X, text_bank, *, k, flat, logit_scale, calle
 
     Parameters
     ----------
-    state : FittedSelection
+    state : dict
+        From :func:`fit_selection`.
     selection : str or SelectionOptions
         The current ``selection`` (it may have changed since ``fit``).
     X : ndarray of shape (n, D)
@@ -153,8 +126,8 @@ def fitted_scores(state, selection, X, text_bank, *, k, flat, logit_scale, calle
     """
     record, method = resolve(selection, flat)
     check_k(record, k, text_bank.shape[0], "templates this estimator was fitted with")
-    fixed, learned = state.templates, state.learned
-    if record.learned_key(method, k) != state.key:
+    fixed, learned = state["templates"], state["learned"]
+    if record.learned_key(method, k) != state["key"]:
         if record.learns_from_images:
             raise NotFittedError(
                 f"selection={selection!r} learns its template weights in fit, and this SageZeroShotClassifier was "

@@ -77,7 +77,8 @@ class SelectionMethod:
 
     def learned_key(self, method, k):
         """What the fitted state depends on: the name, ``k`` where it counts, the options learning read."""
-        return (self.name, k if self.uses_k else None, method.learned_with() if method is not None else ())
+        # Lists, not tuples: the state stays plain data for skops.
+        return [self.name, k if self.uses_k else None, list(method.learned_with()) if method is not None else []]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,7 +206,11 @@ def _random_with_replacement(text_bank, k, n_images, rng):
 _METHODS = (
     TemplateChoice(
         comparison_order=5,
-        name="sage", summary="the K best-separated templates per image", choose=_sage, uses_k=True, per_image=True
+        name="sage",
+        summary="the K best-separated templates per image",
+        choose=_sage,
+        uses_k=True,
+        per_image=True,
     ),
     TemplateChoice(
         comparison_order=1,
