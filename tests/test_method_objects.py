@@ -72,7 +72,9 @@ def test_an_option_that_fit_learned_with_asks_for_a_new_fit_and_one_read_at_pred
     autoclip = make_classifier(selection=AutoCLIP()).fit(X, y)
     sharp = autoclip.class_similarities(X)
     flat = autoclip.set_params(selection__beta=1.0).class_similarities(X)
-    np.testing.assert_allclose(flat, make_classifier(selection="score_average").fit(X, y).class_similarities(X), atol=1e-6)
+    np.testing.assert_allclose(
+        flat, make_classifier(selection="score_average").fit(X, y).class_similarities(X), atol=1e-6
+    )
     assert not np.allclose(sharp, flat)
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "top_k_templates",
 ]
 
+
 def template_separation(similarities: Array) -> Array:
     """Separation of each template per image: highest minus lowest class similarity.
 
