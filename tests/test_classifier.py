@@ -231,7 +231,8 @@ def test_integer_labels_with_class_names_as_a_list_or_a_dict():
     [
         ({"bird": "landbird", "cat": "cat"}, r"y holds label\(s\) \['fish', 'tree'\] that class_names does not name"),
         (["landbird", "goldfish"], "has 2 names but y has 3 classes"),
-        (["landbird", "", "oak"], r"Class name 'fish' \(at position 1\) is ''"),
+        # issue 21 section 1: a list is checked at its own positions (string labels pair by value, not position)
+        (["landbird", "", "oak"], r"Class name at position 1 is ''"),
         ({"bird": "landbird", "fish": "  ", "tree": "oak"}, r"Class name 'fish' \(at position 1\) is '  '"),
     ],
 )
@@ -274,6 +275,8 @@ def test_predicting_leaves_the_estimator_unchanged(selection):
             np.testing.assert_array_equal(clf.__dict__[name], value)
         elif name == "model":
             assert clf.model.__dict__ == value.__dict__
+        elif name == "fitted_selection_":  # issue 22: one plain dict holding arrays
+            np.testing.assert_equal(clf.__dict__[name], value)
         else:
             assert clf.__dict__[name] == value, name
 
@@ -395,7 +398,9 @@ def test_pickle_and_joblib_round_trip_without_torch(tiny_model):
     buffer.seek(0)
     np.testing.assert_array_equal(joblib.load(buffer).predict_proba(X), expected)
     state = clf.__getstate__()
-    assert all(isinstance(value, (str, int, float, bool, list, np.ndarray, type(None))) for value in state.values())
+    # Issue 22: what fit learned for the selection is one plain dict (fitted_selection_).
+    plain = (str, int, float, bool, list, dict, np.ndarray, type(None))
+    assert all(isinstance(value, plain) for value in state.values())
 
 
 @no_cuda

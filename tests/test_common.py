@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skclip_sage import SageZeroShotClassifier
 from skclip_sage.debias import RoboShotProjection, SpuriousTranslation
+from skclip_sage.selection import ZPE, AutoCLIP
 
 
 class WidthFollowingClassifier(SageZeroShotClassifier):
@@ -41,7 +42,8 @@ ZPE_NOTHING_KEPT = (
 
 def expected_failures(estimator):
     failures = {"check_classifiers_train": ZERO_SHOT}
-    if estimator.selection == "zpe" and estimator.zpe_threshold is not None:
+    zpe_object = getattr(estimator.selection, "name", None) == "zpe" and estimator.selection.threshold is not None
+    if (estimator.selection == "zpe" and estimator.zpe_threshold is not None) or zpe_object:
         failures["check_fit2d_1feature"] = ZPE_NOTHING_KEPT
     if estimator.selection == "random":
         failures["check_methods_subset_invariance"] = RANDOM_PER_CALL
@@ -65,6 +67,9 @@ def expected_failures(estimator):
         # ZPE learns its template weights from X in fit (transductive, labels unused).
         WidthFollowingClassifier(templates="simple", selection="zpe", device="cpu"),
         WidthFollowingClassifier(templates="simple", selection="zpe", zpe_threshold=0.5, device="cpu"),
+        # Issue 22: a method object as selection (nested parameters, clone, set_params).
+        WidthFollowingClassifier(templates="simple", selection=AutoCLIP(beta=0.7), device="cpu"),
+        WidthFollowingClassifier(templates="simple", selection=ZPE(threshold=0.5), device="cpu"),
         # ZPE prunes the pool from X, SAGE selects per image within it.
         WidthFollowingClassifier(templates="simple", selection="sage", pool_size=3, pool_by="zpe", device="cpu"),
     ],

@@ -337,8 +337,12 @@ def test_a_nan_label_that_is_a_class_is_refused():
 
     clf = SageZeroShotClassifier(
         WordSumEncoder(8), templates="simple", class_names={-1: "cat", 1: "dog"}, on_nan="propagate"
-    ).fit()
-    with pytest.warns(NonFiniteRowsWarning), pytest.raises(ValueError, match=r"nan_label=-1 is one of the classes"):
+    )
+    # issue 21 section 5: at fit, not at the first NaN row
+    with pytest.raises(ValueError, match=r"nan_label=-1 is one of the classes"):
+        clf.fit()
+    clf.set_params(nan_label=0).fit().set_params(nan_label=1)  # changed after fit: refused where it is used
+    with pytest.warns(NonFiniteRowsWarning), pytest.raises(ValueError, match=r"nan_label=1 is one of the classes"):
         clf.predict(np.full((2, 8), np.nan))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skclip_sage.selection import _sage as selection
+from skclip_sage.selection import _chunks  # issue 22: the chunking left SAGE's module
 from skclip_sage.selection._sage import (
     class_gram_matrices,
     duplicate_template_map,
@@ -120,15 +120,15 @@ def test_default_chunk_size_bounds_memory_and_keeps_results(monkeypatch):
     images, bank = random_problem(40, 10, 3, seed=5)
     expected_scores, expected_selected = sage_scores(images, bank, k=2, chunk_size=40)
     # Shrink the budget so the default chunking has to split 40 images into several chunks.
-    monkeypatch.setattr(selection, "CHUNK_BYTES", 3 * 10 * 3 * 8 * 6)
+    monkeypatch.setattr(_chunks, "CHUNK_BYTES", 3 * 10 * 3 * 8 * 6)
     calls = []
-    original = selection.template_similarities
+    original = _chunks.template_similarities
 
     def spy(chunk, *args, **kwargs):
         calls.append(len(chunk))
         return original(chunk, *args, **kwargs)
 
-    monkeypatch.setattr(selection, "template_similarities", spy)
+    monkeypatch.setattr(_chunks, "template_similarities", spy)
     scores, selected = sage_scores(images, bank, k=2)
     assert calls == [6] * 6 + [4]
     np.testing.assert_array_equal(selected, expected_selected)

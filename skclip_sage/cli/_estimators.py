@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import NON_FINITE_REASON
-from ..selection import SELECTION_METHODS, SELECTIONS, SELECTIONS_USING_K
+from ..selection import SELECTION_METHODS, SELECTIONS
+from ..selection import check_k as table_check_k
 from ._errors import InputError, UsageError
 from ._runtime import LOGGER, show_progress
 
@@ -174,14 +175,17 @@ def parse_selections(text):
 
 
 def check_k(k_values, n_templates, selections):
-    """Fail before any model work when a ``--k`` cannot be used with the templates given."""
-    if not any(selection in SELECTIONS_USING_K for selection in selections):
-        return
-    too_large = [k for k in k_values if k > n_templates]
-    if too_large:
-        raise UsageError(
-            f"--k {too_large[0]} is larger than the {n_templates} templates given; choose 1 <= k <= {n_templates}."
-        )
+    """Fail before any model work when a ``--k`` cannot be used with the templates given.
+
+    The rule is the method table's (:func:`skclip_sage.selection.check_k`), the one the
+    classifier applies.
+    """
+    for selection in selections:
+        for k in k_values:
+            try:
+                table_check_k(SELECTION_METHODS[selection], k, n_templates, "templates given")
+            except ValueError as err:
+                raise UsageError(f"--k {k}: {err}") from err
 
 
 def resolve_seed(seed, selections):

@@ -7,16 +7,17 @@ from typing import Any
 
 from .._classifier import SageZeroShotClassifier
 from ..prompts import resolve_templates
-from ..selection import SELECTION_METHODS, SELECTIONS_USING_K
+from ..selection import SELECTION_METHODS, SELECTIONS, templates_per_image
 
 __all__ = ["PAPER_MODES", "TRAINING_FREE_MODES", "ComparisonMethod", "selection_methods"]
 
-TRAINING_FREE_MODES = ("score_average", "autoclip", "zpe", "perception")
-"""SAGE's training-free, label-free relatives with official code: WaffleCLIP's score average, AutoCLIP, ZPE, PerceptionCLIP."""
+TRAINING_FREE_MODES = tuple(name for name in SELECTIONS if SELECTION_METHODS[name].kind == "aggregation")
+"""SAGE's training-free, label-free relatives with official code (the table's aggregations): WaffleCLIP's score
+average, AutoCLIP, ZPE, PerceptionCLIP."""
 
-PAPER_MODES = ("single", "ensemble", "random", "random_with_replacement", "text", "sage", *TRAINING_FREE_MODES)
-"""The selection modes of the comparison, in table order: the SAGE paper's, its code's random baseline, then
-``TRAINING_FREE_MODES``."""
+PAPER_MODES = tuple(sorted(SELECTIONS, key=lambda name: SELECTION_METHODS[name].comparison_order))
+"""The selection modes of the comparison, in the table's ``comparison_order``: the SAGE paper's, its code's random
+baseline, then ``TRAINING_FREE_MODES``."""
 
 FIT_ON = ("evaluation", "train")
 
@@ -132,18 +133,16 @@ def selection_methods(
     n_templates = len(resolve_templates(templates))
     methods = []
     for mode in modes:
-        if mode in SELECTIONS_USING_K:
-            # K beyond the pool means "all templates": clip it, and drop the duplicates.
-            grid = sorted({min(int(k), n_templates) for k in k_values})
-        else:
-            grid = [1 if mode == "single" else n_templates]
+        record = SELECTION_METHODS[mode]
+        # K beyond the pool means "all templates" here: the table says how many each image uses.
+        grid = sorted({templates_per_image(record, k, n_templates) for k in k_values})
         for k in grid:
             estimator = SageZeroShotClassifier(
                 model,
                 templates=templates,
                 class_names=class_names,
                 selection=mode,
-                k=k if mode in SELECTIONS_USING_K else 1,
+                k=k if record.uses_k else 1,
                 random_state=random_state,
                 **classifier_parameters,
             )

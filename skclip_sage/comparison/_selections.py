@@ -75,7 +75,8 @@ def selection_shares(fitted, X, template_sources, subsets):
         images whose template comes from that source).
     """
     classifier = final_classifier(fitted)
-    method = SELECTION_METHODS.get(getattr(classifier, "selection", None))
+    selection = getattr(classifier, "selection", None)
+    method = SELECTION_METHODS.get(getattr(selection, "name", selection))
     n_templates = len(getattr(classifier, "templates_", ()))
     if method is None or not getattr(method, "per_image", False) or n_templates < 2:
         return None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..encoders import PRECISIONS, load_encoder
+from .._model_parameters import TEXT_MODEL_CONSTRAINTS
+from ..encoders import load_encoder
 from ..utils._nan_rows import ON_NAN, finite_rows
 from ._texts import encode_texts
 
@@ -47,16 +45,7 @@ class ConceptTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ``_transform(X)`` (float64 unit rows in, out).
     """
 
-    _parameter_constraints: dict = {
-        "model": [str, HasMethods(["encode_text"])],
-        "pretrained": [str, os.PathLike, None],
-        "device": [str],
-        "precision": [StrOptions(set(PRECISIONS))],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "truncate": ["boolean"],
-        "cache_dir": [str, os.PathLike, None],
-        "on_nan": [StrOptions(set(ON_NAN))],
-    }
+    _parameter_constraints: dict = {**TEXT_MODEL_CONSTRAINTS, "on_nan": [StrOptions(set(ON_NAN))]}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

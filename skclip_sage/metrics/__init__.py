@@ -12,7 +12,7 @@ from ._group import (
     worst_group_accuracy,
 )
 from ._report import robustness_report
-from ._scorers import make_group_scorer
+from ._scorers import make_group_scorer, missing_as_wrong
 from ._summary import accuracy_gap, average_accuracy, harmonic_mean_accuracy
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "group_accuracies",
     "harmonic_mean_accuracy",
     "make_group_scorer",
+    "missing_as_wrong",
     "robustness_report",
     "weighted_group_accuracy",
     "worst_group_accuracy",

@@ -6,9 +6,11 @@ numpy-only (see STYLE.md, "imports point one way").
 
 import inspect
 
+import numpy as np
+
 from ._group import average_group_accuracy, weighted_group_accuracy, worst_group_accuracy
 from ._summary import accuracy_gap, average_accuracy, harmonic_mean_accuracy
-from ._validation import check_average
+from ._validation import _missing_positions, check_average
 
 # name -> (metric, greater_is_better). The gap is the only "lower is better" metric.
 GROUP_METRICS = {
@@ -45,6 +47,62 @@ def _missing_groups_message(metric_name, groups_param):
     )
 
 
+def missing_as_wrong(y_true, y_pred):
+    """``y_pred`` with its missing predictions (NaN, None) replaced by a wrong label.
+
+    A classifier with ``on_nan="propagate"`` predicts its ``nan_label`` for an image
+    that gave no embedding: NaN for float labels, None for booleans, which the
+    metrics refuse as missing values. Scoring counts such a row as a wrong
+    prediction: it becomes another class that occurs in ``y_true`` (the next one in
+    sorted order), or, when ``y_true`` holds one class, a value of its type that
+    differs from it (``not label``, ``label + 1``, ``label + "?"``). The result has
+    ``y_true``'s type, so every metric accepts it; a row with a missing prediction is
+    never counted right. Other predictions, ``-1`` and ``""`` included, are untouched.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, none missing.
+    y_pred : array-like of shape (n_samples,)
+        Predictions, possibly with NaN or None.
+
+    Returns
+    -------
+    y_pred : ndarray of shape (n_samples,)
+        ``y_pred`` itself when nothing is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> missing_as_wrong(np.array([0.0, 1.0, 1.0]), np.array([0.0, np.nan, 1.0])).tolist()
+    [0.0, 0.0, 1.0]
+    >>> missing_as_wrong(np.array([True, True]), np.array([True, None], dtype=object)).tolist()
+    [True, False]
+    """
+    y_pred = np.asarray(y_pred)
+    missing = _missing_positions(y_pred) if y_pred.ndim == 1 else np.empty(0, dtype=np.intp)
+    if not missing.size:
+        return y_pred
+    y_true = np.asarray(y_true)
+    classes = sorted(set(y_true.tolist()))
+    filled = y_pred.astype(object)
+    for position in missing.tolist():
+        filled[position] = _another_label(y_true[position].item(), classes)
+    return np.asarray(filled.tolist())
+
+
+def _another_label(label, classes):
+    """A label of ``label``'s type that is not ``label``: the next class, else one made up."""
+    others = [value for value in classes if value != label]
+    if others:
+        return next((value for value in others if value > label), others[0])
+    if isinstance(label, bool):
+        return not label
+    if isinstance(label, str):
+        return label + "?"
+    return label + 1
+
+
 class _GroupScoreFunction:
     """The ``score_func`` given to ``make_scorer``: requires groups, explains their absence.
 
@@ -60,7 +118,8 @@ class _GroupScoreFunction:
     def __call__(self, y_true, y_pred, groups=None, **metric_kwargs):
         if groups is None:
             raise ValueError(_missing_groups_message(self.__name__, self.groups_param))
-        return self.metric(y_true, y_pred, groups=groups, **metric_kwargs)
+        # A nan_label prediction (an image that gave no embedding) counts as wrong, whatever the label type.
+        return self.metric(y_true, missing_as_wrong(y_true, y_pred), groups=groups, **metric_kwargs)
 
 
 def _resolve_metric(metric, greater_is_better):
@@ -163,6 +222,11 @@ def make_group_scorer(
 
     Notes
     -----
+    A missing prediction (NaN or None: the ``nan_label`` of an image that gave no
+    embedding under ``on_nan="propagate"``) counts as wrong (:func:`missing_as_wrong`),
+    for every label type, so a search over a propagating pipeline scores it rather
+    than failing.
+
     Without routing, or when fit gets no groups under ``groups_param``, the scorer
     raises a ValueError saying how to pass them. Model selection tools catch scoring
     errors: with their default ``error_score=np.nan`` the message arrives as a

@@ -119,7 +119,9 @@ def check_group_inputs(y_true, y_pred, groups, *, caller):
             raise ValueError(
                 f"{caller}: {name} contains {positions.size} missing value(s) (NaN or None) "
                 f"at position(s) {_listed(positions.tolist())}. Drop those samples or fill "
-                f"them before computing accuracies."
+                f"them before computing accuracies (for the nan_label predictions of images that gave no "
+                f"embedding, y_pred=skclip_sage.metrics.missing_as_wrong(y_true, y_pred) counts them as "
+                f"wrong, as the scorers do)."
             )
 
     true_kind = _label_kind(arrays["y_true"], "y_true", caller)

@@ -4,8 +4,13 @@ Pure Python and NumPy. ``class_names`` may be
 
 - a dict ``{label: text or [texts]}``: it defines the classes (its sorted keys),
   whatever subset of them a ``y`` holds;
-- a list aligned with the sorted labels of ``y``;
-- without ``y``, a list of names that are the labels themselves;
+- a list of names. Without ``y`` the names are the labels. With ``y`` a list is
+  paired with the labels only where that cannot surprise: string labels that are
+  among the names pair by value (the names are the labels, as without ``y``);
+  integer labels in ``0..C-1`` (``C`` names) pair by position, label ``i`` with
+  the ``i``-th item. Any other labels are refused with the dict to write instead
+  (the sorted labels of ``y`` against the list's order silently mislabelled
+  every class when the list was not in sorted order);
 - None: each label of ``y`` is its own text.
 
 A class given several texts (synonyms, descriptions) is embedded as the normalised
@@ -87,6 +92,10 @@ def resolve_classes(class_names, labels=None) -> tuple[np.ndarray, list]:
     ([0, 1], ['landbird', ['waterbird', 'duck']])
     >>> resolve_classes(["dog", "cat"])[0].tolist()
     ['cat', 'dog']
+    >>> resolve_classes(["dog", "cat"], np.array(["cat", "dog"]))[1]  # string labels: paired by value
+    ['cat', 'dog']
+    >>> resolve_classes(["dog", "cat"], np.array([0, 1]))[1]  # labels 0..C-1: by position
+    ['dog', 'cat']
     """
     if class_names is None and labels is None:
         raise ValueError("The classes come from y or from class_names; pass class_names={label: name, ...} or y.")
@@ -97,7 +106,9 @@ def resolve_classes(class_names, labels=None) -> tuple[np.ndarray, list]:
         return classes, class_names_for(classes, class_names)
     if labels is None:
         return _names_as_labels(class_names)
-    return labels, class_names_for(labels, class_names)
+    if class_names is None:
+        return labels, class_names_for(labels)
+    return _pair_list(class_names, labels)
 
 
 def class_names_for(classes: np.ndarray, class_names=None) -> list:
@@ -254,6 +265,51 @@ def _check_labels_are_named(labels: np.ndarray, classes: np.ndarray, class_names
     raise ValueError(
         f"y holds label(s) {unknown} that class_names does not name; the dict defines the classes "
         f"({classes.tolist()}): add the label(s) to class_names or fix y.{hint}"
+    )
+
+
+def _pair_list(class_names, labels: np.ndarray) -> tuple[np.ndarray, list]:
+    """Classes and texts of a list ``class_names`` given with the sorted labels of ``y``.
+
+    String labels among the names pair by value; integer labels in ``0..C-1``
+    pair by position; anything else is refused with the dict form to write.
+    In both accepted cases the list defines the classes (all ``C`` of them),
+    as a dict does, so a cross-validation fold missing a class keeps its column.
+    """
+    if isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
+        raise ValueError(
+            f"class_names must be a dict {{label: name}} or a list of names; got {type(class_names).__name__}."
+        )
+    names = check_class_names(list(class_names))  # empty or non-string items, at their position in the list
+    values = np.asarray(labels).tolist()
+    if all(isinstance(value, str) for value in values) and all(isinstance(name, str) for name in names):
+        if set(values) <= set(names):
+            return _names_as_labels(names)
+    elif labels.dtype.kind in "iu" and values and min(values) >= 0 and max(values) < len(names):
+        classes = labels if len(values) == len(names) else np.arange(len(names), dtype=labels.dtype)
+        return classes, check_class_names(names, classes.tolist())
+    raise ValueError(_pairing_message(names, values))
+
+
+def _pairing_message(names: list, labels: list) -> str:
+    """Why a list cannot be paired with these labels, and the dict that says the pairing."""
+    shown = ", ".join(f"{label!r}: {name!r}" for label, name in zip(labels[:12], names[:12]))
+    more = ", ..." if min(len(labels), len(names)) > 12 else ""
+    counts = (
+        ""
+        if len(names) == len(labels)
+        else f" (and class_names has {len(names)} names but y has {len(labels)} classes: complete the pairs)"
+    )
+    if all(isinstance(label, str) for label in labels):
+        kind = "strings that are not all among the names"
+    else:
+        kind = f"not integers from 0 to {len(names) - 1}"
+    return (
+        f"class_names is a list of {len(names)} names and y holds the labels {labels[:12]}{more[2:]}, which are "
+        f"{kind}, so which name goes with which label is not known (a list pairs by value with string labels "
+        f"that are its names, and by position only with integer labels 0..{len(names) - 1}). Say it with a dict; "
+        f"pairing the sorted labels with the list in its order gives class_names={{{shown}{more}}}{counts}: "
+        "check each pair before using it."
     )
 
 

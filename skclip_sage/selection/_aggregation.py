@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from . import _arrays as arrays
 from ._arrays import Array
-from ._sage import CHUNK_BYTES, class_major, template_similarities
+from ._chunks import CHUNK_BYTES, class_major, template_similarities
 
 __all__ = ["Scoring", "aggregate_in_chunks", "mean_similarity_head", "weighted_similarity_head"]
 

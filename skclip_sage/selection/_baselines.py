@@ -7,7 +7,7 @@
 
 Fixed selections (single, ensemble, text) reduce to one prototype matrix shared
 by all images; the per-image ones (random, like SAGE) go through
-:func:`skclip_sage.selection._sage.score_in_chunks`.
+:func:`skclip_sage.selection._chunks.score_in_chunks`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _arrays as arrays
 from ._arrays import Array
-from ._sage import TemplateChooser
+from ._chunks import TemplateChooser
 
 
 def random_template_indices(n_images: int, n_templates: int, k: int, rng) -> np.ndarray:

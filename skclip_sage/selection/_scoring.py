@@ -13,10 +13,10 @@ import numpy as np
 from ..exceptions import ZeroNormEmbeddingWarning
 from . import _arrays as arrays
 from ._aggregation import aggregate_in_chunks
+from ._chunks import score_in_chunks
 from ._methods import SELECTION_METHODS, SELECTIONS
 from ._norms import row_scaling
 from ._prototypes import fixed_prototypes
-from ._sage import score_in_chunks
 
 
 def score_embeddings(

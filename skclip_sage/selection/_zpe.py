@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _arrays as arrays
 from ._arrays import Array
-from ._sage import CHUNK_BYTES, class_major, template_similarities
+from ._chunks import CHUNK_BYTES, class_major, template_similarities
 
 __all__ = ["zpe_keep", "zpe_template_scores", "zpe_weights"]
 

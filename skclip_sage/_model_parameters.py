@@ -1,0 +1,34 @@
+"""The model parameters every estimator that loads a model shares: their constraints, written once.
+
+Merged into each estimator's ``_parameter_constraints`` as scikit-learn shares its
+own (``{**MODEL_CONSTRAINTS, ...}``): the classifier and the debiasers take a text
+model (``TEXT_MODEL_CONSTRAINTS``); the embedder an image model with the same
+``pretrained``, ``device``, ``precision``, ``batch_size`` and ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from .encoders import PRECISIONS
+
+__all__ = ["MODEL_CONSTRAINTS", "TEXT_MODEL_CONSTRAINTS"]
+
+MODEL_CONSTRAINTS = {
+    "pretrained": [str, os.PathLike, None],
+    "device": [str],
+    "precision": [StrOptions(set(PRECISIONS))],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "cache_dir": [str, os.PathLike, None],
+}
+"""How a model is loaded and run: weights, device, precision, batch, cache folder."""
+
+TEXT_MODEL_CONSTRAINTS = {
+    "model": [str, HasMethods(["encode_text"])],
+    **MODEL_CONSTRAINTS,
+    "truncate": ["boolean"],
+}
+"""A text model (an open_clip name, a model string or an object with ``encode_text``) and its prompts' truncation."""
