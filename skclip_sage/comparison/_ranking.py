@@ -1,0 +1,127 @@
+"""Rank comparison rows by worst-group accuracy: places with ties, SAGE's place, what one image is worth.
+
+Shared by ``results.md`` and the HTML report, so both state the same ranking. WGA is a
+minimum over groups, so it moves in steps of one image of the worst group; two rows a
+step apart differ by one image, and rows with equal WGA share a place (competition
+ranking, "1, 2, 2, 4"), ordered among themselves by Avg.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["image_worth", "method_label", "rank_rows", "sage_place"]
+
+# WGA values are exact fractions of group sizes; two rows whose WGA differs by less than this are tied.
+TIE_TOLERANCE = 1e-6
+
+
+def method_label(row, rows=()):
+    """A row's name as a reader says it: ``"sage K=3"``, ``"single #14 (B)"``, ``"roboshot"``.
+
+    The K is named when ``rows`` hold the same mode at another K, or the mode is
+    ``single`` with no template of its own (template 0 of the pool).
+    """
+    if row.get("template") is not None:
+        source = f", {row['source']}" if row.get("source") else ""
+        return f"single #{row['template']}{source}"
+    several = sum(other["mode"] == row["mode"] and other.get("template") is None for other in rows) > 1
+    return f"{row['mode']} K={row['k']}" if several else row["mode"]
+
+
+def _finite(value):
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def rank_rows(rows):
+    """Rows ordered by WGA (best first, ties by Avg), each with its competition-ranking place.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Comparison rows with ``WGA`` and ``Avg`` in percent.
+
+    Returns
+    -------
+    ranked : list of dict
+        ``{"place": int, "tied": int, "row": dict}`` per row, best first; ``tied``
+        counts the rows sharing that place (1 when alone). A row with no WGA
+        (NaN) comes last.
+
+    Examples
+    --------
+    >>> rows = [{"mode": "a", "k": 1, "WGA": 50.0, "Avg": 90.0}, {"mode": "b", "k": 1, "WGA": 60.0, "Avg": 80.0},
+    ...         {"mode": "c", "k": 1, "WGA": 50.0, "Avg": 95.0}]
+    >>> [(entry["place"], entry["tied"], entry["row"]["mode"]) for entry in rank_rows(rows)]
+    [(1, 1, 'b'), (2, 2, 'c'), (2, 2, 'a')]
+    """
+
+    def key(row):
+        wga = row["WGA"] if _finite(row["WGA"]) else -math.inf
+        avg = row["Avg"] if _finite(row["Avg"]) else -math.inf
+        return (-wga, -avg)
+
+    ordered = sorted(rows, key=key)
+    ranked = []
+    for position, row in enumerate(ordered):
+        if ranked and abs(_wga(row) - _wga(ranked[-1]["row"])) <= TIE_TOLERANCE:
+            place = ranked[-1]["place"]
+        else:
+            place = position + 1
+        ranked.append({"place": place, "tied": 1, "row": row})
+    for entry in ranked:
+        entry["tied"] = sum(other["place"] == entry["place"] for other in ranked)
+    return ranked
+
+
+def _wga(row):
+    return row["WGA"] if _finite(row["WGA"]) else -math.inf
+
+
+def sage_place(ranked):
+    """The ranked entry of SAGE at its smallest K, or None when no SAGE row was run."""
+    sage = [entry for entry in ranked if entry["row"]["mode"] == "sage"]
+    return min(sage, key=lambda entry: entry["row"]["k"]) if sage else None
+
+
+def image_worth(rows):
+    """What one image is worth in the worst group of the best row and in the smallest group.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Comparison rows with ``group_counts`` (``{group: images}``).
+
+    Returns
+    -------
+    worth : dict or None
+        ``{"worst_group", "worst_count", "worst_points", "smallest_group",
+        "smallest_count", "smallest_points"}`` (points: percentage points of that
+        group's accuracy one image moves), or None without group counts.
+
+    Examples
+    --------
+    >>> rows = [{"mode": "sage", "k": 1, "WGA": 62.1, "Avg": 91.0, "worst_group": "a",
+    ...          "group_counts": {"a": 29, "b": 30}}]
+    >>> worth = image_worth(rows)
+    >>> worth["worst_count"], round(worth["worst_points"], 1)
+    (29, 3.4)
+    """
+    counts = next((row.get("group_counts") for row in rows if row.get("group_counts")), None)
+    if not counts:
+        return None
+    present = {name: count for name, count in counts.items() if count > 0}
+    if not present:
+        return None
+    best = rank_rows(rows)[0]["row"]
+    worst = best.get("worst_group")
+    worst_count = present.get(worst)
+    smallest = min(present, key=present.__getitem__)
+    return {
+        "worst_group": worst,
+        "worst_count": worst_count,
+        "worst_points": None if not worst_count else 100.0 / worst_count,
+        "smallest_group": smallest,
+        "smallest_count": present[smallest],
+        "smallest_points": 100.0 / present[smallest],
+    }
