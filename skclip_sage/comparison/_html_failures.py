@@ -43,7 +43,7 @@ def _answer(row, rows, position, true_label, name_of, with_templates):
         numbers.append(f"true class p = {p_true:.2f}")
     mark = "right" if right else "wrong"
     text = (
-        f'<span class="{mark}">{escape(method_label(row, rows))}: {escape(name_of(predicted))}'
+        f'<span class="{mark}">{"&#10003;" if right else "&#10007;"} {escape(method_label(row, rows))}: {escape(name_of(predicted))}'
         f"{' (' + '; '.join(numbers) + ')' if numbers else ''}</span>"
     )
     if with_templates and per_image.get("selected") is not None:
@@ -134,7 +134,8 @@ def failures_section(rows, ranked, images, *, max_per_group, max_total, thumbnai
     return (
         f"<p>The misclassified images of the {len(worst)} worst groups of <b>{escape(method_label(focus, rows))}</b>, "
         f"most confidently wrong first, with the templates it chose for each image where it chooses per image, "
-        f"and what {', '.join(escape(method_label(row, rows)) for row in others) or 'no other row'} said. "
+        f"and what {' and '.join(escape(method_label(row, rows)) for row in others) or 'no other row'} said "
+        "(&#10003; right, &#10007; wrong). "
         f"At most {max_per_group} images per group and {max_total} in all are shown, as thumbnails of at most "
         f"{thumbnail_size} px, so the page stays small however many images were evaluated.</p>" + "".join(sections)
     )

@@ -1,11 +1,13 @@
 """results.png: worst-group accuracy of every row, readable at the size it is written.
 
-With single-template rows the left panel is one bar per template (coloured and
+With single-template rows the top left panel is one bar per template (coloured and
 hatched by source), with the ensemble and SAGE drawn across it as reference lines:
-the spread a selection method picks from, and where it landed. The right panel (or,
-without template rows, both panels: WGA and Avg) plots each method against K. Every
-method keeps one colour, line style and marker in both panels, so it can be told
-apart in grey print too; accuracy axes start at 0.
+the spread a selection method picks from, and where it landed. Below it (or, without
+template rows, in both left panels: WGA and Avg) each mode run at several K is a
+line against K. On the right every method row is one bar, ranked by WGA with its
+place among all rows, so a method run at one K, or one equal to another, is never
+hidden under a line. Every method keeps one colour in all panels (and a line style
+and marker of its own in the K panel, for grey print); accuracy axes start at 0.
 """
 
 from __future__ import annotations
@@ -67,16 +69,19 @@ def _against_k(axis, metric, rows_of, styles, k_values, published_points):
     axis.grid(alpha=0.3)
 
 
-def draw_ranked_bars(axis, rows, *, colours=None, fontsize=8):
-    """One horizontal bar per row, best WGA on top, labelled with the method and its WGA.
+def draw_ranked_bars(axis, rows, *, shown=None, colours=None, fontsize=8):
+    """One horizontal bar per row, best WGA on top, labelled with its place, the method and its WGA.
 
     Every row is visible whatever its K: the answer to "which method is best here".
-    Avg is a black tick on each bar. ``colours`` maps a mode to its colour (else a
-    uniform blue, SAGE in orange, single templates in grey).
+    Avg is a black tick on each bar. ``shown`` (a subset of ``rows``, default all)
+    selects the bars drawn; places are always among all ``rows``, as ``results.md``
+    gives them. ``colours`` maps a mode to its colour (else a uniform blue, SAGE in
+    orange, single templates in grey).
     """
     from ._ranking import method_label, rank_rows
 
-    ranked = rank_rows(rows)
+    drawn = {id(row) for row in (rows if shown is None else shown)}
+    ranked = [entry for entry in rank_rows(rows) if id(entry["row"]) in drawn]
     labels = [method_label(entry["row"], rows) for entry in ranked]
     positions = list(range(len(ranked)))[::-1]
     for position, entry, label in zip(positions, ranked, labels):
@@ -178,9 +183,9 @@ def plot_results(path, rows, published, context):
         for metric in ("WGA", "Avg")
     }
     ranked_rows = method_rows or rows
-    height = max(6.0, 0.2 * len(ranked_rows) + 1.6)
+    height = max(6.0, 0.2 * len(ranked_rows) + 1.8)
     figure = pyplot.figure(figsize=(16, height))
-    grid = figure.add_gridspec(2, 2, width_ratios=[1.5, 1], hspace=0.45, wspace=0.25)
+    grid = figure.add_gridspec(2, 2, width_ratios=[1.45, 1], hspace=0.4, wspace=0.42)
     left_top, left_bottom = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[1, 0])
     ranked_axis = figure.add_subplot(grid[:, 1])
     if template_rows:
@@ -199,16 +204,19 @@ def plot_results(path, rows, published, context):
             f"{'Worst-group' if metric == 'WGA' else 'Average'} accuracy against K (modes run at several K)",
             fontsize=11,
         )
-    draw_ranked_bars(ranked_axis, ranked_rows, colours={mode: style["color"] for mode, style in styles.items()})
+    draw_ranked_bars(
+        ranked_axis, rows, shown=ranked_rows, colours={mode: style["color"] for mode, style in styles.items()}
+    )
     ranked_axis.set_title(
-        "Every method ranked by WGA" + (" (single templates: left)" if template_rows else ""), fontsize=11
+        "Every method ranked by WGA" + (" (places among all rows; templates: left)" if template_rows else ""),
+        fontsize=11,
     )
     # Lines and bars stay above ~40 % in the lower right and the A templates low: the legends sit there.
     if template_rows:
         left_top.legend(loc="upper left", fontsize=8, framealpha=0.9)
     left_bottom.legend(loc="lower right", ncol=2, fontsize=8, framealpha=0.9)
     figure.suptitle(f"{context['title']}: {context['model']}", fontsize=11)
-    figure.subplots_adjust(left=0.05, right=0.95, top=1 - 0.5 / height, bottom=0.7 / height)
+    figure.subplots_adjust(left=0.05, right=0.96, top=1 - 0.75 / height, bottom=0.7 / height)
     figure.savefig(path, dpi=DPI)
     pyplot.close(figure)
     return path
