@@ -273,3 +273,47 @@ def test_evaluate_report_for_a_built_in_dataset_layout(tmp_path, tiny_model, cap
     capsys.readouterr()
     page = report.read_text(encoding="utf-8")
     assert "<h1>Robustness report: folder</h1>" in page and 'id="failures"' in page
+
+
+def _evaluate_result(n_groups, labels, empty=()):
+    rng = np.random.default_rng(0)
+    names = [f"group_{index}" for index in range(n_groups)]
+    runs = []
+    for label in labels:
+        groups = [
+            {
+                "name": name,
+                "count": 0 if name in empty else 29,
+                "accuracy": None if name in empty else float(value),
+                "no_samples": name in empty,
+            }
+            for name, value in zip(names, rng.uniform(50, 100, n_groups))
+        ]
+        wga = min(group["accuracy"] for group in groups if group["accuracy"] is not None)
+        runs.append({"label": label, "summary": {"WGA": wga}, "groups": groups})
+    return {"dataset": "manifest", "runs": runs}
+
+
+@pytest.mark.parametrize(("n_groups", "n_runs"), [(4, 3), (20, 5)])
+def test_evaluate_plot_is_readable_at_normal_size(tmp_path, n_groups, n_runs):
+    """Issue 23 item 5: no wider than 1920 px, legend above the bars, no word tags, no empty margin."""
+    from PIL import Image
+
+    from skclip_sage.cli._plot import plot_group_accuracies
+
+    path = tmp_path / "groups.png"
+    result = _evaluate_result(n_groups, [f"run {index}" for index in range(n_runs)], empty=("group_1",))
+    plot_group_accuracies(str(path), result)
+    with Image.open(path) as image:
+        width, height = image.size
+        pixels = np.asarray(image.convert("L"))
+    assert 840 <= width <= 1920 and height <= 800
+    # The bars fill the width: coloured (non-white, non-black) pixels reach both ends of the axes, with no
+    # legend column to their right and no empty group slot on the left.
+    coloured = np.flatnonzero(((pixels > 40) & (pixels < 230)).any(axis=0))
+    assert coloured[0] < 0.12 * width and coloured[-1] > 0.9 * width
+    svg = tmp_path / "groups.svg"
+    plot_group_accuracies(str(svg), result)
+    text = svg.read_text()
+    assert "worst group of the run" in text and "WGA excludes 1 group(s)" in text
+    assert text.count("<!-- WGA -->") == 0  # worst groups are marked with a triangle, not colliding words
