@@ -188,14 +188,29 @@ def test_write_report_html_replaces_the_file_whole(evaluation, tmp_path):
     assert sorted(entry.name for entry in tmp_path.iterdir()) == ["report.html"]
 
 
-@pytest.fixture(scope="module")
-def browser():
+def require_browser():
+    """The Chromium to test with; outside CI a missing one skips, under CI (``CI`` set) it fails."""
     found = find_chromium()
     if found is None:
         if os.environ.get("CI"):
             pytest.fail("CI is set but no Chromium was found: .ci/run installs Debian's chromium package; install it.")
         pytest.skip("no Chromium on this machine (CI installs it; apt-get install chromium)")
     return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    return require_browser()
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKCLIP_CHROMIUM", str(tmp_path / "no-such-browser"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set but no Chromium"):
+        require_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        require_browser()
 
 
 def test_page_renders_in_a_real_browser_without_errors_or_requests(evaluation, browser, tmp_path):
