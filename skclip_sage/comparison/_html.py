@@ -16,7 +16,6 @@ import base64
 import datetime
 import hashlib
 import importlib.metadata
-import math
 import os
 import platform
 import tempfile
@@ -25,7 +24,8 @@ from html import escape
 from pathlib import Path
 
 from ._html_failures import failures_section
-from ._ranking import method_label, rank_rows, ranking_summary, sage_place
+from ._html_tables import groups_table, ranked_table, templates_section
+from ._ranking import rank_rows, ranking_points, sage_place
 
 __all__ = ["build_report_html", "write_report_html"]
 
@@ -33,7 +33,7 @@ STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1b1b;background:#fff;margin:0 auto;
 max-width:1180px;padding:0 1.2em 3em}
 h1{font-size:1.5em;margin:.8em 0 .2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-h3{font-size:1em;margin:1.2em 0 .4em}nav a{margin-right:1em}.lead{font-size:1.05em}
+h3{font-size:1em;margin:1.2em 0 .4em}nav a{margin-right:1em}.lead{font-size:1.05em;padding-left:1.2em}.lead li{margin:.2em 0}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0}th,td{padding:2px 8px;border-bottom:1px solid #eee}
 th{background:#f4f4f4;text-align:left;position:sticky;top:0}td.n,th.n{text-align:right}
 .scroll{overflow:auto;max-height:36em;border:1px solid #eee}tr.sage td{background:#fff1e6;font-weight:600}
@@ -78,17 +78,6 @@ document.querySelectorAll("input.filter").forEach(function (input) {
 """
 
 
-def _number(value, digits=1):
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _cell(value, css="n"):
-    """A numeric cell that sorts by its value (integers, such as K, shown as integers)."""
-    text = str(value) if isinstance(value, int) else _number(value)
-    sort = f' data-v="{value:.6g}"' if text else ' data-v="-1"'
-    return f'<td class="{css}"{sort}>{text}</td>'
-
-
 def _versions():
     found = {"python": platform.python_version()}
     for name in ("skclip-sage", "numpy", "scikit-learn", "torch", "open_clip_torch", "transformers", "matplotlib"):
@@ -101,112 +90,8 @@ def _versions():
 
 def _verdict(rows):
     """The ranking in sentences, as ``results.md`` states it."""
-    return f'<p class="lead">{escape(ranking_summary(rows))}</p>'
-
-
-def _ranked_table(rows, ranked, sage):
-    subsets = list(dict.fromkeys(name for row in rows for name in row.get("subsets") or {}))
-    head = (
-        '<tr><th scope="col" data-sort class="n">Place</th><th scope="col" data-sort>Method</th>'
-        '<th scope="col" data-sort class="n">K</th>'
-        + "".join(f'<th scope="col" data-sort class="n">{name}</th>' for name in ("WGA", "Avg", "Gap", "HM"))
-        + "".join(f'<th scope="col" data-sort class="n">{escape(name)}</th>' for name in subsets)
-        + '<th scope="col" data-sort>Worst group</th></tr>'
-    )
-    lines = []
-    for entry in ranked:
-        row = entry["row"]
-        css = "sage" if sage is not None and row is sage["row"] else ("best" if entry is ranked[0] else "")
-        place = f"{entry['place']}{'=' if entry['tied'] > 1 else ''}"
-        lines.append(
-            f'<tr class="{css}"><td class="n" data-v="{entry["place"]}">{place}</td>'
-            f"<td>{escape(method_label(row, rows))}</td>{_cell(row['k'])}"
-            + "".join(_cell(row[name]) for name in ("WGA", "Avg", "Gap", "HM"))
-            + "".join(_cell((row.get("subsets") or {}).get(name)) for name in subsets)
-            + f"<td>{escape(str(row['worst_group']))}</td></tr>"
-        )
-    return (
-        '<input class="filter" type="search" placeholder="filter methods" aria-label="filter methods" '
-        'data-table="ranked" hidden><div class="scroll"><table id="ranked" class="sortable">'
-        f"<thead>{head}</thead><tbody>{''.join(lines)}</tbody></table></div>"
-        "<p>Place: competition ranking by WGA (= marks a tie); rows that tie are ordered by Avg. "
-        "Click a column header to sort (with JavaScript).</p>"
-    )
-
-
-def _groups_table(rows, ranked):
-    counts = next((row.get("group_counts") for row in rows if row.get("group_counts")), {})
-    names = list(rows[0]["groups"])
-    head = '<tr><th scope="col" data-sort class="n">Place</th><th scope="col" data-sort>Method</th>' + "".join(
-        f'<th scope="col" data-sort class="n">{escape(str(name))}'
-        + (f"<br>n={counts[name]}" if name in counts else "")
-        + "</th>"
-        for name in names
-    )
-    lines = []
-    for entry in ranked:
-        row = entry["row"]
-        cells = []
-        for name in names:
-            value = row["groups"][name]
-            worst = name == row["worst_group"]
-            cell = _cell(value, "n worst" if worst else "n")
-            cells.append(cell.replace(">", ' title="worst group">', 1) if worst else cell)
-        lines.append(
-            f'<tr><td class="n" data-v="{entry["place"]}">{entry["place"]}</td>'
-            f"<td>{escape(method_label(row, rows))}</td>{''.join(cells)}</tr>"
-        )
-    return (
-        '<input class="filter" type="search" placeholder="filter methods" aria-label="filter methods" '
-        'data-table="groups" hidden><div class="scroll"><table id="groups" class="sortable">'
-        f"<thead>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table></div>"
-        "<p>Accuracy (%) of every group; each row's worst group is shaded red and titled "
-        "&quot;worst group&quot;.</p>"
-    )
-
-
-def _templates_section(rows):
-    template_rows = [row for row in rows if row.get("template") is not None]
-    parts = []
-    if template_rows:
-        from ._html_plots import templates_svg
-
-        head = "<tr>" + "".join(
-            f'<th scope="col" data-sort{" class=n" if name in ("#", "WGA", "Avg") else ""}>{name}</th>'
-            for name in ("#", "Template", "Source", "WGA", "Avg")
-        )
-        lines = "".join(
-            f'<tr><td class="n" data-v="{row["template"]}">{row["template"]}</td>'
-            f"<td>{escape(str(row.get('template_text') or ''))}</td><td>{escape(str(row.get('source') or ''))}</td>"
-            f"{_cell(row['WGA'])}{_cell(row['Avg'])}</tr>"
-            for row in template_rows
-        )
-        parts.append(
-            "<p>Each template alone (the leakage view): a template whose WGA is far below the others "
-            "carries the spurious attribute.</p>"
-            + templates_svg(rows)
-            + f'<table class="sortable"><thead>{head}</tr></thead><tbody>{lines}</tbody></table>'
-        )
-    shared = [row for row in rows if row.get("selections")]
-    if shared:
-        sources = list(dict.fromkeys(name for row in shared for entry in row["selections"] for name in entry["shares"]))
-        head = "<tr><th scope=col>Method</th><th scope=col>Images</th><th scope=col class=n>n</th>" + "".join(
-            f"<th scope=col class=n>{escape(str(name))}</th>" for name in sources
-        )
-        lines = "".join(
-            f"<tr><td>{escape(method_label(row, rows))}</td><td>{escape(str(entry['subset']))}</td>"
-            f"<td class=n>{entry['n_images']}</td>"
-            + "".join(f"<td class=n>{_number(entry['shares'].get(name))}</td>" for name in sources)
-            + "</tr>"
-            for row in shared
-            for entry in row["selections"]
-        )
-        parts.append(
-            "<h3>Selection shares by subset</h3><p>Percent of the chosen templates from each source, per subset "
-            f"of the images (for K = 1, percent of the images).</p><table><thead>{head}</tr></thead>"
-            f"<tbody>{lines}</tbody></table>"
-        )
-    return "".join(parts) or "<p>No single-template rows or selection shares were computed in this evaluation.</p>"
+    items = "".join(f"<li>{escape(point)}</li>" for point in ranking_points(rows))
+    return f'<ul class="lead">{items}</ul>'
 
 
 def _run_section(rows, model, pretrained, run, build_seconds):
@@ -303,10 +188,10 @@ def build_report_html(
             "verdict",
             "Verdict: methods ranked by worst-group accuracy",
             _verdict(rows)
-            + _ranked_table(rows, ranked, sage)
+            + ranked_table(rows, ranked, sage)
             + ranked_svg(rows, title="WGA of every row (bar) and Avg (tick)"),
         ),
-        ("groups", "Accuracy per group", _groups_table(rows, ranked)),
+        ("groups", "Accuracy per group", groups_table(rows, ranked)),
         (
             "failures",
             "Failures of the worst groups",
@@ -319,7 +204,7 @@ def build_report_html(
                 thumbnail_size=thumbnail_size,
             ),
         ),
-        ("templates", "Templates: each alone, and what the selections chose", _templates_section(rows)),
+        ("templates", "Templates: each alone, and what the selections chose", templates_section(rows)),
     ]
     body = "".join(f'<section id="{key}"><h2>{heading}</h2>{html}</section>' for key, heading, html in sections)
     run_html = _run_section(rows, model, pretrained, run, time.perf_counter() - started)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["image_worth", "method_label", "rank_rows", "ranking_summary", "sage_place"]
+__all__ = ["image_worth", "method_label", "rank_rows", "ranking_points", "ranking_summary", "sage_place"]
 
 # WGA values are exact fractions of group sizes; two rows whose WGA differs by less than this are tied.
 TIE_TOLERANCE = 1e-6
@@ -132,6 +132,11 @@ def _number(value):
 
 
 def ranking_summary(rows):
+    """:func:`ranking_points` as one paragraph."""
+    return " ".join(ranking_points(rows))
+
+
+def ranking_points(rows):
     """The ranking in sentences: who is first, SAGE's place, the ties, what one image is worth.
 
     Parameters
@@ -141,15 +146,15 @@ def ranking_summary(rows):
 
     Returns
     -------
-    text : str
-        Plain text (no markup), shared by ``results.md`` and the HTML report.
+    points : list of str
+        Plain-text sentences (no markup), shared by ``results.md`` and the HTML report.
 
     Examples
     --------
     >>> rows = [{"mode": "sage", "k": 1, "WGA": 50.0, "Avg": 90.0, "worst_group": "a", "template": None,
     ...          "group_counts": {"a": 20, "b": 40}},
     ...         {"mode": "ensemble", "k": 4, "WGA": 60.0, "Avg": 80.0, "worst_group": "a", "template": None}]
-    >>> print(ranking_summary(rows))  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(" ".join(ranking_points(rows)))  # doctest: +NORMALIZE_WHITESPACE
     ensemble ranks first by WGA: 60.0 (Avg 80.0). sage is placed 2 of 2 (WGA 50.0, Avg 90.0): 1 row(s)
     have a higher WGA, 0 a lower one. One image is worth 5.0 points of accuracy in the worst group of the
     best row (a, 1 of 20) and 5.0 in the smallest group (a, 20 images), so WGA moves in steps of that size.
@@ -157,18 +162,19 @@ def ranking_summary(rows):
     ranked = rank_rows(rows)
     first = ranked[0]
     leaders = [entry for entry in ranked if entry["place"] == 1]
+    points = []
     text = f"{method_label(first['row'], rows)} ranks first by WGA: {_number(first['row']['WGA'])} (Avg {_number(first['row']['Avg'])})"
     if len(leaders) > 1:
         others = ", ".join(method_label(entry["row"], rows) for entry in leaders[1:])
         text += f", tied with {len(leaders) - 1} other row(s): {others}"
-    text += "."
+    points.append(text + ".")
     sage = sage_place(ranked)
     if sage is not None and sage is not first:
         above = sum(_wga(entry["row"]) > _wga(sage["row"]) + TIE_TOLERANCE for entry in ranked)
         below = sum(_wga(entry["row"]) < _wga(sage["row"]) - TIE_TOLERANCE for entry in ranked)
         tied = f"; tied with {sage['tied'] - 1} other row(s)" if sage["tied"] > 1 else ""
-        text += (
-            f" {method_label(sage['row'], rows)} is placed {sage['place']} of {len(ranked)} (WGA "
+        points.append(
+            f"{method_label(sage['row'], rows)} is placed {sage['place']} of {len(ranked)} (WGA "
             f"{_number(sage['row']['WGA'])}, Avg {_number(sage['row']['Avg'])}{tied}): {above} row(s) have a "
             f"higher WGA, {below} a lower one."
         )
@@ -177,11 +183,8 @@ def ranking_summary(rows):
         if entry["tied"] > 1:
             shared[entry["place"]] = entry["tied"]
     if shared:
-        text += (
-            " Shared places (rows with equal WGA): "
-            + ", ".join(f"{place} ({count} rows)" for place, count in shared.items())
-            + "."
-        )
+        listed = ", ".join(f"{place} ({count} rows)" for place, count in shared.items())
+        points.append(f"Shared places (rows with equal WGA): {listed}.")
     worth = image_worth(rows)
     if worth is not None:
         parts = []
@@ -192,5 +195,5 @@ def ranking_summary(rows):
             )
         smallest = f"{_number(worth['smallest_points'])}" + ("" if parts else " points of accuracy")
         parts.append(f"{smallest} in the smallest group ({worth['smallest_group']}, {worth['smallest_count']} images)")
-        text += " One image is worth " + " and ".join(parts) + ", so WGA moves in steps of that size."
-    return text
+        points.append("One image is worth " + " and ".join(parts) + ", so WGA moves in steps of that size.")
+    return points

@@ -219,7 +219,7 @@ def selections_sentence(rows):
 
 def _ranked_markdown(rows):
     """The opening section: every row ranked by WGA (with Avg), then the ranking in sentences."""
-    from ._ranking import method_label, rank_rows, ranking_summary
+    from ._ranking import method_label, rank_rows, ranking_points
 
     lines = [
         "## Every method ranked by worst-group accuracy",
@@ -234,7 +234,8 @@ def _ranked_markdown(rows):
         lines.append(
             f"| {place} | {label} | {_number(row['WGA'], 1)} | {_number(row['Avg'], 1)} | {row['worst_group']} |"
         )
-    return [*lines, "", "= marks a shared place (equal WGA; ordered by Avg). " + ranking_summary(rows)]
+    points = ranking_points(rows)
+    return [*lines, "", "= marks a shared place (equal WGA; ordered by Avg).", "", *(f"- {point}" for point in points)]
 
 
 def _write_markdown(path, rows, published, context):
