@@ -332,3 +332,26 @@ def test_evaluate_plot_is_readable_at_normal_size(tmp_path, n_groups, n_runs):
     text = svg.read_text()
     assert "worst group of the run" in text and "WGA excludes 1 group(s)" in text
     assert text.count("<!-- WGA -->") == 0  # worst groups are marked with a triangle, not colliding words
+
+
+def test_results_png_ranked_panel_draws_every_method_row_once(evaluation):
+    """Issue 23 item 5: each method visible in results.png, whatever its K (no line hidden under another)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    from skclip_sage.comparison._plot import draw_ranked_bars
+    from skclip_sage.comparison._ranking import method_label
+
+    rows = evaluation["rows"]
+    methods = [row for row in rows if row.get("template") is None]
+    figure, axis = pyplot.subplots()
+    draw_ranked_bars(axis, rows, shown=methods)
+    labels = [tick.get_text() for tick in axis.get_yticklabels()]
+    pyplot.close(figure)
+    assert len(axis.patches) == len(methods)
+    places = {id(entry["row"]): entry["place"] for entry in rank_rows(rows)}
+    expected = [entry["row"] for entry in rank_rows(rows) if entry["row"].get("template") is None]
+    # Top to bottom, best first; places are among all rows, as results.md gives them.
+    assert labels == [f"{places[id(row)]}. {method_label(row, rows)}" for row in expected]
