@@ -275,19 +275,23 @@ def test_evaluate_manifest_report_escapes_the_manifest_and_records_the_run(tmp_p
     assert "name it *.html" in capsys.readouterr().err
 
 
-def test_evaluate_report_for_a_built_in_dataset_layout(tmp_path, tiny_model, capsys):
-    from dataset_fixtures import make_image_folder
+def test_evaluate_report_for_a_built_in_dataset(tmp_path, tiny_model, capsys):
+    from dataset_fixtures import make_waterbirds
 
     from skclip_sage.cli import main
 
-    make_image_folder(tmp_path / "photos", classes=("cat", "dog"), n_per_class=3)
-    report = tmp_path / "folder.html"
-    arguments = ["evaluate", "folder", str(tmp_path / "photos"), "--compare", "sage", "--k", "1"]
+    make_waterbirds(tmp_path / "data", n_per_group=2)
+    report = tmp_path / "waterbirds.html"
+    arguments = ["evaluate", "waterbirds", str(tmp_path / "data"), "--compare", "sage,ensemble", "--k", "1"]
     arguments += ["--model", tiny_model, "--pretrained", "none", "--templates", "simple", "-q", "--report", str(report)]
     assert main(arguments) == 0
     capsys.readouterr()
     page = report.read_text(encoding="utf-8")
-    assert "<h1>Robustness report: folder</h1>" in page and 'id="failures"' in page
+    assert "<h1>Robustness report: waterbirds (test split)</h1>" in page
+    ranked = page[page.index('<table id="ranked"') : page.index("</table>", page.index('<table id="ranked"'))]
+    assert ranked.count("<tr") == 3  # the header, sage and the ensemble
+    groups = page[page.index('<table id="groups"') :]
+    assert all(f"{name}<br>n=2" in groups for name in ("landbird_on_land", "waterbird_on_water"))
 
 
 def _evaluate_result(n_groups, labels, empty=()):
