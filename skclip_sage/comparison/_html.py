@@ -3,7 +3,9 @@
 The page opens from disk with nothing from the network: styles, the one script and
 the plots (SVG) are inline, the thumbnails are ``data:`` URIs, and a
 Content-Security-Policy meta tag forbids everything else (no fetch, no font, no
-frame; the script runs only because its SHA-256 is listed). Every string from the
+frame; the script runs only because its SHA-256 is listed; inline styles are allowed
+because matplotlib's SVG styles each shape with a ``style`` attribute, and a style can
+load nothing when nothing external is allowed). Every string from the
 user's data (file names, class and group names, templates, manifest cells) goes
 through :func:`html.escape`, so a file named ``<img src=x onerror=alert(1)>.png``
 is shown as text. The page reads without JavaScript; the script only sorts the
@@ -49,6 +51,10 @@ SCRIPT = """
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th[data-sort]").forEach(function (header, column) {
     header.title = "sort by this column";
+    header.tabIndex = 0;
+    header.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); header.click(); }
+    });
     header.addEventListener("click", function () {
       var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
       var descending = header.getAttribute("aria-sort") !== "descending";
