@@ -425,6 +425,7 @@ def test_results_files_state_what_was_measured(any_design):
         "results.md",
         "selections.csv",
         "results.png",
+        "report.html",
     ]
     from PIL import Image
 
@@ -439,7 +440,8 @@ def test_results_files_state_what_was_measured(any_design):
     )
     assert "| Mode | K | Template | Source | Avg | WGA | Majority groups | Minority groups | Gap | HM |" in markdown
     assert "| single | 1 | 3: a drawing of the digit {}. |" in markdown
-    assert "Paper" not in markdown.split("\n\n")[3]  # no published numbers: no paper columns
+    full_table = markdown.split("## Every row\n\n")[1].split("\n\n")[0]
+    assert full_table.startswith("| Mode |") and "Paper" not in full_table  # no published numbers: no paper columns
     assert "Where the per-image selections took their templates from" in markdown
     assert "Avg: plain accuracy over all images." in markdown and "skclip-sage evaluate manifest" in markdown
     # The verdict is computed from the rows.
@@ -468,6 +470,41 @@ def test_results_files_state_what_was_measured(any_design):
     ]
     assert list(shares[0])[4:] == [f"share[{name}]" for name in dict.fromkeys(pool_sources(any_design.design))]
     assert (output / "templates.txt").read_text().splitlines() == list(CAPTION_TEMPLATES)
+
+
+def test_results_md_leads_with_the_ranking_the_verdict_in_full_and_the_shares(any_design):
+    """Issue 23 item 5: ranking by WGA first, then the verdict, the selection shares, and the full table last."""
+    from skclip_sage.comparison._ranking import method_label, rank_rows
+
+    output = any_design.benchmark.folder.parent
+    markdown = (output / "results.md").read_text()
+    headings = [
+        "## Every method ranked by worst-group accuracy",
+        "## Verdict",
+        "## What the selections chose",
+        "## Every row",
+    ]
+    positions = [markdown.index(heading) for heading in headings]
+    assert positions == sorted(positions)
+    ranked_section = markdown[positions[0] : positions[1]]
+    lines = [line for line in ranked_section.splitlines() if line.startswith("| ") and "Place" not in line]
+    ranked = rank_rows(any_design.rows)
+    assert len(lines) == len(any_design.rows)  # every row, once
+    for line, entry in zip(lines, ranked):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert cells[0] == f"{entry['place']}{'=' if entry['tied'] > 1 else ''}"
+        assert cells[1] == method_label(entry["row"], any_design.rows)
+        assert cells[2:4] == [f"{entry['row']['WGA']:.1f}", f"{entry['row']['Avg']:.1f}"]
+    wgas = [float(line.split("|")[3]) for line in lines]
+    assert wgas == sorted(wgas, reverse=True)
+    sage = min((entry for entry in ranked if entry["row"]["mode"] == "sage"), key=lambda entry: entry["row"]["k"])
+    if sage["place"] > 1:
+        assert f"sage K=1 is placed {sage['place']} of {len(ranked)}" in ranked_section
+    smallest = min(count for count in any_design.rows[0]["group_counts"].values() if count)
+    assert f"{100 / smallest:.1f} in the smallest group" in ranked_section
+    verdict = markdown[positions[1] : positions[2]]
+    beaten_by = sum(entry["row"]["WGA"] > sage["row"]["WGA"] + 1e-6 for entry in ranked)
+    assert f"{beaten_by} row(s) beat it" in verdict and "It beats" in verdict and "It ties" in verdict
 
 
 def test_second_run_reuses_the_model_and_a_new_recipe_or_design_retrains(tmp_path):

@@ -314,6 +314,7 @@ def test_pages_are_all_present(built_docs):
         "user_guide/models",
         "user_guide/debiasing",
         "user_guide/demo",
+        "user_guide/evaluation",
         "user_guide/training_free",
     ]
     missing = [page for page in expected if not (output / f"{page}.html").exists()]

@@ -7,6 +7,7 @@ embeddings, so comparing many modes and K values costs little more than one.
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from ._outputs import check_outputs, failures_output, output_format, write_failu
 from ._plot import check_plot_path, plot_group_accuracies
 from ._predictions import PredictionsTable, templates_sidecar_path
 from ._report_output import format_table, run_record, write_report_csv
+from ._report_page import check_report_path, per_image_answers, report_row, write_report_page
 from ._runtime import LOGGER
 from ._text_inputs import resolve_templates_option, template_files
 
@@ -47,6 +49,9 @@ EXAMPLES = """\
   # your own CSV of path,label,group: per-image predictions and a per-group plot
   skclip-sage evaluate manifest mine.csv --class-names names.json --json out/report.json \
       --predictions out/predictions.csv --plot out/groups.png --on-error skip
+
+  # one self-contained HTML page: ranking, groups, failing images, what was run
+  skclip-sage evaluate manifest mine.csv --compare sage,ensemble,perception --report out/report.html
 """
 
 DESCRIPTION = """\
@@ -137,6 +142,13 @@ def add_parser(subparsers, parents):
     output.add_argument(
         "--plot", metavar="FILE", help="also draw the accuracy of every group per run, worst group marked (.png)"
     )
+    output.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write one self-contained HTML page (.html; opens from disk, nothing loaded from the network): "
+        "the runs ranked by WGA, every group's accuracy, the worst groups' failing images as thumbnails with "
+        "their predictions and chosen templates, and what was run",
+    )
     add_model_options(parser)
     add_error_options(parser)
     parser.set_defaults(run=run)
@@ -145,13 +157,14 @@ def add_parser(subparsers, parents):
 
 def output_files(args):
     """``(option, path)`` of every file this run writes, checked before any work."""
-    failures_path = failures_output(args, args.json or args.csv or args.predictions or args.plot)
+    failures_path = failures_output(args, args.json or args.csv or args.predictions or args.plot or args.report)
     return [
         ("--json", args.json),
         ("--csv", args.csv),
         ("--predictions", args.predictions),
         ("the predictions' templates sidecar", templates_sidecar_path(args.predictions)),
         ("--plot", args.plot),
+        ("--report", args.report),
         ("--failures", failures_path),
     ]
 
@@ -179,6 +192,7 @@ def run(args):
     check_document_extension(args.json, "--json", ".json")
     check_document_extension(args.csv, "--csv", ".csv")
     check_plot_path(args.plot)
+    check_report_path(args.report)
     outputs = output_files(args)
     check_outputs(outputs)  # names and folders, before the dataset is read
     bunch = load_dataset(args)
@@ -202,7 +216,9 @@ def run(args):
     # Checked before any image is embedded: a prompt the model cannot take fails first.
     labels = list(range(len(bunch.target_names)))
     width = check_prompts(args, labels=labels, prompt_names=list(bunch.class_prompts), templates=templates)
+    started = time.perf_counter()
     embedded = embed_images(ImageList(paths, list(bunch.data)), args)
+    timings = {"loading the model and embedding the images": time.perf_counter() - started}
     failures_path = named["--failures"]
     if failures_path is not None:
         write_failures(failures_path, embedded.failures, LOGGER)
@@ -226,9 +242,10 @@ def run(args):
 
     from ..metrics import robustness_report
 
-    runs = []
+    runs, report_rows = [], []
     for selection in selections:
         for k in args.k if selection in SELECTIONS_USING_K else [None]:
+            started = time.perf_counter()
             classifier = fit_classifier(
                 args,
                 labels=labels,
@@ -251,6 +268,11 @@ def run(args):
                 weights=group_weights,
             )
             runs.append(run_record(selection, k, report))
+            if args.report:
+                answers = per_image_answers(
+                    classifier, embedded.embeddings, probabilities, predictions, not fixed_selection(selection)
+                )
+                report_rows.append(report_row(runs[-1], answers, time.perf_counter() - started))
             if table is not None:
                 table.add_run(
                     runs[-1]["label"],
@@ -287,4 +309,13 @@ def run(args):
         table.write(args.predictions, "--predictions")
     if args.plot:
         plot_group_accuracies(args.plot, result)
+    if args.report:
+        images = {
+            "sources": [bunch.data[index] for index in embedded.kept],
+            "names": [paths[index] for index in embedded.kept],
+            "labels": targets,
+            "groups": [bunch.group_names[group] for group in groups],
+            "label_names": dict(enumerate(bunch.target_names)),
+        }
+        write_report_page(args.report, report_rows, result, images, args, templates, timings)
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK

@@ -104,6 +104,7 @@ def main(argv=None):
     elif extras:
         parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
     configure_logging(quiet=args.quiet, debug=args.debug)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, as reports record it
     command = f"{PROGRAM} {args.command}"
     try:
         # `templates` loads no model: skipping the warnings setup keeps it free of

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..metrics import robustness_report
+from ..selection import SELECTION_METHODS
 from ._selections import check_subsets, final_classifier, selection_shares
 from ._single_templates import check_template_sources
 
@@ -27,6 +28,7 @@ def compare_methods(
     y_train=None,
     subsets=None,
     template_sources=None,
+    keep_predictions=False,
     log=None,
 ):
     """Fit and score every method on the same embeddings, one row of metrics each.
@@ -60,6 +62,14 @@ def compare_methods(
         order. Rows whose classifier chooses templates per image then get
         ``selections``: per subset, the share of each source among the chosen
         templates (see :func:`selection_shares`).
+    keep_predictions : bool, default=False
+        Also keep each row's per-image answers in ``row["per_image"]`` (for
+        :func:`build_report_html`'s failures): ``predictions`` (ndarray of shape
+        (n_samples,)), ``probabilities`` (float32 ndarray of shape (n_samples,
+        n_classes), or None for an estimator without ``predict_proba``), ``classes``,
+        ``templates`` (the pool's texts) and ``selected`` (int ndarray of shape
+        (n_samples, K) of each image's chosen templates for a per-image selection,
+        else None). Costs ``n_samples x n_classes x 4`` bytes per row.
     log : callable, default=None
         Called with one line of progress per row.
 
@@ -69,6 +79,7 @@ def compare_methods(
         Per method: ``mode`` (its name), ``k``, ``n_templates``, ``n_images``,
         ``fit_on``, ``description``, ``Avg``, ``WGA``, ``Gap``, ``HM`` (percent),
         ``worst_group`` (a group name), ``groups`` (``{name: accuracy %}``),
+        ``group_counts`` (``{name: images}``),
         ``template`` and ``source`` (of a single-template row; else None),
         ``template_text`` (that template; else None), ``subsets``
         (``{name: accuracy %}``, empty without ``subsets``), ``selections``
@@ -120,12 +131,33 @@ def compare_methods(
         row["selections"] = None
         if template_sources is not None and method.template is None:
             row["selections"] = selection_shares(fitted, X, template_sources, named_subsets)
+        if keep_predictions:
+            row["per_image"] = _per_image(fitted, X, y_pred)
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
         if log is not None:
             label = method.name if method.template is None else f"{method.name} #{method.template}"
             log(f"{label:>8} K={row['k']:<3d} Avg {row['Avg']:5.1f}  WGA {row['WGA']:5.1f}  ({row['seconds']:.2f} s)")
     return rows
+
+
+def _per_image(fitted, X, y_pred):
+    """A row's answer for every image: prediction, probabilities and, per image, the templates chosen."""
+    classifier = final_classifier(fitted)
+    probabilities = fitted.predict_proba(X).astype(np.float32) if hasattr(fitted, "predict_proba") else None
+    method = SELECTION_METHODS.get(getattr(classifier, "selection", None))
+    templates = list(getattr(classifier, "templates_", ()))
+    selected = None
+    if method is not None and getattr(method, "per_image", False) and len(templates) > 1:
+        inputs = fitted[:-1].transform(X) if hasattr(fitted, "steps") and len(fitted.steps) > 1 else X
+        selected = np.asarray(classifier.selected_templates(inputs))
+    return {
+        "predictions": np.asarray(y_pred),
+        "probabilities": probabilities,
+        "classes": np.asarray(getattr(fitted, "classes_", classifier.classes_)),
+        "templates": templates,
+        "selected": selected,
+    }
 
 
 def _subset_accuracies(y, y_pred, subsets):
@@ -164,4 +196,9 @@ def _row(method, fitted, y, y_pred, groups, group_names, average, weights):
         # A group with no samples has no accuracy (NaN): it can be no one's worst group.
         "worst_group": min((name for name in group_rows if not np.isnan(values[name])), key=values.__getitem__),
         "groups": {name: values[name] for name in group_rows},
+        "group_counts": {
+            name: count
+            for name, kind, count in zip(report["name"], report["kind"], report["count"].tolist())
+            if kind == "group"
+        },
     }

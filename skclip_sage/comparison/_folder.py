@@ -13,8 +13,9 @@ from pathlib import Path
 
 __all__ = ["RESULT_FILES", "WRITER_FILE", "ResultsOverwriteError", "check_results_folder"]
 
-RESULT_FILES = ("results.md", "results.csv", "results.png", "selections.csv")
-"""The files :func:`write_results` writes (``selections.csv`` only with per-image selection shares)."""
+RESULT_FILES = ("results.md", "results.csv", "results.png", "selections.csv", "report.html")
+"""The files :func:`write_results` writes (``selections.csv`` only with per-image selection shares), and the
+HTML report the demo writes beside them (:func:`write_report_html`)."""
 WRITER_FILE = "results.written-by"
 """Names the command that wrote the folder's results, on one line."""
 

@@ -1,11 +1,13 @@
 """results.png: worst-group accuracy of every row, readable at the size it is written.
 
-With single-template rows the left panel is one bar per template (coloured and
+With single-template rows the top left panel is one bar per template (coloured and
 hatched by source), with the ensemble and SAGE drawn across it as reference lines:
-the spread a selection method picks from, and where it landed. The right panel (or,
-without template rows, both panels: WGA and Avg) plots each method against K. Every
-method keeps one colour, line style and marker in both panels, so it can be told
-apart in grey print too; accuracy axes start at 0.
+the spread a selection method picks from, and where it landed. Below it (or, without
+template rows, in both left panels: WGA and Avg) each mode run at several K is a
+line against K. On the right every method row is one bar, ranked by WGA with its
+place among all rows, so a method run at one K, or one equal to another, is never
+hidden under a line. Every method keeps one colour in all panels (and a line style
+and marker of its own in the K panel, for grey print); accuracy axes start at 0.
 """
 
 from __future__ import annotations
@@ -50,22 +52,11 @@ def _method_styles(modes):
     }
 
 
-def _label(mode, mode_rows):
-    if len(mode_rows) == 1 and mode == "ensemble":
-        return f"ensemble (K={mode_rows[0]['k']})"
-    return "single (template 0)" if mode == "single" else mode
-
-
 def _against_k(axis, metric, rows_of, styles, k_values, published_points):
-    """``metric`` against K: a line per mode with several K, a constant for the others."""
+    """``metric`` against K, one line per mode run at several K (a mode run once is in the ranked panel)."""
     for mode, mode_rows in rows_of.items():
-        style = styles[mode]
         if len(mode_rows) > 1:
-            axis.plot([row["k"] for row in mode_rows], [row[metric] for row in mode_rows], label=mode, **style)
-        else:
-            # One row (ensemble, a debiasing method): a constant across K, its marker at the ends.
-            ys = [mode_rows[0][metric]] * len(k_values)
-            axis.plot(k_values, ys, label=_label(mode, mode_rows), markevery=[0, len(k_values) - 1], **style)
+            axis.plot([row["k"] for row in mode_rows], [row[metric] for row in mode_rows], label=mode, **styles[mode])
     if published_points:
         axis.plot(*zip(*published_points), "k*", markersize=12, linestyle="none", label="published")
     if len(k_values) > 1:
@@ -76,6 +67,45 @@ def _against_k(axis, metric, rows_of, styles, k_values, published_points):
     axis.set_ylabel(f"{metric} (%)")
     axis.set_ylim(0, 102)
     axis.grid(alpha=0.3)
+
+
+def draw_ranked_bars(axis, rows, *, shown=None, colours=None, fontsize=8):
+    """One horizontal bar per row, best WGA on top, labelled with its place, the method and its WGA.
+
+    Every row is visible whatever its K: the answer to "which method is best here".
+    Avg is a black tick on each bar. ``shown`` (a subset of ``rows``, default all)
+    selects the bars drawn; places are always among all ``rows``, as ``results.md``
+    gives them. ``colours`` maps a mode to its colour (else a uniform blue, SAGE in
+    orange, single templates in grey).
+    """
+    from ._ranking import method_label, rank_rows
+
+    drawn = {id(row) for row in (rows if shown is None else shown)}
+    ranked = [entry for entry in rank_rows(rows) if id(entry["row"]) in drawn]
+    labels = [method_label(entry["row"], rows) for entry in ranked]
+    positions = list(range(len(ranked)))[::-1]
+    for position, entry, label in zip(positions, ranked, labels):
+        row = entry["row"]
+        if colours and row["mode"] in colours and row.get("template") is None:
+            colour = colours[row["mode"]]
+        elif row.get("template") is not None:
+            colour = "#c7c7c7"
+        else:
+            colour = "#e6550d" if row["mode"] == "sage" else "#3182bd"
+        axis.barh(position, row["WGA"], height=0.75, color=colour, edgecolor="black", linewidth=0.4)
+        axis.plot([row["Avg"]] * 2, [position - 0.38, position + 0.38], color="black", linewidth=1.2)
+        weight = "bold" if row["mode"] == "sage" else "normal"
+        axis.text(101, position, f"{row['WGA']:.1f}", va="center", ha="left", fontsize=fontsize, fontweight=weight)
+    axis.set_yticks(positions, [f"{entry['place']}. {label}" for entry, label in zip(ranked, labels)])
+    for tick, entry in zip(axis.get_yticklabels(), ranked):
+        tick.set_fontsize(fontsize)
+        if entry["row"]["mode"] == "sage":
+            tick.set_fontweight("bold")
+    axis.set_ylim(-0.6, len(ranked) - 0.4)
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("WGA (%); black tick: Avg")
+    axis.grid(axis="x", alpha=0.3)
+    return ranked
 
 
 def _template_bars(axis, template_rows, rows_of, styles):
@@ -152,30 +182,41 @@ def plot_results(path, rows, published, context):
         metric: [(row["k"], paper[metric]) for row, paper in zip(rows, published) if paper.get(metric) is not None]
         for metric in ("WGA", "Avg")
     }
-    figure, axes = pyplot.subplots(1, 2, figsize=(14, 5.6), gridspec_kw={"width_ratios": [1.25, 1]})
+    ranked_rows = method_rows or rows
+    height = max(6.0, 0.2 * len(ranked_rows) + 1.8)
+    figure = pyplot.figure(figsize=(16, height))
+    grid = figure.add_gridspec(2, 2, width_ratios=[1.45, 1], hspace=0.4, wspace=0.42)
+    left_top, left_bottom = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[1, 0])
+    ranked_axis = figure.add_subplot(grid[:, 1])
     if template_rows:
-        _template_bars(axes[0], template_rows, rows_of, styles)
-        panels = [(axes[1], "WGA")]
+        _template_bars(left_top, template_rows, rows_of, styles)
+        panels = [(left_bottom, "WGA")]
         best = max(template_rows, key=lambda row: row["WGA"])
         worst = min(template_rows, key=lambda row: row["WGA"])
         for row, name, linestyle in ((best, "best", (0, (6, 2))), (worst, "worst", (0, (1, 2)))):
             label = f"{name} single template (#{row['template']})"
-            axes[1].axhline(row["WGA"], color="0.35", linestyle=linestyle, linewidth=1.5, label=label)
+            left_bottom.axhline(row["WGA"], color="0.35", linestyle=linestyle, linewidth=1.5, label=label)
     else:
-        panels = [(axes[0], "WGA"), (axes[1], "Avg")]
+        panels = [(left_top, "WGA"), (left_bottom, "Avg")]
     for axis, metric in panels:
         _against_k(axis, metric, rows_of, styles, k_values, points[metric])
-        axis.set_title(f"{'Worst-group' if metric == 'WGA' else 'Average'} accuracy against K", fontsize=11)
-    # One legend under the panels, where it cannot hide a bar or a line.
-    handles, labels = [], []
-    for axis in dict.fromkeys([axes[0], panels[0][0]]):
-        more_handles, more_labels = axis.get_legend_handles_labels()
-        handles, labels = handles + more_handles, labels + more_labels
-    columns = max(1, min(len(labels), 4))
-    figure.legend(handles, labels, loc="lower center", ncol=columns, fontsize=9, frameon=False)
+        axis.set_title(
+            f"{'Worst-group' if metric == 'WGA' else 'Average'} accuracy against K (modes run at several K)",
+            fontsize=11,
+        )
+    draw_ranked_bars(
+        ranked_axis, rows, shown=ranked_rows, colours={mode: style["color"] for mode, style in styles.items()}
+    )
+    ranked_axis.set_title(
+        "Every method ranked by WGA" + (" (places among all rows; templates: left)" if template_rows else ""),
+        fontsize=11,
+    )
+    # Lines and bars stay above ~40 % in the lower right and the A templates low: the legends sit there.
+    if template_rows:
+        left_top.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    left_bottom.legend(loc="lower right", ncol=2, fontsize=8, framealpha=0.9)
     figure.suptitle(f"{context['title']}: {context['model']}", fontsize=11)
-    legend_rows = -(-len(labels) // columns)
-    figure.tight_layout(rect=(0, 0.035 * legend_rows + 0.02, 1, 1))
+    figure.subplots_adjust(left=0.05, right=0.96, top=1 - 0.75 / height, bottom=0.7 / height)
     figure.savefig(path, dpi=DPI)
     pyplot.close(figure)
     return path

@@ -41,6 +41,7 @@ def write_results(
     dataset="",
     average="plain",
     notes=(),
+    lead=(),
     paper_numbers=None,
     plot=True,
     writer=DEFAULT_WRITER,
@@ -65,7 +66,10 @@ def write_results(
     average : {"plain", "groups", "weighted"}, default="plain"
         How Avg was computed (explained under the table).
     notes : sequence of str, default=()
-        Paragraphs added under the table.
+        Paragraphs added under the full table.
+    lead : sequence of str, default=()
+        Paragraphs placed right after the ranking that opens ``results.md``
+        (a verdict, say), before the selection shares and the full table.
     paper_numbers : callable, default=None
         ``paper_numbers(row) -> dict`` with the published ``"Avg"``, ``"WGA"``,
         ``"HM"`` and ``"source"`` of that row, or ``{}``; without any, the paper
@@ -102,6 +106,7 @@ def write_results(
         "dataset": dataset,
         "average": average,
         "notes": list(notes),
+        "lead": list(lead),
     }
     written = [
         _write_csv(output / "results.csv", rows, published, context),
@@ -212,6 +217,27 @@ def selections_sentence(rows):
     )
 
 
+def _ranked_markdown(rows):
+    """The opening section: every row ranked by WGA (with Avg), then the ranking in sentences."""
+    from ._ranking import method_label, rank_rows, ranking_points
+
+    lines = [
+        "## Every method ranked by worst-group accuracy",
+        "",
+        "| Place | Method | WGA | Avg | Worst group |",
+        "|---:|---|---:|---:|---|",
+    ]
+    for entry in rank_rows(rows):
+        row = entry["row"]
+        place = f"{entry['place']}{'=' if entry['tied'] > 1 else ''}"
+        label = method_label(row, rows).replace("|", "\\|")
+        lines.append(
+            f"| {place} | {label} | {_number(row['WGA'], 1)} | {_number(row['Avg'], 1)} | {row['worst_group']} |"
+        )
+    points = ranking_points(rows)
+    return [*lines, "", "= marks a shared place (equal WGA; ordered by Avg).", "", *(f"- {point}" for point in points)]
+
+
 def _write_markdown(path, rows, published, context):
     """A readable table with the paper's numbers beside ours, and what the columns mean."""
     model = context["model"] + (f" ({context['pretrained']})" if context["pretrained"] else "")
@@ -234,11 +260,18 @@ def _write_markdown(path, rows, published, context):
     header, lines = _table(columns, pairs)
     numeric = {"K", "Avg", "WGA", "Gap", "HM", *(name for name in header if name.startswith("Paper"))}
     numeric.update(name[:1].upper() + name[1:] for name in _subset_names(rows))
+    shares = selections_sentence(rows)
     lines_out = [
         f"# Selection and debiasing methods: {context['title']}",
         "",
         f"Model: {model}. Images: {rows[0]['n_images']}. Templates: {n_templates}. "
         f"Avg: {AVERAGE_DESCRIPTIONS[context['average']]}.",
+        "",
+        *_ranked_markdown(rows),
+        *(line for paragraph in context["lead"] for line in ("", paragraph)),
+        *(["", "## What the selections chose", "", shares] if shares else []),
+        "",
+        "## Every row",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---:" if name in numeric else "---" for name in header) + "|",
@@ -257,7 +290,6 @@ def _write_markdown(path, rows, published, context):
         f"(ensemble: all of them; {single}). Per-group accuracies are in results.csv.",
         "Published numbers: " + ("; ".join(sources) + " (approximate)." if sources else "none for this setting."),
         *(f"{mode}: {text}" for mode, text in described.items()),
-        *filter(None, [selections_sentence(rows)]),
         *context["notes"],
     ]
     for note in notes:

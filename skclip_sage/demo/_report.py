@@ -1,19 +1,20 @@
 """What the demo's results.md says under the table: what was measured, and what it shows.
 
-The table itself is the comparison's (:func:`skclip_sage.comparison.write_results`,
-with every template alone, majority- and minority-group accuracy on every row, and
-which caption source the per-image selections drew from); these paragraphs add what
-a reader of a toy benchmark must know: that it is a toy, how the captions were
-designed, how well the model learned, which average Avg is (the one ``skclip-sage
-evaluate manifest`` prints), and how SAGE did against the ensemble and the best and
-worst single template, computed, never assumed.
+The file leads with the comparison's ranking of every row by WGA
+(:func:`skclip_sage.comparison.write_results`); :func:`demo_lead` follows it with
+the verdict, computed, never assumed: SAGE against the ensemble and the best and
+worst single template, then every row that beats, ties or trails it. The selection
+shares and the full table come next; :func:`demo_notes` closes with what a reader of
+a toy benchmark must know: that it is a toy, how the captions were designed, how well
+the model learned and which average Avg is (the one ``skclip-sage evaluate manifest``
+prints).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["demo_notes", "verdict"]
+__all__ = ["demo_lead", "demo_notes", "verdict", "verdict_in_full"]
 
 
 def _k_list(values):
@@ -64,6 +65,54 @@ def verdict(rows):
         + "; ".join(outcome)
         + "."
     )
+
+
+def _listed(entries, rows):
+    """Named rows with their WGA; single templates counted together, with their range."""
+    from ..comparison._ranking import method_label
+
+    methods = [entry["row"] for entry in entries if entry["row"].get("template") is None]
+    singles = [entry["row"] for entry in entries if entry["row"].get("template") is not None]
+    parts = [f"{method_label(row, rows)} ({row['WGA']:.1f})" for row in methods]
+    if singles:
+        low, high = min(row["WGA"] for row in singles), max(row["WGA"] for row in singles)
+        spread = f"{low:.1f}" if low == high else f"{low:.1f} to {high:.1f}"
+        parts.append(f"{len(singles)} single template(s) ({spread})")
+    return ", ".join(parts) if parts else "none"
+
+
+def verdict_in_full(rows):
+    """What SAGE (at its smallest K) beats on WGA, what it ties and what beats it, every row named.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Comparison rows.
+
+    Returns
+    -------
+    text : str
+    """
+    from ..comparison._ranking import rank_rows, sage_place
+
+    ranked = rank_rows(rows)
+    sage = sage_place(ranked)
+    if sage is None:
+        return "In full: no SAGE row was run."
+    wga = sage["row"]["WGA"]
+    above = [entry for entry in ranked if entry["row"]["WGA"] > wga + 1e-6]
+    tied = [entry for entry in ranked if abs(entry["row"]["WGA"] - wga) <= 1e-6 and entry is not sage]
+    below = [entry for entry in ranked if entry["row"]["WGA"] < wga - 1e-6]
+    return (
+        f"In full (WGA, SAGE K={sage['row']['k']} {wga:.1f}, place {sage['place']} of {len(ranked)}): "
+        f"{len(above)} row(s) beat it: {_listed(above, rows)}. It ties {len(tied)}: {_listed(tied, rows)}. "
+        f"It beats {len(below)}: {_listed(below, rows)}."
+    )
+
+
+def demo_lead(rows):
+    """The paragraphs that follow the ranking at the top of ``results.md``: the verdict, then in full."""
+    return ["## Verdict", verdict(rows), verdict_in_full(rows)]
 
 
 def _design_paragraph(digits, sources, design):
@@ -148,5 +197,4 @@ def demo_notes(rows, digits, sources, design, summary, training_accuracy, model_
         f"{int(test.sum())} test images, the Avg that `{command}` prints for its ensemble row (plain "
         "accuracy, its default for a manifest); `--average groups` there gives the mean of the group "
         f"accuracies instead, {groups_average}.",
-        verdict(rows),
     ]

@@ -7,6 +7,7 @@ Everything lands in one output folder::
     output/cache/             image-embedding and text caches, so a rerun embeds nothing
     output/templates.txt      the 20 caption templates, for the CLI's --templates
     output/results.{md,csv,png}, output/selections.csv, output/results.written-by
+    output/report.html        the same comparison as one self-contained HTML page
 
 The model is reused when ``model/demo.json`` records the same recipe (benchmark
 arguments, caption design, model configuration, training arguments and seed);
@@ -31,13 +32,14 @@ from ..comparison import (
     debias_methods,
     selection_methods,
     single_template_methods,
+    write_report_html,
     write_results,
 )
 from ._captions import CAPTION_TEMPLATES
 from ._concepts import coloured_digits_concepts
 from ._design import caption_sources, design_captions, design_record, pool_sources
 from ._digits import DIGIT_NAMES, write_coloured_digits
-from ._report import demo_notes
+from ._report import demo_lead, demo_notes
 from ._training import tiny_clip_config, train_tiny_clip
 
 __all__ = ["run_demo"]
@@ -78,6 +80,28 @@ def _trained_model(folder: Path, recipe, digits, sources, log, verbose, num_thre
     # Written last, after the weights: a run interrupted before this line retrains.
     record.write_text(json.dumps({"recipe": recipe, "summary": summary_text}, indent=2) + "\n", encoding="utf-8")
     return model, summary_text, False
+
+
+def _write_report(output, rows, digits, class_names, design, seed, started):
+    """results/report.html: the same comparison as one self-contained page, with the failing digits."""
+    test = digits.split == "test"
+    return write_report_html(
+        output / "report.html",
+        rows,
+        title=f"coloured digits, caption design '{design}' (test split, seed {seed})",
+        model=f"tiny CLIP trained here ({output / 'model'})",
+        images={
+            "sources": list(digits.data[test]),
+            "labels": digits.target[test],
+            "groups": np.asarray(digits.group_names, dtype=object)[digits.groups[test]],
+            "label_names": class_names,
+        },
+        run={
+            "command": f"skclip-sage demo --output {output} --design {design} --seed {seed}",
+            "templates": list(CAPTION_TEMPLATES),
+            "timings": {"the demo up to the report": time.perf_counter() - started},
+        },
+    )
 
 
 def run_demo(
@@ -143,7 +167,8 @@ def run_demo(
         Debiasing rows, as :func:`~skclip_sage.comparison.debias_methods`, with the
         texts of :func:`coloured_digits_concepts`; TIE* fits on the training split.
     plot : bool, default=True
-        Also write ``results.png`` (needs matplotlib, the ``[plot]`` extra).
+        Also write ``results.png`` and ``report.html`` (:func:`~skclip_sage.comparison.write_report_html`;
+        both need matplotlib, the ``[plot]`` extra).
     num_threads : "auto", int or None, default="auto"
         torch threads while training (see :func:`train_tiny_clip`); not part of
         the recipe, so a model trained with another thread count is reused.
@@ -250,6 +275,7 @@ def run_demo(
         y_train=digits.target[train],
         subsets={"majority groups": majority, "minority groups": ~majority},
         template_sources=template_sources,
+        keep_predictions=plot,  # the failures of report.html
         log=log,
     )
     written = write_results(
@@ -259,11 +285,14 @@ def run_demo(
         model=f"tiny CLIP trained here ({output / 'model'})",
         dataset="coloured_digits",
         average="plain",
+        lead=demo_lead(rows),
         notes=demo_notes(rows, digits, sources, design, summary, training_accuracy, model_cfg, output),
         plot=plot,
         writer=WRITER,
         force=force,
     )
+    if plot:
+        written.append(_write_report(output, rows, digits, class_names, design, seed, started))
     log("wrote " + ", ".join(str(path) for path in written))
     return Bunch(
         model=model,
