@@ -107,6 +107,15 @@ def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
             f"{type(encoder).__name__}.encode_text returned shape {embeddings.shape} for {len(prompts)} prompts; "
             "expected (n_prompts, n_features)."
         )
+    # A NaN or infinite row would give NaN scores that argmax turns into "the first
+    # class" without a word: refused like an all-zero row, naming the prompts.
+    non_finite = ~np.isfinite(embeddings).all(axis=1)
+    if non_finite.any():
+        raise ValueError(
+            f"The text encoder returned NaN or infinite embeddings for {int(non_finite.sum())} of {len(prompts)} "
+            f"prompts {[prompts[i] for i in np.flatnonzero(non_finite)[:5]]}; check the model weights (a NaN or "
+            "infinite weight, e.g. in a token embedding, or an overflowing precision: try precision='fp32')."
+        )
     normalized, is_zero = l2_normalize(embeddings)
     if is_zero.any():
         raise ValueError(
