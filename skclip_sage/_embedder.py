@@ -80,9 +80,11 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Bytes of embeddings kept in this process's memory (256 MiB: about 120,000
         rows of 512 floats); 0 keeps none. Rows are keyed by the model (identity,
         precision, device kind), ``jpeg_draft`` and the image: a file by its
-        resolved path, size and modification time (an edited file is embedded
-        again; its contents are not read to key it), an in-memory image by its
-        pixels. Clones of one configuration share the store, which forgets the
+        resolved path, inode, size, modification and status-change times (an
+        edited or replaced file is embedded again, even with its size and
+        modification time kept; its contents are not read to key it), an
+        in-memory image by what is converted to RGB (pixels, palette,
+        transparency, EXIF orientation). Clones of one configuration share the store, which forgets the
         least recently used rows first; an encoder object without an ``identity``
         is never cached. :func:`skclip_sage.io.clear_memory_caches` empties it.
     jpeg_draft : bool, default=True

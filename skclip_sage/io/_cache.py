@@ -84,6 +84,58 @@ def entry_key(producer: str, kind: str, *parts: str) -> str:
     return cache_key(CACHE_FORMAT, producer, kind, *parts)
 
 
+# The Cache Directory Tagging Specification (https://bford.info/cachedir/): every folder
+# of cache entries carries this file, so backup tools skip it and a model folder's
+# fingerprint can leave it out when cache_dir lies inside the model's own folder.
+CACHE_TAG_NAME = "CACHEDIR.TAG"
+CACHE_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+CACHE_TAG_TEXT = (
+    f"{CACHE_TAG_SIGNATURE}\n"
+    "# This folder holds skclip-sage cache entries (embeddings), which can be recomputed.\n"
+    "# See https://bford.info/cachedir/ for what this file means.\n"
+)
+
+
+def is_cache_folder(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is tagged as a cache (skclip-sage's, or any tool's following the tagging spec).
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    tagged : bool
+        True when ``folder/CACHEDIR.TAG`` starts with the specification's signature.
+    """
+    try:
+        with open(os.path.join(folder, CACHE_TAG_NAME), "rb") as file:
+            return file.read(len(CACHE_TAG_SIGNATURE)) == CACHE_TAG_SIGNATURE.encode()
+    except OSError:
+        return False
+
+
+def tag_cache_folder(folder: str | os.PathLike) -> None:
+    """Create ``folder`` if needed and tag it as a cache (atomically; a no-op when already tagged).
+
+    Raises
+    ------
+    OSError
+        The folder cannot be created or written.
+    """
+    if is_cache_folder(folder):
+        return
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(CACHE_TAG_TEXT.encode("ascii"))
+        os.replace(temporary, os.path.join(folder, CACHE_TAG_NAME))
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def cached_array_path(directory: str | os.PathLike, key: str) -> Path:
     """Where the entry for ``key`` lives under ``directory``."""
     return Path(directory) / key[:2] / f"{key}.npy"
@@ -150,8 +202,18 @@ def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray,
 def image_source_key(source) -> str | None:
     """A cache key for one image source, or None when it cannot be keyed.
 
-    Files are keyed by resolved path, size and modification time (no read needed,
-    and any edit changes the key); in-memory images by a hash of their pixels.
+    Each key holds everything that decides the pixels the model is fed:
+
+    - a file: its resolved path, inode number, size, and modification and
+      status-change times in nanoseconds (one ``os.stat``, no read). Any
+      write changes the status-change time, even when the modification time is
+      put back, and a file replaced by another (``cp -p``, ``rsync -t``, a
+      rename) has a new inode, so either recomputes;
+    - bytes: a SHA-256 of the bytes;
+    - a PIL image: its mode, size, pixels (current frame) and what the
+      conversion to RGB reads besides them (:func:`pil_conversion_state`);
+    - an array: its dtype, shape and a SHA-256 of its bytes.
+
     A missing file gets None, so it goes on to be read and reported.
     """
     from PIL import Image
@@ -161,12 +223,44 @@ def image_source_key(source) -> str | None:
             status = os.stat(source)
         except OSError:
             return None
-        return cache_key("file", os.path.realpath(source), str(status.st_size), str(status.st_mtime_ns))
+        return cache_key("file", os.path.realpath(source), *file_state(status))
     if isinstance(source, (bytes, bytearray, memoryview)):
         return cache_key("bytes", hashlib.sha256(source).hexdigest())
     if isinstance(source, Image.Image):
-        return cache_key("pil", source.mode, str(source.size), hashlib.sha256(source.tobytes()).hexdigest())
+        try:
+            state = pil_conversion_state(source)
+            pixels = hashlib.sha256(source.tobytes()).hexdigest()
+        except Exception:  # noqa: BLE001 - an image that cannot even be read is decoded, and reported, there
+            return None
+        return cache_key("pil", source.mode, str(source.size), pixels, *state)
     if isinstance(source, np.ndarray):
         pixels = np.ascontiguousarray(source)
         return cache_key("array", str(pixels.dtype), str(pixels.shape), hashlib.sha256(pixels.data).hexdigest())
     return None
+
+
+def file_state(status: os.stat_result) -> tuple[str, ...]:
+    """What a file's key holds from its ``os.stat``: inode, size, mtime and ctime (ns)."""
+    return (
+        f"ino={status.st_ino}",
+        f"size={status.st_size}",
+        f"mtime={status.st_mtime_ns}",
+        f"ctime={status.st_ctime_ns}",
+    )
+
+
+def pil_conversion_state(image) -> tuple[str, ...]:
+    """What turning a PIL image into the model's RGB input reads besides its mode, size and pixels.
+
+    The palette (a ``P`` or ``PA`` image's colours), ``info["transparency"]``
+    (composited over white) and the EXIF orientation (applied by
+    ``ImageOps.exif_transpose``, which also reads an XMP orientation).
+    """
+    palette = image.palette if image.mode in ("P", "PA") else None
+    palette_part = (
+        "palette=none"
+        if palette is None
+        else f"palette={palette.mode}:" + hashlib.sha256(palette.tobytes()).hexdigest()
+    )
+    orientation = image.getexif().get(0x0112) if hasattr(image, "getexif") else None
+    return (palette_part, f"transparency={image.info.get('transparency')!r}", f"orientation={orientation!r}")

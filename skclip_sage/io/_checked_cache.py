@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import CacheWriteWarning, InvalidCacheEntryWarning
-from ._cache import entry_key, load_cached_array, save_cached_array
+from ._cache import entry_key, load_cached_array, save_cached_array, tag_cache_folder
 
 # Stored rows are unit-norm float32; anything further from 1 was damaged or forged.
 NORM_TOLERANCE = 1e-3
@@ -80,6 +80,7 @@ class CheckedCache:
         self.hits = 0
         self.invalid: list[tuple[str, str]] = []
         self.write_error: OSError | None = None
+        self._tagged = False
 
     def key(self, *parts: str) -> str:
         """The key of the entry identified by ``parts`` (see :func:`~skclip_sage.io._cache.entry_key`)."""
@@ -106,6 +107,10 @@ class CheckedCache:
         if self.write_error is not None:
             return False
         try:
+            if not self._tagged:
+                # Before the first entry: a model folder holding this cache never fingerprints it.
+                tag_cache_folder(self.folder)
+                self._tagged = True
             save_cached_array(self.folder, key, array, self.producer)
         except OSError as err:
             self.write_error = err
