@@ -9,7 +9,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .encoders import PRECISIONS, absolute_model, load_encoder
@@ -78,7 +78,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         and every embedding is still returned.
     memory_cache : int, default=268435456
         Bytes of embeddings kept in this process's memory (256 MiB: about 120,000
-        rows of 512 floats); 0 keeps none. Rows are keyed by the model (identity,
+        rows of 512 floats); 0 keeps none; a boolean is refused (``True`` is not a
+        size). Rows are keyed by the model (identity,
         precision, device kind), ``jpeg_draft`` and the image: a file by its
         resolved path, inode, size, modification and status-change times (an
         edited or replaced file is embedded again, even with its size and
@@ -220,6 +221,13 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return self._transform_sources(sources)
 
     def _fit(self, sources, X):
+        if isinstance(self.memory_cache, bool):
+            # bool is an int to Python: True would silently mean a store of 1 byte.
+            raise InvalidParameterError(
+                f"The 'memory_cache' parameter of ClipImageEmbedder is a number of bytes, not a boolean; got "
+                f"{self.memory_cache!r}. Pass a size such as {DEFAULT_MEMORY_CACHE_BYTES} (the default, 256 MiB) "
+                "to keep embeddings in memory, or 0 to keep none."
+            )
         if (
             sources is not None
             and sources.column is not None
@@ -266,6 +274,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _transform_sources(self, sources):
         items = sources.items
         encoder = self._encoder()
+        self._check_width(int(encoder.embedding_dim), "declares")
         output = np.full((len(items), self.embedding_dim_), np.nan, dtype=np.float32)
         draft_size = getattr(encoder, "image_size", None) if self.jpeg_draft else None
         memory, disk, keys = self._caches(encoder, items, draft_size)
@@ -354,6 +363,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     finite = torch.isfinite(embeddings).all(dim=1).cpu().numpy()
                     embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
                     rows = embeddings.cpu().numpy()
+                self._check_width(rows.shape[1], "returned")
                 done = np.asarray(batch.positions)[finite]
                 output[done] = rows[finite]
                 # A readable image the model could not embed is a failure like an unreadable one.
@@ -363,6 +373,17 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 )
                 on_batch(done.tolist())
         return sorted(failures)
+
+    def _check_width(self, width, verb):
+        """Refuse a model whose width is no longer the one learned at ``fit`` (it changed on disk)."""
+        if width == self.embedding_dim_:
+            return
+        model = self.model if isinstance(self.model, str) else type(self.model).__name__
+        raise ValueError(
+            f"The model {model!r} {verb} {width}-wide embeddings, but this ClipImageEmbedder was fitted when it gave "
+            f"{self.embedding_dim_}: the model changed since fit (its files were replaced, or the encoder object "
+            "changed). Fit the embedder again, and everything fitted on its embeddings."
+        )
 
     def _report(self, failures, n_images):
         if not failures:

@@ -1036,3 +1036,41 @@ def test_a_file_name_that_is_not_utf8_is_embedded_and_cached(tiny_model, tmp_pat
     first = embedder.transform([odd])
     assert np.isfinite(first).all()
     np.testing.assert_array_equal(_embedder(tiny_model, cache_dir=tmp_path / "cache").fit().transform([odd]), first)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_memory_cache_as_a_boolean_is_refused_at_fit(tiny_model, flag):
+    # Issue 21 item 7: True was taken as a store of 1 byte, emptying the store every embedder shares.
+    with pytest.raises(ValueError, match=r"'memory_cache'.*number of bytes, not a boolean.*or 0 to keep none"):
+        _embedder(tiny_model, memory_cache=flag).fit()
+
+
+def test_a_model_whose_width_changed_since_fit_says_so_and_to_refit(tmp_path):
+    # Issue 21 item 5: a folder replaced by a model of another width gave numpy's "shape mismatch".
+    import open_clip
+    from conftest import TINY_MODEL_CONFIG, make_tiny_local_dir
+
+    from skclip_sage.encoders import save_local_dir
+
+    model = make_tiny_local_dir(tmp_path / "model")
+    paths = _write_pictures(tmp_path / "images", 2)
+    embedder = ClipImageEmbedder(model, pretrained=None, device="cpu").fit()
+    assert embedder.transform(paths).shape == (2, 32)
+    narrower = {**TINY_MODEL_CONFIG, "embed_dim": 16}
+    save_local_dir(tmp_path / "model", open_clip.CLIP(**narrower), narrower)
+    with pytest.raises(ValueError, match="declares 16-wide embeddings") as raised:
+        embedder.transform(paths)
+    message = str(raised.value)
+    assert "16-wide embeddings" in message and "fitted when it gave 32" in message
+    assert "the model changed since fit" in message and "Fit the embedder again" in message
+    assert embedder.fit().transform(paths).shape == (2, 16)
+
+
+def test_an_encoder_returning_another_width_than_it_declares_is_named(tmp_path):
+    class Wider(RecordingEncoder):
+        def encode_images(self, pixels):
+            return torch.cat([super().encode_images(pixels)] * 2, dim=1)
+
+    embedder = ClipImageEmbedder(Wider(), memory_cache=0).fit()
+    with pytest.raises(ValueError, match=r"returned \d+-wide embeddings, but this ClipImageEmbedder was fitted"):
+        embedder.transform(np.zeros((2, 4, 4, 3), dtype=np.uint8))
