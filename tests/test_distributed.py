@@ -216,8 +216,9 @@ def test_resume_cache_reads_finished_partitions(client, embedder, image_paths, l
     again, embedded, from_cache = counted(client, embeddings.compute)
     assert (embedded, from_cache) == (0, N_PARTITIONS)
     np.testing.assert_array_equal(again, resumed)
-    cache_files = [path for path in cache_dir.rglob("*") if path.is_file()]
+    cache_files = [path for path in cache_dir.rglob("*") if path.is_file() and path.name != "CACHEDIR.TAG"]
     assert len(cache_files) == N_PARTITIONS and all(path.suffix == ".npy" for path in cache_files)
+    assert [path.parent for path in cache_dir.rglob("CACHEDIR.TAG")] == [cache_dir / "partition_embeddings"]
 
 
 def test_a_bad_resume_entry_is_recomputed_not_returned(client, embedder, image_paths, local_embeddings, tmp_path):
