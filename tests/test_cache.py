@@ -17,16 +17,9 @@ from PIL import Image
 import skclip_sage
 from skclip_sage import SageZeroShotClassifier
 from skclip_sage.exceptions import CacheWriteWarning, InvalidCacheEntryWarning
-from skclip_sage.io._cache import (
-    cache_key,
-    cached_array_path,
-    entry_key,
-    image_source_key,
-    load_cached_array,
-    producer_of,
-    save_cached_array,
-)
+from skclip_sage.io._cache import cached_array_path, load_cached_array, save_cached_array
 from skclip_sage.io._checked_cache import CheckedCache, entry_problem
+from skclip_sage.io._keys import cache_key, entry_key, image_source_key, producer_of
 from skclip_sage.prompts import clear_text_bank_cache, encode_text_bank
 
 PRODUCER = "model=m | precision=fp32 | device=cpu | skclip-sage=0"
@@ -164,7 +157,7 @@ def test_an_interrupted_write_keeps_the_old_entry_and_no_temporary_file(tmp_path
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "save", interrupted)
+    monkeypatch.setattr("skclip_sage.io._cache.os.write", interrupted)  # in the middle of the write
     with pytest.raises(KeyboardInterrupt):
         save_cached_array(tmp_path, key, np.ones(3), PRODUCER)
     monkeypatch.undo()
@@ -268,7 +261,7 @@ def _failing_write(monkeypatch, error):
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("skclip_sage.io._cache.tempfile.mkstemp", fail)
+    monkeypatch.setattr("skclip_sage.io._cache.open_temporary", fail)
 
 
 @pytest.mark.parametrize(
@@ -294,20 +287,10 @@ def test_a_failed_write_stops_writing_and_warns_once_with_the_reason(tmp_path, m
 def test_a_full_disk_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     cache = CheckedCache(tmp_path, "things", PRODUCER, owner="Tester")
 
-    class FullDisk:
-        def __init__(self, handle, mode):
-            os.close(handle)
+    def full_disk(descriptor, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("skclip_sage.io._cache.os.fdopen", FullDisk)
+    monkeypatch.setattr("skclip_sage.io._cache.os.write", full_disk)
     assert not cache.write(cache.key("a"), GOOD[0])
     monkeypatch.undo()
     assert cache.write_error.errno == errno.ENOSPC and not list(tmp_path.rglob("*.tmp"))
@@ -571,3 +554,62 @@ def test_a_cache_dir_inside_a_local_dir_model_keeps_the_models_identity(tmp_path
     assert load_encoder(model, device="cpu").identity != identity
     # How the cache is recognised: a CACHEDIR.TAG (the Cache Directory Tagging Specification).
     assert skclip_sage.io.is_cache_folder(cache_dir / "image_embeddings")
+
+
+# --- one caching policy, in io (issue 22 item 2) ----------------------------------------------
+
+
+def test_no_subpackage_imports_a_private_io_module():
+    # io's public face serves its clients: the caches' users import skclip_sage.io only.
+    package = os.path.dirname(skclip_sage.__file__)
+    offenders = []
+    for folder, _, names in os.walk(package):
+        if os.path.relpath(folder, package).split(os.sep)[0] == "io":
+            continue
+        for name in names:
+            if name.endswith(".py"):
+                text = open(os.path.join(folder, name), encoding="utf-8").read()
+                if re.search(r"(from \.+io\._|skclip_sage\.io\._|from \.+io import _)", text):
+                    offenders.append(os.path.relpath(os.path.join(folder, name), package))
+    assert offenders == []
+
+
+def test_text_banks_live_in_the_byte_bounded_store_not_a_32_entry_list(fresh_memory):
+    from fakes import WordSumEncoder
+
+    from skclip_sage.io import memory_store
+
+    encoder = WordSumEncoder(8)
+    banks = [encode_text_bank(encoder, TEMPLATES, [f"class{index}", "other"]) for index in range(40)]
+    assert encoder.calls() == 40
+    store = memory_store(0)
+    assert len(store) == 40 and store.nbytes == 40 * (banks[0].nbytes + 330)
+    again = [encode_text_bank(encoder, TEMPLATES, [f"class{index}", "other"]) for index in range(40)]
+    assert encoder.calls() == 40  # every bank still in memory: the bound is bytes, not 32 entries
+    assert all(np.array_equal(a, b) for a, b in zip(banks, again))
+    clear_text_bank_cache()  # forgets the text banks only
+    assert len(store) == 0
+    encode_text_bank(encoder, TEMPLATES, ["class0", "other"])
+    assert encoder.calls() == 41
+
+
+def test_one_store_per_process_whose_bound_is_the_largest_asked_for(tmp_path):
+    from fakes import FileCountingImageEncoder
+
+    from skclip_sage import ClipImageEmbedder
+    from skclip_sage.io import memory_store
+
+    log = tmp_path / "calls.log"
+    images = [np.full((4, 4, 3), value, np.uint8) for value in range(0, 250, 50)]
+    large = ClipImageEmbedder(FileCountingImageEncoder(log, identity="one"), memory_cache=10**6).fit()
+    large.transform(images)
+    # Another model, and a smaller bound: the same store, which keeps its bound and the rows of the first.
+    small = ClipImageEmbedder(FileCountingImageEncoder(log, identity="two"), memory_cache=1000).fit()
+    small.transform(images)
+    assert memory_store(0).max_bytes == 10**6 and len(memory_store(0)) == 10
+    calls = FileCountingImageEncoder.rows(log)
+    large.transform(images)
+    clone_of_small = ClipImageEmbedder(FileCountingImageEncoder(log, identity="one"), memory_cache=1000).fit()
+    clone_of_small.transform(images)
+    assert FileCountingImageEncoder.rows(log) == calls  # nothing was forgotten by the smaller bound
+    assert memory_store(10) is memory_store(2 * 10**6) and memory_store(0).max_bytes == 2 * 10**6

@@ -31,7 +31,7 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.validation import check_is_fitted
 
 from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
-from skclip_sage._embedder import IMAGE_CACHE, image_key_parts
+from skclip_sage._embedder import IMAGE_CACHE
 from skclip_sage.encoders import OpenClipEncoder, load_encoder
 from skclip_sage.exceptions import (
     CacheWriteWarning,
@@ -41,7 +41,8 @@ from skclip_sage.exceptions import (
     SkippedImagesWarning,
     UnreadableImagesError,
 )
-from skclip_sage.io._cache import producer_of, save_cached_array
+from skclip_sage.io import image_key_parts, producer_of
+from skclip_sage.io._cache import save_cached_array
 from skclip_sage.io._checked_cache import CheckedCache
 
 EMBEDDING_DIM = 32  # conftest.TINY_MODEL_CONFIG["embed_dim"]
@@ -628,7 +629,7 @@ def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(ti
     }[damage]
     if damage == "another model":
         producer = producer.replace(counting.identity, "another-model")
-    save_cached_array(cache.folder, cache.key(*image_key_parts(paths[2], None)), forged, producer)
+    save_cached_array(cache.folder, cache.key(*image_key_parts(paths[2]), "jpeg_draft=None"), forged, producer)
     with pytest.warns(InvalidCacheEntryWarning, match=f"1 invalid cache entry.*{re.escape(paths[2])}") as record:
         again = embedder.transform(paths)
     assert len(record) == 1
@@ -641,12 +642,12 @@ def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(ti
 
 
 def _fail_writes(monkeypatch, code, reason):
-    def refuse(*args, dir=None, **kwargs):
-        raise OSError(code, reason, dir)
+    def refuse(path, *args, **kwargs):
+        raise OSError(code, reason, path)
 
     # Where every cache write starts (the temporary file next to the entry); root may
     # write to a chmod-ed folder, so the refusal is injected rather than arranged.
-    monkeypatch.setattr("skclip_sage.io._cache.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("skclip_sage.io._cache.open_temporary", refuse)
 
 
 @pytest.mark.parametrize("problem", ["a file", "read-only", "full disk"])

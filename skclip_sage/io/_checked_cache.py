@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import CacheWriteWarning, InvalidCacheEntryWarning
-from ._cache import entry_key, load_cached_array, save_cached_array, tag_cache_folder
+from ._cache import load_cached_array, read_expected, save_cached_array, tag_cache_folder
+from ._keys import key_maker
 
 # Stored rows are unit-norm float32; anything further from 1 was damaged or forged.
 NORM_TOLERANCE = 1e-3
+# The same bound on the squared norm, a little tighter, for the float32 check of the fast path:
+# a row it passes passes NORM_TOLERANCE too; one it fails is judged by entry_problem.
+SQUARED_NORM_TOLERANCE = 1.9e-3
 ENTRIES_SHOWN = 3
 
 
@@ -32,7 +36,7 @@ def entry_problem(stored_producer: str, values: np.ndarray, producer: str, shape
     values : ndarray
         The stored array.
     producer : str
-        The producer the reader expects (:func:`~skclip_sage.io._cache.producer_of`).
+        The producer the reader expects (:func:`~skclip_sage.io.producer_of`).
     shape : tuple of int or None
         The expected shape; None matches any length along that axis.
 
@@ -66,7 +70,7 @@ class CheckedCache:
     kind : str
         The cache's folder name, also part of every key (``"image_embeddings"``).
     producer : str
-        What computes the entries (:func:`~skclip_sage.io._cache.producer_of`).
+        What computes the entries (:func:`~skclip_sage.io.producer_of`).
     owner : str
         Who is caching, for the warnings (``"ClipImageEmbedder"``).
     """
@@ -81,15 +85,36 @@ class CheckedCache:
         self.invalid: list[tuple[str, str]] = []
         self.write_error: OSError | None = None
         self._tagged = False
-
-    def key(self, *parts: str) -> str:
-        """The key of the entry identified by ``parts`` (see :func:`~skclip_sage.io._cache.entry_key`)."""
-        return entry_key(self.producer, self.kind, *parts)
+        self.key = key_maker(producer, kind)
 
     def read(self, key: str, shape: tuple, label: str = "an entry") -> np.ndarray | None:
-        """The stored array for ``key`` if present and valid, else None (``label`` names it in the warning)."""
+        """The stored array for ``key`` if present and valid, else None (``label`` names it in the warning).
+
+        ``self.key(*parts)`` gives the key of the entry identified by ``parts``.
+        """
+        if any(size is None for size in shape):
+            return self._read_parsed(key, shape, label)
         try:
-            stored = load_cached_array(self.folder, key)
+            values = read_expected(self.folder, key, self.producer, np.float32, shape)
+        except OSError as err:
+            self.invalid.append((label, str(err)))
+            return None
+        if values is None:
+            return None
+        if isinstance(values, bytes):  # not the record expected: parse it to say why, or accept an equal one
+            return self._read_parsed(key, shape, label)
+        squared = np.einsum("...i,...i->...", values, values)
+        if not np.all(np.abs(squared - 1.0) <= SQUARED_NORM_TOLERANCE):  # also False for NaN and infinity
+            return self._checked(lambda _: (self.producer, values), None, shape, label)
+        self.hits += 1
+        return values
+
+    def _read_parsed(self, key, shape, label):
+        return self._checked(lambda _: load_cached_array(self.folder, key), None, shape, label)
+
+    def _checked(self, parse, data, shape, label):
+        try:
+            stored = parse(data)
         except (OSError, ValueError) as err:
             self.invalid.append((label, str(err)))
             return None
