@@ -3,8 +3,8 @@
 Writes ``--images`` small PNG files, fills a ``cache_dir`` once, then times in one
 process, interleaved ``--repeats`` times:
 
-- **key only**: building the keys of every file, with today's key (resolved path,
-  inode, size, modification and status-change times) and with the previous one
+- **key only**: building the key parts of every file, with today's (absolute path,
+  inode, size, modification and status-change times) and with the previous ones
   (resolved path, size and modification time);
 - **warm transform**: ``ClipImageEmbedder.transform(paths)`` served wholly from
   ``cache_dir`` (``memory_cache=0``, so every row is read from disk), with each key;
@@ -43,12 +43,10 @@ class ToyEncoder:
         return torch.nn.functional.pad(pixels + 1.0, (0, 512 - pixels.shape[1]))
 
 
-def previous_key(source):
-    """The key before issue 21: resolved path, size and modification time."""
-    from skclip_sage.io._cache import cache_key
-
+def previous_parts(source):
+    """The key parts before issue 21: resolved path, size and modification time."""
     status = os.stat(source)
-    return cache_key("file", os.path.realpath(source), str(status.st_size), str(status.st_mtime_ns))
+    return ("file", os.path.realpath(source), str(status.st_size), str(status.st_mtime_ns))
 
 
 def timed(function):
@@ -68,7 +66,7 @@ def main():
     import skclip_sage._embedder as embedder_module
     from skclip_sage import ClipImageEmbedder
     from skclip_sage.io import clear_memory_caches
-    from skclip_sage.io._cache import image_source_key
+    from skclip_sage.io import image_key_parts
 
     with tempfile.TemporaryDirectory() as folder:
         paths = []
@@ -77,21 +75,21 @@ def main():
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (8, 8), (index % 256, index // 256 % 256, 7)).save(path)
             paths.append(str(path))
-        keys = {"new": image_source_key, "old": previous_key}
+        keys = {"new": image_key_parts, "old": previous_parts}
         on_disk = ClipImageEmbedder(ToyEncoder(), cache_dir=Path(folder, "cache"), memory_cache=0).fit()
         in_memory = ClipImageEmbedder(ToyEncoder()).fit()
         for key in keys.values():  # fill the caches under both keys
-            embedder_module.image_source_key = key
+            embedder_module.image_key_parts = key
             on_disk.transform(paths)
             in_memory.transform(paths)
         seconds = {(what, name): [] for what in ("key only", "warm, cache_dir", "warm, memory") for name in keys}
         for _ in range(arguments.repeats):
             for name, key in keys.items():
-                embedder_module.image_source_key = key
+                embedder_module.image_key_parts = key
                 seconds["key only", name].append(timed(lambda: [key(path) for path in paths]))  # noqa: B023
                 seconds["warm, cache_dir", name].append(timed(lambda: on_disk.transform(paths)))
                 seconds["warm, memory", name].append(timed(lambda: in_memory.transform(paths)))
-        embedder_module.image_source_key = image_source_key
+        embedder_module.image_key_parts = image_key_parts
         clear_memory_caches()
 
     print(f"{arguments.images} PNG files, {arguments.repeats} repeats, load {os.getloadavg()[0]:.2f}, ")

@@ -83,14 +83,16 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         and every embedding is still returned.
     memory_cache : int, default=268435456
         Bytes of embeddings kept in this process's memory (256 MiB: about 120,000
-        rows of 512 floats); 0 keeps none; a boolean is refused (``True`` is not a
-        size). Rows are keyed by the model (identity,
-        precision, device kind), ``jpeg_draft`` and the image: a file by its
-        resolved path, inode, size, modification and status-change times (an
-        edited or replaced file is embedded again, even with its size and
-        modification time kept; its contents are not read to key it), an
-        in-memory image by what is converted to RGB (pixels, palette,
-        transparency, EXIF orientation). Clones of one configuration share the store, which forgets the
+        rows of 512 floats); 0 keeps none (this embedder neither reads nor writes
+        the store); a boolean is refused (``True`` is not a size). The process has
+        one store, shared by every embedder and text bank; its bound is the largest
+        asked for since it was cleared, so a smaller value never forgets another's
+        rows. Rows are keyed by the model (identity, precision, device kind),
+        ``jpeg_draft`` and the image: a file by its absolute path, inode, size,
+        modification and status-change times (an edited or replaced file is
+        embedded again, even with its size and modification time kept; its contents
+        are not read to key it), an in-memory image by what is converted to RGB
+        (pixels, palette, transparency, EXIF orientation). The store forgets the
         least recently used rows first; an encoder object without an ``identity``
         is never cached. :func:`skclip_sage.io.clear_memory_caches` empties it.
     jpeg_draft : bool, default=True
