@@ -109,7 +109,8 @@ def image_key_parts(source) -> tuple[str, ...] | None:
       has a new inode, so either recomputes;
     - bytes: a SHA-256 of the bytes;
     - a PIL image: its mode, size, pixels (current frame) and what the
-      conversion to RGB reads besides them (:func:`pil_conversion_state`);
+      conversion to RGB reads besides them: the palette, ``info["transparency"]``
+      and the EXIF orientation;
     - an array: its dtype, shape and a SHA-256 of its bytes.
 
     A missing file gets None, so it goes on to be read and reported. The first
