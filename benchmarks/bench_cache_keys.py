@@ -65,8 +65,7 @@ def main():
 
     import skclip_sage._embedder as embedder_module
     from skclip_sage import ClipImageEmbedder
-    from skclip_sage.io import clear_memory_caches
-    from skclip_sage.io import image_key_parts
+    from skclip_sage.io import clear_memory_caches, image_key_parts
 
     with tempfile.TemporaryDirectory() as folder:
         paths = []
