@@ -345,8 +345,11 @@ def test_a_bad_text_bank_on_disk_is_recomputed_with_one_warning(tmp_path, fresh_
     producer, stored = load_cached_array(path.parent.parent, path.stem)
     save_cached_array(path.parent.parent, path.stem, damage(stored), producer)
     clear_text_bank_cache()  # as in a fresh process
-    with pytest.warns(InvalidCacheEntryWarning, match=f"Text-bank encoding found 1 invalid.*the text bank: {problem}"):
+    with pytest.warns(
+        InvalidCacheEntryWarning, match=f"Text-bank encoding found 1 invalid.*the text bank: {problem}"
+    ) as record:
         recomputed = _bank(encoder, tmp_path)
+    assert len(record) == 1  # reading and writing back report it once
     np.testing.assert_array_equal(recomputed, expected)
     clear_text_bank_cache()
     with warnings.catch_warnings():

@@ -85,6 +85,7 @@ class CheckedCache:
         self.invalid: list[tuple[str, str]] = []
         self.write_error: OSError | None = None
         self._tagged = False
+        self._write_warned = False
         self.key = key_maker(producer, kind)
 
     def read(self, key: str, shape: tuple, label: str = "an entry") -> np.ndarray | None:
@@ -143,11 +144,18 @@ class CheckedCache:
         return True
 
     def warn(self, stacklevel: int = 2) -> None:
-        """Emit one warning for the invalid entries read and one for a failed write, if any."""
-        if self.invalid:
-            listing = "; ".join(f"{label}: {problem}" for label, problem in self.invalid[:ENTRIES_SHOWN])
-            more = "; ..." if len(self.invalid) > ENTRIES_SHOWN else ""
-            count = len(self.invalid)
+        """Emit one warning for the invalid entries read and one for a failed write, if any.
+
+        What was reported is not reported again by a later call (reads and writes of
+        one call may each end with one).
+        """
+        invalid, self.invalid = self.invalid, []
+        write_error = None if self._write_warned else self.write_error
+        self._write_warned = self._write_warned or write_error is not None
+        if invalid:
+            listing = "; ".join(f"{label}: {problem}" for label, problem in invalid[:ENTRIES_SHOWN])
+            more = "; ..." if len(invalid) > ENTRIES_SHOWN else ""
+            count = len(invalid)
             warnings.warn(
                 InvalidCacheEntryWarning(
                     f"{self.owner} found {count} invalid cache entr{'y' if count == 1 else 'ies'} under "
@@ -156,8 +164,8 @@ class CheckedCache:
                 ),
                 stacklevel=stacklevel + 1,
             )
-        if self.write_error is not None:
-            reason = str(self.write_error)
+        if write_error is not None:
+            reason = str(write_error)
             if os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):
                 reason += "; cache_dir is a file, not a folder"
             warnings.warn(
