@@ -616,3 +616,17 @@ def test_one_store_per_process_whose_bound_is_the_largest_asked_for(tmp_path):
     clone_of_small.transform(images)
     assert FileCountingImageEncoder.rows(log) == calls  # nothing was forgotten by the smaller bound
     assert memory_store(10) is memory_store(2 * 10**6) and memory_store(0).max_bytes == 2 * 10**6
+
+
+def test_a_fast_read_returns_a_writable_copy_equal_to_what_was_written(tmp_path):
+    # Issue 22 item 3: reads compare the record's header and producer as a byte prefix instead of np.load.
+    cache = CheckedCache(tmp_path, "things", PRODUCER, owner="Tester")
+    assert cache.write(cache.key("a"), GOOD)
+    values = cache.read(cache.key("a"), GOOD.shape)
+    np.testing.assert_array_equal(values, GOOD)
+    assert values.flags.writeable and values.dtype == np.float32 and cache.hits == 1
+    assert np.load(cached_array_path(cache.folder, cache.key("a")))["producer"] == PRODUCER  # still a plain record
+    # Another producer of the same length: the prefix differs, and numpy's parse says what is wrong.
+    save_cached_array(cache.folder, cache.key("a"), GOOD, PRODUCER.replace("model=m", "model=n"))
+    assert cache.read(cache.key("a"), GOOD.shape) is None
+    assert cache.invalid == [("an entry", f"made by another model or setting ({PRODUCER.replace('=m', '=n')!r})")]

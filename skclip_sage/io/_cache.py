@@ -106,7 +106,7 @@ def read_expected(directory, key: str, producer: str, dtype: np.dtype, shape: tu
     Returns
     -------
     values : ndarray, None or bytes
-        The (read-only) array when the file is such a record; None when there is
+        The array (a writable copy) when the file is such a record; None when there is
         no file; the file's bytes when it is anything else (:func:`load_cached_array`
         then says what).
 
@@ -129,7 +129,7 @@ def read_expected(directory, key: str, producer: str, dtype: np.dtype, shape: tu
         os.close(descriptor)
     if len(data) != size or not data.startswith(prefix):
         return data
-    return np.frombuffer(data, dtype=dtype, offset=len(prefix)).reshape(shape)
+    return np.frombuffer(data, dtype=dtype, offset=len(prefix)).reshape(shape).copy()  # writable, like np.load
 
 
 def _read_rest(descriptor) -> bytes:
