@@ -9,7 +9,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .encoders import PRECISIONS, absolute_model, load_encoder
@@ -20,10 +20,15 @@ from .exceptions import (
     SkippedImagesWarning,
     UnreadableImagesError,
 )
-from .io import DEFAULT_MEMORY_CACHE_BYTES, describe_image_source, memory_cache
-from .io._cache import entry_key, image_source_key, producer_of
-from .io._checked_cache import CheckedCache
-from .io._sources import as_image_sources, is_one_shot_iterator
+from .io import (
+    DEFAULT_MEMORY_CACHE_BYTES,
+    TieredCache,
+    as_image_sources,
+    describe_image_source,
+    image_key_parts,
+    is_one_shot_iterator,
+    producer_of,
+)
 from .utils._eval_mode import evaluating
 
 ON_ERROR = ("raise", "warn")
@@ -78,11 +83,16 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         and every embedding is still returned.
     memory_cache : int, default=268435456
         Bytes of embeddings kept in this process's memory (256 MiB: about 120,000
-        rows of 512 floats); 0 keeps none. Rows are keyed by the model (identity,
-        precision, device kind), ``jpeg_draft`` and the image: a file by its
-        resolved path, size and modification time (an edited file is embedded
-        again; its contents are not read to key it), an in-memory image by its
-        pixels. Clones of one configuration share the store, which forgets the
+        rows of 512 floats); 0 keeps none (this embedder neither reads nor writes
+        the store); a boolean is refused (``True`` is not a size). The process has
+        one store, shared by every embedder and text bank; its bound is the largest
+        asked for since it was cleared, so a smaller value never forgets another's
+        rows. Rows are keyed by the model (identity, precision, device kind),
+        ``jpeg_draft`` and the image: a file by its absolute path, inode, size,
+        modification and status-change times (an edited or replaced file is
+        embedded again, even with its size and modification time kept; its contents
+        are not read to key it), an in-memory image by what is converted to RGB
+        (pixels, palette, transparency, EXIF orientation). The store forgets the
         least recently used rows first; an encoder object without an ``identity``
         is never cached. :func:`skclip_sage.io.clear_memory_caches` empties it.
     jpeg_draft : bool, default=True
@@ -218,6 +228,13 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return self._transform_sources(sources)
 
     def _fit(self, sources, X):
+        if isinstance(self.memory_cache, bool):
+            # bool is an int to Python: True would silently mean a store of 1 byte.
+            raise InvalidParameterError(
+                f"The 'memory_cache' parameter of ClipImageEmbedder is a number of bytes, not a boolean; got "
+                f"{self.memory_cache!r}. Pass a size such as {DEFAULT_MEMORY_CACHE_BYTES} (the default, 256 MiB) "
+                "to keep embeddings in memory, or 0 to keep none."
+            )
         if (
             sources is not None
             and sources.column is not None
@@ -264,20 +281,20 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _transform_sources(self, sources):
         items = sources.items
         encoder = self._encoder()
+        self._check_width(int(encoder.embedding_dim), "declares")
         output = np.full((len(items), self.embedding_dim_), np.nan, dtype=np.float32)
-        draft_size = getattr(encoder, "image_size", None) if self.jpeg_draft else None
-        memory, disk, keys = self._caches(encoder, items, draft_size)
-        pending, from_memory, from_disk = [], 0, 0
+        draft_size = jpeg_draft_size(self, encoder)
+        cache = image_cache(
+            self, IMAGE_CACHE, memory_bytes=self.memory_cache, cache_dir=self.cache_dir, encoder=encoder
+        )
+        keys = [None] * len(items)
+        if cache.enabled:
+            draft = f"jpeg_draft={draft_size}"
+            keys = [None if parts is None else cache.key(*parts, draft) for parts in map(image_key_parts, items)]
+        pending = []
+        shape = (self.embedding_dim_,)
         for position, key in enumerate(keys):
-            row = None if key is None or memory is None else memory.get(key)
-            if row is not None:
-                from_memory += 1
-            elif key is not None and disk is not None:
-                row = disk.read(key, (self.embedding_dim_,), describe_image_source(items[position], position))
-                if row is not None:
-                    from_disk += 1
-                    if memory is not None:
-                        memory.put(key, row)
+            row = cache.get(key, shape, describe_image_source(items[position], position)) if key else None
             if row is None:
                 pending.append(position)
             else:
@@ -288,25 +305,19 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             # in flight. Only rows the model produced get here: under on_error="raise"
             # the rows after a failure are never embedded and must not be cached as NaN.
             for position in positions:
-                if keys[position] is None:
-                    continue
-                if memory is not None:
-                    memory.put(keys[position], output[position])
-                if disk is not None:
-                    disk.write(keys[position], output[position])
+                cache.put(keys[position], output[position])
 
         failures = self._embed(encoder, items, pending, output, keep, draft_size)
         LOGGER.log(
             logging.INFO if pending else logging.DEBUG,
             "ClipImageEmbedder: %d images, %d from memory, %d from cache_dir, %d through the model, %d failed",
             len(items),
-            from_memory,
-            from_disk,
+            cache.from_memory,
+            cache.from_disk,
             len(pending),
             len(failures),
         )
-        if disk is not None:
-            disk.warn(stacklevel=3)
+        cache.warn(stacklevel=3)
         self._report(failures, len(items))
         return output
 
@@ -352,6 +363,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     finite = torch.isfinite(embeddings).all(dim=1).cpu().numpy()
                     embeddings = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-12)
                     rows = embeddings.cpu().numpy()
+                self._check_width(rows.shape[1], "returned")
                 done = np.asarray(batch.positions)[finite]
                 output[done] = rows[finite]
                 # A readable image the model could not embed is a failure like an unreadable one.
@@ -361,6 +373,17 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 )
                 on_batch(done.tolist())
         return sorted(failures)
+
+    def _check_width(self, width, verb):
+        """Refuse a model whose width is no longer the one learned at ``fit`` (it changed on disk)."""
+        if width == self.embedding_dim_:
+            return
+        model = self.model if isinstance(self.model, str) else type(self.model).__name__
+        raise ValueError(
+            f"The model {model!r} {verb} {width}-wide embeddings, but this ClipImageEmbedder was fitted when it gave "
+            f"{self.embedding_dim_}: the model changed since fit (its files were replaced, or the encoder object "
+            "changed). Fit the embedder again, and everything fitted on its embeddings."
+        )
 
     def _report(self, failures, n_images):
         if not failures:
@@ -382,33 +405,6 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             ),
             stacklevel=4,
         )
-
-    def _caches(self, encoder, items, draft_size):
-        """The memory store, the checked disk cache (each None when off) and each item's key.
-
-        A key is None for an item that cannot be keyed (a missing file, which goes on
-        to be read and reported); all keys are None when no cache is on.
-        """
-        producer = producer_of(encoder)
-        if producer is None and self.cache_dir is not None:
-            raise ValueError(
-                f"ClipImageEmbedder(cache_dir=...) keys cached embeddings by the model's identity, but "
-                f"{type(encoder).__name__} has no 'identity' attribute. Give it one (a string naming the "
-                "model and weights) or pass cache_dir=None."
-            )
-        memory = None if producer is None or self.memory_cache == 0 else memory_cache(producer, self.memory_cache)
-        disk = (
-            None
-            if self.cache_dir is None
-            else CheckedCache(self.cache_dir, IMAGE_CACHE, producer, owner=type(self).__name__)
-        )
-        if memory is None and disk is None:
-            return None, None, [None] * len(items)
-        keys = []
-        for item in items:
-            parts = image_key_parts(item, draft_size)
-            keys.append(None if parts is None else entry_key(producer, IMAGE_CACHE, *parts))
-        return memory, disk, keys
 
     def _encoder(self):
         # The embedder needs only the image side of the TextImageEncoder protocol.
@@ -462,14 +458,29 @@ def describe_failures(failures, n_images):
     return f"could not {verb} {len(failures)} of {n_images} images: {listing}{more}"
 
 
-def image_key_parts(item, draft_size):
-    """What identifies one image's embedding besides the model, or None when it cannot be keyed.
+def image_cache(embedder, kind, *, memory_bytes, cache_dir, encoder=None, owner=None):
+    """The :class:`~skclip_sage.io.TieredCache` of one ``kind`` of rows computed by a fitted ``embedder``'s model.
 
-    The image (:func:`~skclip_sage.io._cache.image_source_key`) and how it is
-    decoded: a draft-decoded JPEG embeds a little differently from a full decode.
+    ``memory_bytes=0`` or ``cache_dir=None`` leave that tier out; ``encoder`` is the loaded model when the
+    caller has it; ``owner`` names who caches in warnings (the embedder's class by default). A model without
+    an ``identity`` caches nothing, and with ``cache_dir`` set is a ``ValueError``.
     """
-    source_key = image_source_key(item)
-    return None if source_key is None else (source_key, f"jpeg_draft={draft_size}")
+    encoder = embedder._encoder() if encoder is None else encoder
+    producer = producer_of(encoder)
+    if producer is None and cache_dir is not None:
+        raise ValueError(
+            f"{type(embedder).__name__}(cache_dir=...) keys cached embeddings by the model's identity, but "
+            f"{type(encoder).__name__} has no 'identity' attribute. Give it one (a string naming the "
+            "model and weights) or pass cache_dir=None."
+        )
+    owner = owner or type(embedder).__name__
+    return TieredCache(producer, kind, memory_bytes=memory_bytes, cache_dir=cache_dir, owner=owner)
+
+
+def jpeg_draft_size(embedder, encoder=None):
+    """The smallest side JPEGs may be draft-decoded to for ``embedder`` (None: decoded in full); part of the keys."""
+    encoder = embedder._encoder() if encoder is None else encoder
+    return getattr(encoder, "image_size", None) if embedder.jpeg_draft else None
 
 
 def _progress(total, verbose):

@@ -17,16 +17,9 @@ from PIL import Image
 import skclip_sage
 from skclip_sage import SageZeroShotClassifier
 from skclip_sage.exceptions import CacheWriteWarning, InvalidCacheEntryWarning
-from skclip_sage.io._cache import (
-    cache_key,
-    cached_array_path,
-    entry_key,
-    image_source_key,
-    load_cached_array,
-    producer_of,
-    save_cached_array,
-)
+from skclip_sage.io._cache import cached_array_path, load_cached_array, save_cached_array
 from skclip_sage.io._checked_cache import CheckedCache, entry_problem
+from skclip_sage.io._keys import cache_key, entry_key, image_source_key, producer_of
 from skclip_sage.prompts import clear_text_bank_cache, encode_text_bank
 
 PRODUCER = "model=m | precision=fp32 | device=cpu | skclip-sage=0"
@@ -164,7 +157,7 @@ def test_an_interrupted_write_keeps_the_old_entry_and_no_temporary_file(tmp_path
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "save", interrupted)
+    monkeypatch.setattr("skclip_sage.io._cache.os.write", interrupted)  # in the middle of the write
     with pytest.raises(KeyboardInterrupt):
         save_cached_array(tmp_path, key, np.ones(3), PRODUCER)
     monkeypatch.undo()
@@ -268,7 +261,7 @@ def _failing_write(monkeypatch, error):
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("skclip_sage.io._cache.tempfile.mkstemp", fail)
+    monkeypatch.setattr("skclip_sage.io._cache.open_temporary", fail)
 
 
 @pytest.mark.parametrize(
@@ -294,20 +287,10 @@ def test_a_failed_write_stops_writing_and_warns_once_with_the_reason(tmp_path, m
 def test_a_full_disk_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     cache = CheckedCache(tmp_path, "things", PRODUCER, owner="Tester")
 
-    class FullDisk:
-        def __init__(self, handle, mode):
-            os.close(handle)
+    def full_disk(descriptor, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("skclip_sage.io._cache.os.fdopen", FullDisk)
+    monkeypatch.setattr("skclip_sage.io._cache.os.write", full_disk)
     assert not cache.write(cache.key("a"), GOOD[0])
     monkeypatch.undo()
     assert cache.write_error.errno == errno.ENOSPC and not list(tmp_path.rglob("*.tmp"))
@@ -362,8 +345,11 @@ def test_a_bad_text_bank_on_disk_is_recomputed_with_one_warning(tmp_path, fresh_
     producer, stored = load_cached_array(path.parent.parent, path.stem)
     save_cached_array(path.parent.parent, path.stem, damage(stored), producer)
     clear_text_bank_cache()  # as in a fresh process
-    with pytest.warns(InvalidCacheEntryWarning, match=f"Text-bank encoding found 1 invalid.*the text bank: {problem}"):
+    with pytest.warns(
+        InvalidCacheEntryWarning, match=f"Text-bank encoding found 1 invalid.*the text bank: {problem}"
+    ) as record:
         recomputed = _bank(encoder, tmp_path)
+    assert len(record) == 1  # reading and writing back report it once
     np.testing.assert_array_equal(recomputed, expected)
     clear_text_bank_cache()
     with warnings.catch_warnings():
@@ -403,3 +389,244 @@ def test_text_bank_cache_that_cannot_be_written_still_fits(tmp_path, fresh_memor
     with pytest.warns(CacheWriteWarning, match="Text-bank encoding could not write") as record:
         bank = _bank(HashTextEncoder(8), in_the_way)
     assert len(record) == 1 and bank.shape == (2, 3, 8) and np.isfinite(bank).all()
+
+
+# --- keys cover what the model sees (issue 21 item 3) --------------------------------------
+
+
+def _counting_embedder(tmp_path, **options):
+    from fakes import FileCountingImageEncoder
+
+    from skclip_sage import ClipImageEmbedder
+
+    encoder = FileCountingImageEncoder(tmp_path / "model_calls.log", identity="key-coverage-encoder")
+    return ClipImageEmbedder(encoder, **options)
+
+
+def _reopened(image, file_format="PNG", **save_options):
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, file_format, **save_options)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def _palette_image(colour, transparency=None):
+    image = Image.new("P", (4, 4))
+    image.putpalette([*colour, 255, 255, 255] * 128)
+    image.putpixel((0, 0), 1)
+    if transparency is not None:
+        image.info["transparency"] = transparency
+    return image
+
+
+def _oriented(orientation):
+    image = Image.fromarray(np.arange(4 * 2 * 3, dtype=np.uint8).reshape(2, 4, 3) * 10)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    return _reopened(image, exif=exif)
+
+
+PIL_TWINS = {
+    # Same mode, size and pixel bytes; converted to RGB, they differ.
+    "palette": lambda: (_palette_image((255, 0, 0)), _palette_image((0, 0, 255))),
+    "exif orientation": lambda: (_oriented(1), _oriented(6)),
+    "transparency": lambda: (_palette_image((255, 0, 0)), _palette_image((255, 0, 0), transparency=0)),
+}
+
+
+@pytest.mark.parametrize("twins", PIL_TWINS.values(), ids=PIL_TWINS.keys())
+def test_pil_images_with_the_same_pixel_bytes_that_convert_differently_are_embedded_apart(tmp_path, twins):
+    first, second = twins()
+    assert first.mode == second.mode and first.tobytes() == second.tobytes()
+    assert image_source_key(first) != image_source_key(second)
+    uncached = _counting_embedder(tmp_path, memory_cache=0).fit_transform([first, second])
+    assert not np.allclose(uncached[0], uncached[1])
+
+    # In memory: the second image used to get the first one's row.
+    embedder = _counting_embedder(tmp_path).fit()
+    np.testing.assert_array_equal(embedder.transform([first]), uncached[:1])
+    np.testing.assert_array_equal(embedder.transform([second]), uncached[1:])
+    # On disk, as another process sees it (nothing in memory).
+    skclip_sage.io.clear_memory_caches()
+    on_disk = _counting_embedder(tmp_path, memory_cache=0, cache_dir=tmp_path / "cache").fit()
+    np.testing.assert_array_equal(on_disk.transform([first]), uncached[:1])
+    np.testing.assert_array_equal(on_disk.transform([second]), uncached[1:])
+    np.testing.assert_array_equal(on_disk.transform([second, first]), uncached[::-1])
+
+
+def _bmp(path, colour):
+    Image.new("RGB", (8, 8), colour).save(path, "BMP")  # the same size whatever the colour
+    return path
+
+
+def _next_status_change(path):
+    """Wait for the file system's clock to move past ``path``'s status-change time (an event, not a sleep).
+
+    ``utime`` with the same times changes nothing but the ctime; repeated until the
+    ctime moves, it makes sure the edit that follows lands in a later timestamp tick.
+    """
+    status = os.stat(path)
+    while os.stat(path).st_ctime_ns == status.st_ctime_ns:
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def _same_size_edit_with_mtime_restored(path, tmp_path):
+    status = os.stat(path)
+    _next_status_change(path)
+    with open(path, "r+b") as file:  # in place: same inode, same size
+        file.write(_bmp(tmp_path / "blue.bmp", (0, 0, 255)).read_bytes())
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def _replaced_keeping_mtime(path, tmp_path):
+    # What `rsync -t` does: a new file beside it, given the old times, renamed over it (a new inode).
+    status = os.stat(path)
+    replacement = _bmp(tmp_path / "incoming.bmp", (0, 0, 255))
+    os.utime(replacement, ns=(status.st_atime_ns, status.st_mtime_ns))
+    os.replace(replacement, path)
+
+
+def _copied_over_with_cp_p(path, tmp_path):
+    import shutil
+
+    # What `cp -p` does: the content written into the same file, then the source's times copied.
+    source = _bmp(tmp_path / "source.bmp", (0, 0, 255))
+    status = os.stat(path)
+    os.utime(source, ns=(status.st_atime_ns, status.st_mtime_ns))
+    _next_status_change(path)
+    shutil.copy2(source, path)
+
+
+FILE_EDITS = {
+    "same-size edit, mtime restored": _same_size_edit_with_mtime_restored,
+    "rsync -t replacement": _replaced_keeping_mtime,
+    "cp -p replacement": _copied_over_with_cp_p,
+}
+
+
+@pytest.mark.parametrize("edit", FILE_EDITS.values(), ids=FILE_EDITS.keys())
+def test_a_file_edited_or_replaced_with_its_size_and_mtime_kept_is_embedded_again(tmp_path, edit):
+    from fakes import FileCountingImageEncoder
+
+    path = _bmp(tmp_path / "image.bmp", (255, 0, 0))
+    before = image_source_key(path)
+    embedder = _counting_embedder(tmp_path, cache_dir=tmp_path / "cache").fit()
+    red = embedder.transform([str(path)])
+    status = os.stat(path)
+    edit(path, tmp_path)
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (status.st_size, status.st_mtime_ns)
+    assert image_source_key(path) != before
+    blue = _counting_embedder(tmp_path, memory_cache=0).fit_transform([str(path)])
+    assert not np.allclose(red, blue)
+    # In memory, and from cache_dir as a new process sees it: the new content's row.
+    np.testing.assert_array_equal(embedder.transform([str(path)]), blue)
+    skclip_sage.io.clear_memory_caches()
+    calls = FileCountingImageEncoder.rows(tmp_path / "model_calls.log")
+    np.testing.assert_array_equal(embedder.transform([str(path)]), blue)
+    assert FileCountingImageEncoder.rows(tmp_path / "model_calls.log") == calls  # written back, read back
+
+
+def test_a_cache_dir_inside_a_local_dir_model_keeps_the_models_identity(tmp_path):
+    from conftest import make_tiny_local_dir
+
+    from skclip_sage import ClipImageEmbedder
+    from skclip_sage.encoders import clear_encoder_cache, encoder_load_count, load_encoder
+
+    model = make_tiny_local_dir(tmp_path / "model")
+    identity = load_encoder(model, device="cpu").identity
+    paths = [_png(tmp_path / f"{index}.png", (60 * index, 0, 0)) for index in range(3)]
+    cache_dir = tmp_path / "model" / "cache"
+    first = ClipImageEmbedder(model, pretrained=None, device="cpu", cache_dir=cache_dir).fit_transform(paths)
+    loads = encoder_load_count()
+    assert load_encoder(model, device="cpu").identity == identity  # not reloaded: same files
+    assert encoder_load_count() == loads
+
+    # A new process: the model loads with the same identity, so every row comes from the cache.
+    clear_encoder_cache()
+    skclip_sage.io.clear_memory_caches()
+    embedder = ClipImageEmbedder(model, pretrained=None, device="cpu", cache_dir=cache_dir).fit()
+    assert embedder._encoder().identity == identity
+    entries = sorted(cache_dir.rglob("*.npy"))
+    np.testing.assert_array_equal(embedder.transform(paths), first)
+    assert sorted(cache_dir.rglob("*.npy")) == entries  # nothing new was written: it hit
+    # The model's own files still count: editing its configuration changes the identity.
+    config = next(path for path in (tmp_path / "model").iterdir() if path.suffix == ".json")
+    config.write_text(config.read_text() + " ")
+    assert load_encoder(model, device="cpu").identity != identity
+    # How the cache is recognised: a CACHEDIR.TAG (the Cache Directory Tagging Specification).
+    assert skclip_sage.io.is_cache_folder(cache_dir / "image_embeddings")
+
+
+# --- one caching policy, in io (issue 22 item 2) ----------------------------------------------
+
+
+def test_no_subpackage_imports_a_private_io_module():
+    # io's public face serves its clients: the caches' users import skclip_sage.io only.
+    package = os.path.dirname(skclip_sage.__file__)
+    offenders = []
+    for folder, _, names in os.walk(package):
+        if os.path.relpath(folder, package).split(os.sep)[0] == "io":
+            continue
+        for name in names:
+            if name.endswith(".py"):
+                text = open(os.path.join(folder, name), encoding="utf-8").read()
+                if re.search(r"(from \.+io\._|skclip_sage\.io\._|from \.+io import _)", text):
+                    offenders.append(os.path.relpath(os.path.join(folder, name), package))
+    assert offenders == []
+
+
+def test_text_banks_live_in_the_byte_bounded_store_not_a_32_entry_list(fresh_memory):
+    from fakes import WordSumEncoder
+
+    from skclip_sage.io import memory_store
+
+    encoder = WordSumEncoder(8)
+    banks = [encode_text_bank(encoder, TEMPLATES, [f"class{index}", "other"]) for index in range(40)]
+    assert encoder.calls() == 40
+    store = memory_store(0)
+    assert len(store) == 40 and store.nbytes == 40 * (banks[0].nbytes + 330)
+    again = [encode_text_bank(encoder, TEMPLATES, [f"class{index}", "other"]) for index in range(40)]
+    assert encoder.calls() == 40  # every bank still in memory: the bound is bytes, not 32 entries
+    assert all(np.array_equal(a, b) for a, b in zip(banks, again))
+    clear_text_bank_cache()  # forgets the text banks only
+    assert len(store) == 0
+    encode_text_bank(encoder, TEMPLATES, ["class0", "other"])
+    assert encoder.calls() == 41
+
+
+def test_one_store_per_process_whose_bound_is_the_largest_asked_for(tmp_path):
+    from fakes import FileCountingImageEncoder
+
+    from skclip_sage import ClipImageEmbedder
+    from skclip_sage.io import memory_store
+
+    log = tmp_path / "calls.log"
+    images = [np.full((4, 4, 3), value, np.uint8) for value in range(0, 250, 50)]
+    large = ClipImageEmbedder(FileCountingImageEncoder(log, identity="one"), memory_cache=10**6).fit()
+    large.transform(images)
+    # Another model, and a smaller bound: the same store, which keeps its bound and the rows of the first.
+    small = ClipImageEmbedder(FileCountingImageEncoder(log, identity="two"), memory_cache=1000).fit()
+    small.transform(images)
+    assert memory_store(0).max_bytes == 10**6 and len(memory_store(0)) == 10
+    calls = FileCountingImageEncoder.rows(log)
+    large.transform(images)
+    clone_of_small = ClipImageEmbedder(FileCountingImageEncoder(log, identity="one"), memory_cache=1000).fit()
+    clone_of_small.transform(images)
+    assert FileCountingImageEncoder.rows(log) == calls  # nothing was forgotten by the smaller bound
+    assert memory_store(10) is memory_store(2 * 10**6) and memory_store(0).max_bytes == 2 * 10**6
+
+
+def test_a_fast_read_returns_a_writable_copy_equal_to_what_was_written(tmp_path):
+    # Issue 22 item 3: reads compare the record's header and producer as a byte prefix instead of np.load.
+    cache = CheckedCache(tmp_path, "things", PRODUCER, owner="Tester")
+    assert cache.write(cache.key("a"), GOOD)
+    values = cache.read(cache.key("a"), GOOD.shape)
+    np.testing.assert_array_equal(values, GOOD)
+    assert values.flags.writeable and values.dtype == np.float32 and cache.hits == 1
+    assert np.load(cached_array_path(cache.folder, cache.key("a")))["producer"] == PRODUCER  # still a plain record
+    # Another producer of the same length: the prefix differs, and numpy's parse says what is wrong.
+    save_cached_array(cache.folder, cache.key("a"), GOOD, PRODUCER.replace("model=m", "model=n"))
+    assert cache.read(cache.key("a"), GOOD.shape) is None
+    assert cache.invalid == [("an entry", f"made by another model or setting ({PRODUCER.replace('=m', '=n')!r})")]

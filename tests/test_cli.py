@@ -605,3 +605,56 @@ def test_a_non_finite_embedding_is_listed_as_a_failure_not_dropped(tmp_path, tin
     assert "none of the 3 image(s) gave an embedding: 3 were read but the model returned a non-finite" in err
     assert "could be read" not in err
     assert len(read_csv(tmp_path / "none.failures.csv")) == 3
+
+
+@pytest.fixture(scope="module")
+def nan_fox_model(tmp_path_factory):
+    """A tiny ``local-dir:`` model whose token embedding of "fox" is NaN: its text tower breaks on one class."""
+    import open_clip
+    import torch
+    from conftest import TINY_MODEL_CONFIG
+
+    from skclip_sage.encoders import save_local_dir
+
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**TINY_MODEL_CONFIG)
+    (fox,) = open_clip.get_tokenizer("ViT-B-32").encode("fox")
+    with torch.no_grad():
+        model.token_embedding.weight[fox] = float("nan")
+    return save_local_dir(tmp_path_factory.mktemp("nan_fox"), model, TINY_MODEL_CONFIG)
+
+
+@pytest.mark.parametrize("selection", ["sage", "ensemble", "zpe", "autoclip", "random"])
+def test_a_text_tower_giving_nan_for_one_class_is_refused_at_fit_naming_its_prompts(nan_fox_model, selection):
+    # Issue 21 item 2: NaN text rows gave NaN scores, so every image went to the first class.
+    from skclip_sage import SageZeroShotClassifier
+
+    classifier = SageZeroShotClassifier(
+        nan_fox_model, pretrained=None, class_names=["cat", "dog", "fox"], templates="simple", selection=selection
+    )
+    with pytest.raises(ValueError, match="NaN or infinite embeddings for") as raised:
+        classifier.fit(np.eye(3, 32, dtype=np.float32))
+    assert "fox" in str(raised.value) and "'a photo of a cat.'" not in str(raised.value)
+
+
+def test_a_debiaser_whose_texts_embed_as_nan_is_refused_naming_them(nan_fox_model):
+    # Issue 21 item 2, the debiasers' texts: they go through the same text encoding.
+    from skclip_sage.debias import SpuriousTranslation
+
+    debiaser = SpuriousTranslation(nan_fox_model, pretrained=None, spurious_prompts=["a photo of a fox.", "water"])
+    with pytest.raises(ValueError, match=r"NaN or infinite embeddings for 1 of 2 prompts \['a photo of a fox.'\]"):
+        debiaser.fit(np.eye(3, 32, dtype=np.float32))
+
+
+def test_classify_with_a_text_tower_giving_nan_exits_non_zero_naming_the_prompts(tmp_path, nan_fox_model, capsys):
+    # Issue 21 item 2, CLI side: classify exited 0 labelling every image as the first class.
+    for index in range(2):
+        write_image(tmp_path / "imgs" / f"img_{index}.png", (80 * index, 10, 10))
+    code = main(
+        ["classify", str(tmp_path / "imgs"), "--classes", "cat", "dog", "fox", "--templates", "simple"]
+        + ["-o", str(tmp_path / "p.csv"), "--model", nan_fox_model, "--pretrained", "none"]
+    )
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "NaN or infinite embeddings for" in err and "fox" in err
+    assert not (tmp_path / "p.csv").exists()

@@ -216,8 +216,9 @@ def test_resume_cache_reads_finished_partitions(client, embedder, image_paths, l
     again, embedded, from_cache = counted(client, embeddings.compute)
     assert (embedded, from_cache) == (0, N_PARTITIONS)
     np.testing.assert_array_equal(again, resumed)
-    cache_files = [path for path in cache_dir.rglob("*") if path.is_file()]
+    cache_files = [path for path in cache_dir.rglob("*") if path.is_file() and path.name != "CACHEDIR.TAG"]
     assert len(cache_files) == N_PARTITIONS and all(path.suffix == ".npy" for path in cache_files)
+    assert [path.parent for path in cache_dir.rglob("CACHEDIR.TAG")] == [cache_dir / "partition_embeddings"]
 
 
 def test_a_bad_resume_entry_is_recomputed_not_returned(client, embedder, image_paths, local_embeddings, tmp_path):
@@ -339,7 +340,7 @@ def test_grid_search_under_the_dask_joblib_backend_matches_local(client, tiny_mo
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
     assert remote.best_params_ == local.best_params_
     # The fits ran on the workers, which encoded the prompts there and kept them.
-    text_banks = client.run(lambda: len(importlib.import_module("skclip_sage.prompts._text_bank")._MEMORY))
+    text_banks = client.run(lambda: len(importlib.import_module("skclip_sage.io").memory_store(0)))
     assert sum(text_banks.values()) >= 1
     for numbers in client.run(worker_statistics).values():
         assert numbers["models_loaded"] <= 1
@@ -377,3 +378,24 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_rows(client, embedder, 
     delta = statistics_delta(client, before)
     assert victim not in delta
     assert total(delta, "partitions_embedded") >= N_PARTITIONS
+
+
+def test_the_resume_cache_keys_partitions_like_the_embedder_jpeg_draft_included(tiny_model, tmp_path):
+    # Issue 22 item 2: the worker keys through the embedder's tiered cache; its own key left jpeg_draft out,
+    # so a partition embedded from draft-decoded JPEGs was served to jpeg_draft=False.
+    from PIL import Image
+
+    from skclip_sage.distributed._worker import embed_partition
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(2):
+        paths.append(str(tmp_path / f"photo_{index}.jpg"))
+        Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(paths[-1], quality=95)
+    params = ClipImageEmbedder(tiny_model, pretrained=None, device="cpu").get_params()
+    drafted, _ = embed_partition(paths, params, 0, 1, cache_dir=tmp_path / "resume")
+    full, _ = embed_partition(paths, {**params, "jpeg_draft": False}, 0, 1, cache_dir=tmp_path / "resume")
+    expected = ClipImageEmbedder(tiny_model, pretrained=None, device="cpu", jpeg_draft=False, memory_cache=0)
+    np.testing.assert_array_equal(full, expected.fit_transform(paths))
+    assert not np.array_equal(drafted, full)
+    assert len(list((tmp_path / "resume").rglob("*.npy"))) == 2

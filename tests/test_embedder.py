@@ -31,7 +31,7 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.validation import check_is_fitted
 
 from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
-from skclip_sage._embedder import IMAGE_CACHE, image_key_parts
+from skclip_sage._embedder import IMAGE_CACHE
 from skclip_sage.encoders import OpenClipEncoder, load_encoder
 from skclip_sage.exceptions import (
     CacheWriteWarning,
@@ -41,7 +41,8 @@ from skclip_sage.exceptions import (
     SkippedImagesWarning,
     UnreadableImagesError,
 )
-from skclip_sage.io._cache import producer_of, save_cached_array
+from skclip_sage.io import image_key_parts, producer_of
+from skclip_sage.io._cache import save_cached_array
 from skclip_sage.io._checked_cache import CheckedCache
 
 EMBEDDING_DIM = 32  # conftest.TINY_MODEL_CONFIG["embed_dim"]
@@ -628,7 +629,7 @@ def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(ti
     }[damage]
     if damage == "another model":
         producer = producer.replace(counting.identity, "another-model")
-    save_cached_array(cache.folder, cache.key(*image_key_parts(paths[2], None)), forged, producer)
+    save_cached_array(cache.folder, cache.key(*image_key_parts(paths[2]), "jpeg_draft=None"), forged, producer)
     with pytest.warns(InvalidCacheEntryWarning, match=f"1 invalid cache entry.*{re.escape(paths[2])}") as record:
         again = embedder.transform(paths)
     assert len(record) == 1
@@ -641,12 +642,12 @@ def test_a_bad_cached_embedding_is_recomputed_with_one_warning_never_returned(ti
 
 
 def _fail_writes(monkeypatch, code, reason):
-    def refuse(*args, dir=None, **kwargs):
-        raise OSError(code, reason, dir)
+    def refuse(path, *args, **kwargs):
+        raise OSError(code, reason, path)
 
     # Where every cache write starts (the temporary file next to the entry); root may
     # write to a chmod-ed folder, so the refusal is injected rather than arranged.
-    monkeypatch.setattr("skclip_sage.io._cache.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("skclip_sage.io._cache.open_temporary", refuse)
 
 
 @pytest.mark.parametrize("problem", ["a file", "read-only", "full disk"])
@@ -1036,3 +1037,41 @@ def test_a_file_name_that_is_not_utf8_is_embedded_and_cached(tiny_model, tmp_pat
     first = embedder.transform([odd])
     assert np.isfinite(first).all()
     np.testing.assert_array_equal(_embedder(tiny_model, cache_dir=tmp_path / "cache").fit().transform([odd]), first)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_memory_cache_as_a_boolean_is_refused_at_fit(tiny_model, flag):
+    # Issue 21 item 7: True was taken as a store of 1 byte, emptying the store every embedder shares.
+    with pytest.raises(ValueError, match=r"'memory_cache'.*number of bytes, not a boolean.*or 0 to keep none"):
+        _embedder(tiny_model, memory_cache=flag).fit()
+
+
+def test_a_model_whose_width_changed_since_fit_says_so_and_to_refit(tmp_path):
+    # Issue 21 item 5: a folder replaced by a model of another width gave numpy's "shape mismatch".
+    import open_clip
+    from conftest import TINY_MODEL_CONFIG, make_tiny_local_dir
+
+    from skclip_sage.encoders import save_local_dir
+
+    model = make_tiny_local_dir(tmp_path / "model")
+    paths = _write_pictures(tmp_path / "images", 2)
+    embedder = ClipImageEmbedder(model, pretrained=None, device="cpu").fit()
+    assert embedder.transform(paths).shape == (2, 32)
+    narrower = {**TINY_MODEL_CONFIG, "embed_dim": 16}
+    save_local_dir(tmp_path / "model", open_clip.CLIP(**narrower), narrower)
+    with pytest.raises(ValueError, match="declares 16-wide embeddings") as raised:
+        embedder.transform(paths)
+    message = str(raised.value)
+    assert "16-wide embeddings" in message and "fitted when it gave 32" in message
+    assert "the model changed since fit" in message and "Fit the embedder again" in message
+    assert embedder.fit().transform(paths).shape == (2, 16)
+
+
+def test_an_encoder_returning_another_width_than_it_declares_is_named(tmp_path):
+    class Wider(RecordingEncoder):
+        def encode_images(self, pixels):
+            return torch.cat([super().encode_images(pixels)] * 2, dim=1)
+
+    embedder = ClipImageEmbedder(Wider(), memory_cache=0).fit()
+    with pytest.raises(ValueError, match=r"returned \d+-wide embeddings, but this ClipImageEmbedder was fitted"):
+        embedder.transform(np.zeros((2, 4, 4, 3), dtype=np.uint8))

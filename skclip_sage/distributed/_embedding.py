@@ -153,7 +153,7 @@ def _partitions(paths, partition_size):
     import dask.bag
 
     if not dask.is_dask_collection(paths):
-        from ..io._sources import as_image_sources
+        from ..io import as_image_sources
 
         size = DEFAULT_PARTITION_SIZE if partition_size is None else partition_size
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from .._embedder import ClipImageEmbedder, describe_failures
+from .._embedder import ClipImageEmbedder, describe_failures, image_cache, jpeg_draft_size
 from ..exceptions import UnreadableImagesError
-from ..io._cache import image_source_key, producer_of
-from ..io._checked_cache import CheckedCache
-from ..io._sources import as_image_sources
+from ..io import as_image_sources, image_key_parts
 
 PARTITION_CACHE_FOLDER = "partition_embeddings"
 
@@ -62,7 +60,7 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
     _check_can_start_loader_processes(embedder.num_workers)
     embedder.fit()
     cache, key = _partition_cache_entry(embedder, sources, cache_dir)
-    embeddings = None if cache is None else cache.read(key, (len(sources), embedder.embedding_dim_), "a partition")
+    embeddings = None if cache is None else cache.get(key, (len(sources), embedder.embedding_dim_), "a partition")
     from_cache = embeddings is not None
     failures = []
     if not from_cache:
@@ -72,7 +70,7 @@ def embed_partition(paths, embedder_params, partition, n_partitions, first_row=N
         if not from_cache and not failures:
             # Partitions with failures are never cached: the failure may be transient
             # (a network file system hiccup), and a rerun should try those files again.
-            cache.write(key, embeddings)
+            cache.put(key, embeddings)
         cache.warn()
     if from_cache:
         _count(partitions_from_cache=1)
@@ -187,16 +185,18 @@ def _count(**increments) -> None:
 
 
 def _partition_cache_entry(embedder, sources, cache_dir):
-    """The checked cache and key of a partition, or ``(None, None)`` when it cannot be cached."""
+    """The tiered cache (disk only) and key of a partition, or ``(None, None)`` when it cannot be cached.
+
+    The same cache as the embedder's own, of another kind: the same producer (model identity,
+    precision, device kind, library version) and the same image key parts, ``jpeg_draft`` included.
+    """
     if cache_dir is None:
         return None, None
-    source_keys = [image_source_key(source) for source in sources]
-    if any(key is None for key in source_keys):
+    source_parts = [image_key_parts(source) for source in sources]
+    if any(parts is None for parts in source_parts):
         return None, None  # a missing file: read it, so that it is reported
-    # The same producer as the embedder's own cache: model identity, precision,
-    # device kind and library version all change the numbers.
-    producer = producer_of(embedder._encoder())
-    if producer is None:
+    cache = image_cache(embedder, PARTITION_CACHE_FOLDER, memory_bytes=0, cache_dir=cache_dir, owner="embed_images")
+    if not cache.enabled:
         return None, None
-    cache = CheckedCache(cache_dir, PARTITION_CACHE_FOLDER, producer, owner="embed_images")
-    return cache, cache.key(*source_keys)
+    parts = [part for source in source_parts for part in source]
+    return cache, cache.key(*parts, f"jpeg_draft={jpeg_draft_size(embedder)}")

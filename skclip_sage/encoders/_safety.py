@@ -54,21 +54,38 @@ def verify_checkpoint(path: str | os.PathLike) -> None:
 
 
 def file_fingerprint(path: str | os.PathLike) -> str:
-    """``path|size|mtime``: changes whenever the file is replaced or edited."""
+    """``path|inode|size|mtime|ctime``: changes whenever the file is replaced or edited.
+
+    The inode and status-change time catch a same-size edit whose modification
+    time was put back, and a replacement that kept it (``cp -p``, ``rsync -t``).
+    """
     status = os.stat(path)
-    return f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}"
+    return f"{os.path.realpath(path)}|{_file_state(status)}"
 
 
 def folder_fingerprint(folder: str | os.PathLike) -> str:
-    """A digest of every file in ``folder`` (names, sizes, modification times).
+    """A digest of every file in ``folder`` (names, inodes, sizes, modification and status-change times).
 
     Changes when any weight, config or tokenizer file is added, replaced or
-    edited, without reading gigabytes of weights on every load.
+    edited, without reading gigabytes of weights on every load. Folders tagged
+    as caches (a ``CACHEDIR.TAG``, as every ``cache_dir`` folder of skclip-sage
+    carries) are left out: a ``cache_dir`` inside the model's folder is not part
+    of the model. Symbolic links to folders are not followed.
     """
-    digest = hashlib.sha256()
+    from ..io import is_cache_folder
+
     root = Path(folder)
-    for path in sorted(root.rglob("*")):
+    files = []
+    for parent, folders, names in os.walk(root):
+        # Pruned in place, so os.walk never descends into a cache.
+        folders[:] = [name for name in folders if not is_cache_folder(os.path.join(parent, name))]
+        files.extend(Path(parent, name) for name in names)
+    digest = hashlib.sha256()
+    for path in sorted(files):
         if path.is_file():
-            status = path.stat()
-            digest.update(f"{path.relative_to(root)}|{status.st_size}|{status.st_mtime_ns}\n".encode())
+            digest.update(f"{path.relative_to(root)}|{_file_state(path.stat())}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _file_state(status: os.stat_result) -> str:
+    return f"{status.st_ino}|{status.st_size}|{status.st_mtime_ns}|{status.st_ctime_ns}"

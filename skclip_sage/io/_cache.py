@@ -1,92 +1,142 @@
-"""Cache entries on disk: one key builder, self-describing ``.npy`` records, atomic writes.
+"""Cache entries on disk: self-describing ``.npy`` records, read and written in one system call each.
 
 Every cache of the library (per-image embeddings, text banks, the Dask resume
-cache) keys its entries with :func:`entry_key` and writes them with
-:func:`save_cached_array`. A file is a plain ``.npy`` holding one record: the
-array and the *producer* string naming what computed it (model identity,
-precision, device kind, library version), so a reader can tell another model's
-entry from its own. Never a pickle. Files live at
-``<directory>/<key[:2]>/<key>.npy`` so no folder grows too large.
+cache) writes its entries with :func:`save_cached_array`. A file is a plain
+``.npy`` holding one record: the *producer* string naming what computed it
+(model identity, precision, device kind, library version), so a reader can tell
+another model's entry from its own, and the array. Never a pickle. Files live
+at ``<directory>/<key[:2]>/<key>.npy`` so no folder grows too large, and every
+such directory carries a ``CACHEDIR.TAG``.
+
+For a given producer, dtype and shape every record starts with the same bytes
+(the ``.npy`` header and the producer field), so :func:`read_expected` checks a
+file by comparing that prefix and takes the array straight from the bytes read,
+without parsing a header; anything else goes through ``numpy.load``
+(:func:`load_cached_array`) to say what is wrong. A write is one temporary file, written whole and renamed over
+the entry, so readers see the old file or the new one.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import io
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-
-# Part of every key: bump it when the record layout changes, so old files stop matching.
-CACHE_FORMAT = "skclip-sage cache record v2"
 PRODUCER_FIELD, VALUES_FIELD = "producer", "values"
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def cache_key(*parts: str) -> str:
-    """A SHA-256 hex digest of the parts, separated so ("ab", "c") != ("a", "bc")."""
-    digest = hashlib.sha256()
-    for part in parts:
-        # surrogateescape: a file name that is not valid UTF-8 (os.fsdecode gives it
-        # lone surrogates) keys as its own bytes instead of failing.
-        encoded = part.encode("utf-8", "surrogateescape")
-        digest.update(len(encoded).to_bytes(8, "little"))
-        digest.update(encoded)
-    return digest.hexdigest()
+# The Cache Directory Tagging Specification (https://bford.info/cachedir/): every folder
+# of cache entries carries this file, so backup tools skip it and a model folder's
+# fingerprint can leave it out when cache_dir lies inside the model's own folder.
+CACHE_TAG_NAME = "CACHEDIR.TAG"
+CACHE_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+CACHE_TAG_TEXT = (
+    f"{CACHE_TAG_SIGNATURE}\n"
+    "# This folder holds skclip-sage cache entries (embeddings), which can be recomputed.\n"
+    "# See https://bford.info/cachedir/ for what this file means.\n"
+)
 
 
-def producer_of(encoder) -> str | None:
-    """What an encoder's embeddings depend on besides their inputs, or None if it has no identity.
-
-    The model identity (names, tags or weight-file fingerprints), the autocast
-    precision and the device kind all change the numbers; the library version
-    guards against a change in how embeddings are post-processed.
+def is_cache_folder(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is tagged as a cache (skclip-sage's, or any tool's following the tagging spec).
 
     Parameters
     ----------
-    encoder : object
-        Read for ``identity``, ``resolved_precision`` (else ``precision``) and
-        ``device`` (absent ones are written as ``unspecified`` and ``cpu``).
+    folder : path-like
 
     Returns
     -------
-    producer : str or None
+    tagged : bool
+        True when ``folder/CACHEDIR.TAG`` starts with the specification's signature.
     """
-    identity = getattr(encoder, "identity", None)
-    if identity is None:
-        return None
-    device = getattr(encoder, "device", "cpu")
-    device_kind = getattr(device, "type", None) or str(device).split(":")[0]
-    # The precision really used ("auto" differs between GPUs), where the encoder can say.
-    precision = getattr(encoder, "resolved_precision", None) or getattr(encoder, "precision", None) or "unspecified"
-    return f"model={identity} | precision={precision} | device={device_kind} | skclip-sage={__version__}"
+    try:
+        with open(os.path.join(folder, CACHE_TAG_NAME), "rb") as file:
+            return file.read(len(CACHE_TAG_SIGNATURE)) == CACHE_TAG_SIGNATURE.encode()
+    except OSError:
+        return False
 
 
-def entry_key(producer: str, kind: str, *parts: str) -> str:
-    """The key of one cache entry: its producer, the cache's kind and the entry's own parts.
+def tag_cache_folder(folder: str | os.PathLike) -> None:
+    """Create ``folder`` if needed and tag it as a cache (atomically; a no-op when already tagged).
 
-    Parameters
-    ----------
-    producer : str
-        From :func:`producer_of`.
-    kind : str
-        The cache, e.g. ``"image"``, ``"text bank"``, ``"partition"``.
-    *parts : str
-        What identifies the entry within it (an image's key, the prompts).
-
-    Returns
-    -------
-    key : str
-        A SHA-256 hex digest.
+    Raises
+    ------
+    OSError
+        The folder cannot be created or written.
     """
-    return cache_key(CACHE_FORMAT, producer, kind, *parts)
+    if is_cache_folder(folder):
+        return
+    write_atomically(os.path.join(folder, CACHE_TAG_NAME), CACHE_TAG_TEXT.encode("ascii"))
 
 
 def cached_array_path(directory: str | os.PathLike, key: str) -> Path:
     """Where the entry for ``key`` lives under ``directory``."""
     return Path(directory) / key[:2] / f"{key}.npy"
+
+
+def _entry_path(directory, key: str) -> str:
+    return os.path.join(directory, key[:2], key + ".npy")
+
+
+def _record_dtype(producer: str, dtype: np.dtype, shape: tuple) -> np.dtype:
+    return np.dtype([(PRODUCER_FIELD, f"<U{max(len(producer), 1)}"), (VALUES_FIELD, dtype, shape)])
+
+
+@functools.lru_cache(maxsize=64)
+def record_prefix(producer: str, dtype_str: str, shape: tuple) -> bytes:
+    """The bytes every record of this producer, dtype and shape starts with: the header, then the producer."""
+    dtype = np.dtype(dtype_str)
+    record = np.zeros((), dtype=_record_dtype(producer, dtype, shape))
+    record[PRODUCER_FIELD] = producer
+    buffer = io.BytesIO()
+    np.save(buffer, record, allow_pickle=False)
+    whole = buffer.getvalue()
+    return whole[: len(whole) - dtype.itemsize * int(np.prod(shape, dtype=np.int64))]
+
+
+def read_expected(directory, key: str, producer: str, dtype: np.dtype, shape: tuple):
+    """The array of ``key`` if its file is exactly a record of ``producer``, ``dtype`` and ``shape``.
+
+    Returns
+    -------
+    values : ndarray, None or bytes
+        The array (a writable copy) when the file is such a record; None when there is
+        no file; the file's bytes when it is anything else (:func:`load_cached_array`
+        then says what).
+
+    Raises
+    ------
+    OSError
+        The file exists but cannot be read (e.g. permissions).
+    """
+    try:
+        descriptor = os.open(_entry_path(directory, key), _READ_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    prefix = record_prefix(producer, np.dtype(dtype).str, tuple(shape))
+    size = len(prefix) + np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64))
+    try:
+        data = os.read(descriptor, size + 1)  # one byte more: a longer file is not a match
+        if len(data) == size + 1:
+            data += _read_rest(descriptor)
+    finally:
+        os.close(descriptor)
+    if len(data) != size or not data.startswith(prefix):
+        return data
+    return np.frombuffer(data, dtype=dtype, offset=len(prefix)).reshape(shape).copy()  # writable, like np.load
+
+
+def _read_rest(descriptor) -> bytes:
+    parts = []
+    while chunk := os.read(descriptor, 1 << 20):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def load_cached_array(directory: str | os.PathLike, key: str) -> tuple[str, np.ndarray] | None:
@@ -100,9 +150,8 @@ def load_cached_array(directory: str | os.PathLike, key: str) -> tuple[str, np.n
     OSError
         The file exists but cannot be read (e.g. permissions).
     """
-    path = cached_array_path(directory, key)
     try:
-        record = np.load(path, allow_pickle=False)
+        record = np.load(_entry_path(directory, key), allow_pickle=False)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except EOFError as err:
@@ -129,17 +178,35 @@ def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray,
     array = np.asarray(array)
     if array.dtype.hasobject:
         raise ValueError("cache entries never hold Python objects: they would need allow_pickle=True.")
-    record = np.empty(
-        (), dtype=[(PRODUCER_FIELD, f"U{max(len(producer), 1)}"), (VALUES_FIELD, array.dtype, array.shape)]
-    )
-    record[PRODUCER_FIELD] = producer
-    record[VALUES_FIELD] = array
-    path = cached_array_path(directory, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    data = record_prefix(producer, array.dtype.str, array.shape) + array.tobytes()
+    write_atomically(_entry_path(directory, key), data)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
+
+    The temporary name is unique to this process and thread, so concurrent
+    writers never share one; the folder is created on the first failure to open.
+
+    Raises
+    ------
+    OSError
+        Nothing was written; no temporary file is left behind.
+    """
+    temporary = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
-        with os.fdopen(handle, "wb") as file:
-            np.save(file, record, allow_pickle=False)
+        descriptor = open_temporary(temporary)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        descriptor = open_temporary(temporary)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException:
         # Also on KeyboardInterrupt: an interrupted write leaves no temporary file.
@@ -147,26 +214,6 @@ def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray,
         raise
 
 
-def image_source_key(source) -> str | None:
-    """A cache key for one image source, or None when it cannot be keyed.
-
-    Files are keyed by resolved path, size and modification time (no read needed,
-    and any edit changes the key); in-memory images by a hash of their pixels.
-    A missing file gets None, so it goes on to be read and reported.
-    """
-    from PIL import Image
-
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            status = os.stat(source)
-        except OSError:
-            return None
-        return cache_key("file", os.path.realpath(source), str(status.st_size), str(status.st_mtime_ns))
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return cache_key("bytes", hashlib.sha256(source).hexdigest())
-    if isinstance(source, Image.Image):
-        return cache_key("pil", source.mode, str(source.size), hashlib.sha256(source.tobytes()).hexdigest())
-    if isinstance(source, np.ndarray):
-        pixels = np.ascontiguousarray(source)
-        return cache_key("array", str(pixels.dtype), str(pixels.shape), hashlib.sha256(pixels.data).hexdigest())
-    return None
+def open_temporary(path: str) -> int:
+    """Open (create or truncate) a temporary file for writing; where every cache write starts."""
+    return os.open(path, _WRITE_FLAGS, 0o666)

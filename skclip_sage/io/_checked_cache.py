@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import CacheWriteWarning, InvalidCacheEntryWarning
-from ._cache import entry_key, load_cached_array, save_cached_array
+from ._cache import load_cached_array, read_expected, save_cached_array, tag_cache_folder
+from ._keys import key_maker
 
 # Stored rows are unit-norm float32; anything further from 1 was damaged or forged.
 NORM_TOLERANCE = 1e-3
+# The same bound on the squared norm, a little tighter, for the float32 check of the fast path:
+# a row it passes passes NORM_TOLERANCE too; one it fails is judged by entry_problem.
+SQUARED_NORM_TOLERANCE = 1.9e-3
 ENTRIES_SHOWN = 3
 
 
@@ -32,7 +36,7 @@ def entry_problem(stored_producer: str, values: np.ndarray, producer: str, shape
     values : ndarray
         The stored array.
     producer : str
-        The producer the reader expects (:func:`~skclip_sage.io._cache.producer_of`).
+        The producer the reader expects (:func:`~skclip_sage.io.producer_of`).
     shape : tuple of int or None
         The expected shape; None matches any length along that axis.
 
@@ -66,7 +70,7 @@ class CheckedCache:
     kind : str
         The cache's folder name, also part of every key (``"image_embeddings"``).
     producer : str
-        What computes the entries (:func:`~skclip_sage.io._cache.producer_of`).
+        What computes the entries (:func:`~skclip_sage.io.producer_of`).
     owner : str
         Who is caching, for the warnings (``"ClipImageEmbedder"``).
     """
@@ -80,15 +84,38 @@ class CheckedCache:
         self.hits = 0
         self.invalid: list[tuple[str, str]] = []
         self.write_error: OSError | None = None
-
-    def key(self, *parts: str) -> str:
-        """The key of the entry identified by ``parts`` (see :func:`~skclip_sage.io._cache.entry_key`)."""
-        return entry_key(self.producer, self.kind, *parts)
+        self._tagged = False
+        self._write_warned = False
+        self.key = key_maker(producer, kind)
 
     def read(self, key: str, shape: tuple, label: str = "an entry") -> np.ndarray | None:
-        """The stored array for ``key`` if present and valid, else None (``label`` names it in the warning)."""
+        """The stored array for ``key`` if present and valid, else None (``label`` names it in the warning).
+
+        ``self.key(*parts)`` gives the key of the entry identified by ``parts``.
+        """
+        if any(size is None for size in shape):
+            return self._read_parsed(key, shape, label)
         try:
-            stored = load_cached_array(self.folder, key)
+            values = read_expected(self.folder, key, self.producer, np.float32, shape)
+        except OSError as err:
+            self.invalid.append((label, str(err)))
+            return None
+        if values is None:
+            return None
+        if isinstance(values, bytes):  # not the record expected: parse it to say why, or accept an equal one
+            return self._read_parsed(key, shape, label)
+        squared = np.einsum("...i,...i->...", values, values)
+        if not np.all(np.abs(squared - 1.0) <= SQUARED_NORM_TOLERANCE):  # also False for NaN and infinity
+            return self._checked(lambda _: (self.producer, values), None, shape, label)
+        self.hits += 1
+        return values
+
+    def _read_parsed(self, key, shape, label):
+        return self._checked(lambda _: load_cached_array(self.folder, key), None, shape, label)
+
+    def _checked(self, parse, data, shape, label):
+        try:
+            stored = parse(data)
         except (OSError, ValueError) as err:
             self.invalid.append((label, str(err)))
             return None
@@ -106,6 +133,10 @@ class CheckedCache:
         if self.write_error is not None:
             return False
         try:
+            if not self._tagged:
+                # Before the first entry: a model folder holding this cache never fingerprints it.
+                tag_cache_folder(self.folder)
+                self._tagged = True
             save_cached_array(self.folder, key, array, self.producer)
         except OSError as err:
             self.write_error = err
@@ -113,11 +144,18 @@ class CheckedCache:
         return True
 
     def warn(self, stacklevel: int = 2) -> None:
-        """Emit one warning for the invalid entries read and one for a failed write, if any."""
-        if self.invalid:
-            listing = "; ".join(f"{label}: {problem}" for label, problem in self.invalid[:ENTRIES_SHOWN])
-            more = "; ..." if len(self.invalid) > ENTRIES_SHOWN else ""
-            count = len(self.invalid)
+        """Emit one warning for the invalid entries read and one for a failed write, if any.
+
+        What was reported is not reported again by a later call (reads and writes of
+        one call may each end with one).
+        """
+        invalid, self.invalid = self.invalid, []
+        write_error = None if self._write_warned else self.write_error
+        self._write_warned = self._write_warned or write_error is not None
+        if invalid:
+            listing = "; ".join(f"{label}: {problem}" for label, problem in invalid[:ENTRIES_SHOWN])
+            more = "; ..." if len(invalid) > ENTRIES_SHOWN else ""
+            count = len(invalid)
             warnings.warn(
                 InvalidCacheEntryWarning(
                     f"{self.owner} found {count} invalid cache entr{'y' if count == 1 else 'ies'} under "
@@ -126,8 +164,8 @@ class CheckedCache:
                 ),
                 stacklevel=stacklevel + 1,
             )
-        if self.write_error is not None:
-            reason = str(self.write_error)
+        if write_error is not None:
+            reason = str(write_error)
             if os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):
                 reason += "; cache_dir is a file, not a folder"
             warnings.warn(

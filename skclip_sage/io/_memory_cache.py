@@ -1,13 +1,18 @@
-"""Embeddings kept in this process's memory, so a pipeline embeds each image once.
+"""Rows kept in this process's memory: one store, bounded in bytes, for every cache.
 
 A ``Pipeline`` of :class:`~skclip_sage.ClipImageEmbedder` and a classifier embeds
 its images in ``fit`` and again in ``predict``; ``cross_validate`` and
-``GridSearchCV`` clone it for every fold and candidate, although only the text
-side changes between them. Embedding is the whole cost of such a job, so the
-embedder keeps the rows it computed here, under the same keys as the disk cache
-(model identity, precision, device kind, library version and the image's own
-key). Clones of one configuration share one store; each store holds at most
-``max_bytes`` and forgets the least recently used rows first.
+``GridSearchCV`` clone it for every fold and candidate, and refit the classifier
+with the same prompts. The process therefore keeps the rows it computed, image
+embeddings and text banks alike, under the same keys as the disk cache (model
+identity, precision, device kind, library version, the cache's kind and the
+entry's own parts), so the keys of different models and kinds never meet.
+
+There is one store per process. Its bound is the largest one asked for since it
+was made or cleared (an embedder's ``memory_cache``; text banks ask for
+:data:`DEFAULT_MEMORY_CACHE_BYTES`): asking for less never forgets rows another
+user keeps, and a user that wants no memory (``memory_cache=0``) does not ask at
+all. Rows are forgotten least recently used first, whatever their kind.
 """
 
 from __future__ import annotations
@@ -17,17 +22,17 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["DEFAULT_MEMORY_CACHE_BYTES", "MemoryCache", "clear_memory_caches", "memory_cache"]
+__all__ = ["DEFAULT_MEMORY_CACHE_BYTES", "MemoryCache", "clear_memory_caches", "memory_cache", "memory_store"]
 
 DEFAULT_MEMORY_CACHE_BYTES = 256 * 2**20
-"""The default bound of one configuration's store: 256 MiB, about 120,000 rows of 512 float32."""
+"""The default bound of the process's store: 256 MiB, about 120,000 rows of 512 float32."""
 
 # What one entry costs beside its row: the 64-character key string, the array
 # header and the ordered dict's node (measured with sys.getsizeof: about 330 bytes).
 ENTRY_OVERHEAD_BYTES = 330
 
-_STORES: dict[str, MemoryCache] = {}
-_STORES_LOCK = threading.Lock()
+_STORE: MemoryCache | None = None
+_STORE_LOCK = threading.Lock()
 
 
 class MemoryCache:
@@ -42,6 +47,8 @@ class MemoryCache:
     ----------
     hits, misses : int
         Lookups answered and not answered since the store was made.
+    nbytes : int
+        Bytes held now, rows plus per-entry overhead.
     """
 
     def __init__(self, max_bytes: int):
@@ -49,7 +56,7 @@ class MemoryCache:
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
-        self._rows: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._rows: OrderedDict[str, tuple[np.ndarray, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -58,16 +65,19 @@ class MemoryCache:
     def get(self, key: str) -> np.ndarray | None:
         """The row stored for ``key`` (a read-only array), or None."""
         with self._lock:
-            row = self._rows.get(key)
-            if row is None:
+            entry = self._rows.get(key)
+            if entry is None:
                 self.misses += 1
                 return None
             self._rows.move_to_end(key)
             self.hits += 1
-            return row
+            return entry[0]
 
-    def put(self, key: str, row: np.ndarray) -> None:
-        """Keep a copy of ``row`` for ``key``, forgetting the oldest rows beyond ``max_bytes``."""
+    def put(self, key: str, row: np.ndarray, kind: str = "") -> None:
+        """Keep a copy of ``row`` for ``key``, forgetting the oldest rows beyond ``max_bytes``.
+
+        ``kind`` (the cache's name) lets :meth:`forget` drop one kind of rows.
+        """
         row = np.array(row, copy=True)
         row.flags.writeable = False  # handed out to every caller: nobody may change it
         size = row.nbytes + ENTRY_OVERHEAD_BYTES
@@ -76,8 +86,8 @@ class MemoryCache:
                 return
             previous = self._rows.pop(key, None)
             if previous is not None:
-                self.nbytes -= previous.nbytes + ENTRY_OVERHEAD_BYTES
-            self._rows[key] = row
+                self.nbytes -= previous[0].nbytes + ENTRY_OVERHEAD_BYTES
+            self._rows[key] = (row, kind)
             self.nbytes += size
             self._shrink()
 
@@ -87,43 +97,84 @@ class MemoryCache:
             self.max_bytes = int(max_bytes)
             self._shrink()
 
+    def forget(self, kind: str) -> None:
+        """Forget every row of one kind (e.g. ``"text_banks"``)."""
+        with self._lock:
+            for key in [key for key, (_, stored_kind) in self._rows.items() if stored_kind == kind]:
+                self.nbytes -= self._rows.pop(key)[0].nbytes + ENTRY_OVERHEAD_BYTES
+
     def _shrink(self) -> None:
         while self.nbytes > self.max_bytes and self._rows:
-            _, row = self._rows.popitem(last=False)
+            _, (row, _) = self._rows.popitem(last=False)
             self.nbytes -= row.nbytes + ENTRY_OVERHEAD_BYTES
 
 
+def memory_store(max_bytes: int) -> MemoryCache:
+    """The process's store, its bound raised to ``max_bytes`` if that is larger.
+
+    Parameters
+    ----------
+    max_bytes : int
+        The bound this user asks for; the store keeps the largest asked for since
+        it was made or cleared, so no user's smaller bound empties another's rows.
+
+    Returns
+    -------
+    store : MemoryCache
+
+    Examples
+    --------
+    >>> from skclip_sage.io import clear_memory_caches, memory_store
+    >>> clear_memory_caches()
+    >>> memory_store(1000) is memory_store(10), memory_store(10).max_bytes
+    (True, 1000)
+    """
+    global _STORE
+    with _STORE_LOCK:
+        if _STORE is None:
+            _STORE = MemoryCache(max_bytes)
+        store = _STORE
+    if max_bytes > store.max_bytes:
+        store.resize(max_bytes)
+    return store
+
+
 def memory_cache(producer: str, max_bytes: int) -> MemoryCache:
-    """The store of one configuration (its producer string), bounded to ``max_bytes``.
+    """The store that keeps ``producer``'s rows: the process's one store (:func:`memory_store`).
 
     Parameters
     ----------
     producer : str
-        What computes the rows: the model identity, precision, device kind and library version. Clones of an
-        embedder share it, so they share the store.
+        What computes the rows; every producer's rows share the store, under keys
+        that start with the producer.
     max_bytes : int
-        The bound; the store takes the latest value asked for.
+        The bound asked for (see :func:`memory_store`).
 
     Returns
     -------
     store : MemoryCache
     """
-    with _STORES_LOCK:
-        store = _STORES.get(producer)
-        if store is None:
-            store = _STORES[producer] = MemoryCache(max_bytes)
-    if store.max_bytes != max_bytes:
-        store.resize(max_bytes)
-    return store
+    return memory_store(max_bytes)
 
 
 def clear_memory_caches() -> None:
-    """Forget every embedding kept in this process's memory.
+    """Forget every row kept in this process's memory: image embeddings and text banks.
+
+    The next user sets the store's bound afresh.
 
     Examples
     --------
     >>> from skclip_sage.io import clear_memory_caches
     >>> clear_memory_caches()
     """
-    with _STORES_LOCK:
-        _STORES.clear()
+    global _STORE
+    with _STORE_LOCK:
+        _STORE = None
+
+
+def forget_kind(kind: str) -> None:
+    """Forget the rows of one kind kept in memory (the other kinds stay)."""
+    with _STORE_LOCK:
+        store = _STORE
+    if store is not None:
+        store.forget(kind)

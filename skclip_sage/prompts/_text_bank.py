@@ -8,26 +8,19 @@ makes each prompt cost one forward pass per process (or ever, with ``cache_dir``
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from numbers import Integral
 
 import numpy as np
 
-from ..io._cache import entry_key, producer_of
-from ..io._checked_cache import CheckedCache
+from ..io import DEFAULT_MEMORY_CACHE_BYTES, TieredCache, forget_kind, producer_of
 from ..selection import l2_normalize
 from ..utils._eval_mode import evaluating
 from ._prompts import check_prompt_lengths, class_texts, expand_prompts
 
-MEMORY_CACHE_ENTRIES = 32
 TEXT_BANK_CACHE = "text_banks"  # the folder under cache_dir, also part of each key
 
 LOGGER = logging.getLogger("skclip_sage")
-
-_MEMORY: OrderedDict = OrderedDict()
-_LOCK = threading.Lock()
 
 
 def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncate=False, cache_dir=None, verbose=False):
@@ -68,8 +61,18 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
     # Every text is in the prompts; how they group into classes is keyed too, so
     # ["a cat.", "a dog."] as one class never recalls the bank of two classes.
     layout = "texts per class: " + ",".join(map(str, texts_per_class))
-    key = _bank_key(encoder, [layout, *prompts])
-    cached = _recall(key, cache_dir, encoder, (len(templates), len(class_names)))
+    cache = TieredCache(
+        producer_of(encoder),
+        TEXT_BANK_CACHE,
+        memory_bytes=DEFAULT_MEMORY_CACHE_BYTES,
+        cache_dir=cache_dir,
+        owner="Text-bank encoding",
+    )
+    key = None if cache.key is None else cache.key(layout, *prompts)
+    width = getattr(encoder, "embedding_dim", None)
+    shape = (len(templates), len(class_names), int(width) if isinstance(width, Integral) else None)
+    cached = cache.get(key, shape, "the text bank")
+    cache.warn(stacklevel=3)
     if cached is None:
         started = time.perf_counter()
         with evaluating(encoder):
@@ -82,7 +85,8 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
             len(class_names),
             time.perf_counter() - started,
         )
-        _remember(key, cached, cache_dir, encoder)
+        cache.put(key, cached)
+        cache.warn(stacklevel=3)
     else:
         LOGGER.debug("text bank of %d prompts recalled from the cache", len(prompts))
     return cached.copy()
@@ -90,8 +94,7 @@ def encode_text_bank(encoder, templates, class_names, *, batch_size=256, truncat
 
 def clear_text_bank_cache() -> None:
     """Forget the text banks kept in memory (those under ``cache_dir`` stay on disk)."""
-    with _LOCK:
-        _MEMORY.clear()
+    forget_kind(TEXT_BANK_CACHE)
 
 
 def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
@@ -106,6 +109,15 @@ def _encode(encoder, prompts, batch_size, verbose) -> np.ndarray:
         raise ValueError(
             f"{type(encoder).__name__}.encode_text returned shape {embeddings.shape} for {len(prompts)} prompts; "
             "expected (n_prompts, n_features)."
+        )
+    # A NaN or infinite row would give NaN scores that argmax turns into "the first
+    # class" without a word: refused like an all-zero row, naming the prompts.
+    non_finite = ~np.isfinite(embeddings).all(axis=1)
+    if non_finite.any():
+        raise ValueError(
+            f"The text encoder returned NaN or infinite embeddings for {int(non_finite.sum())} of {len(prompts)} "
+            f"prompts {[prompts[i] for i in np.flatnonzero(non_finite)[:5]]}; check the model weights (a NaN or "
+            "infinite weight, e.g. in a token embedding, or an overflowing precision: try precision='fp32')."
         )
     normalized, is_zero = l2_normalize(embeddings)
     if is_zero.any():
@@ -139,51 +151,3 @@ def _class_means(unit: np.ndarray, texts_per_class: list[int], prompts: list[str
             "change one of those texts."
         )
     return means.astype(np.float32)
-
-
-def _bank_key(encoder, prompts):
-    """The bank's key in memory and on disk, or None for an encoder without an identity."""
-    producer = producer_of(encoder)
-    return None if producer is None else entry_key(producer, TEXT_BANK_CACHE, *prompts)
-
-
-def _disk_cache(cache_dir, encoder):
-    return CheckedCache(cache_dir, TEXT_BANK_CACHE, producer_of(encoder), owner="Text-bank encoding")
-
-
-def _recall(key, cache_dir, encoder, leading_shape):
-    """The bank for ``key`` from memory, else from ``cache_dir`` if it passes its checks, else None.
-
-    A stored bank must have ``leading_shape`` (templates, classes) and the
-    encoder's width, be finite float32 with unit-norm rows and come from the same
-    producer; one that does not is reported in one warning and recomputed.
-    """
-    if key is None:
-        return None
-    with _LOCK:
-        if key in _MEMORY:
-            _MEMORY.move_to_end(key)
-            return _MEMORY[key]
-    if cache_dir is None:
-        return None
-    width = getattr(encoder, "embedding_dim", None)
-    cache = _disk_cache(cache_dir, encoder)
-    bank = cache.read(key, (*leading_shape, int(width) if isinstance(width, Integral) else None), "the text bank")
-    cache.warn(stacklevel=4)
-    if bank is not None:
-        _remember(key, bank, None, encoder)
-    return bank
-
-
-def _remember(key, bank, cache_dir, encoder):
-    """Keep ``bank`` in memory and, with ``cache_dir``, on disk (one warning if it cannot be written)."""
-    if key is None:
-        return
-    with _LOCK:
-        _MEMORY[key] = bank
-        while len(_MEMORY) > MEMORY_CACHE_ENTRIES:
-            _MEMORY.popitem(last=False)
-    if cache_dir is not None:
-        cache = _disk_cache(cache_dir, encoder)
-        cache.write(key, bank)
-        cache.warn(stacklevel=4)
