@@ -333,6 +333,7 @@ def main(argv=None):
             plot=not args.no_plot,
             writer=WRITER,
             force=args.force,
+            log=log,
         )
     except ImportError as err:
         log(f"results.png not written: {err}")
