@@ -88,7 +88,7 @@ def test_evaluate_manifest_end_to_end(mine, tmp_path, tiny_model, capsys, monkey
     captured = capsys.readouterr()
     assert code == 1, captured.err  # one image skipped
     table = captured.out
-    assert "manifest: 4 images, 1 unreadable and left out (listed in" in table
+    assert "manifest: 4 images, 1 gave no embedding and left out (listed in" in table
     assert str(out / "report.failures.csv") in table and str(out / "predictions.csv") in table
     assert "beach (n=0)" in table and "no samples" in table
     assert "note: WGA excludes 1 group with no samples: 'beach'" in table

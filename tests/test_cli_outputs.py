@@ -451,3 +451,62 @@ def test_the_plot_legend_says_which_empty_groups_wga_excludes(tmp_path, tiny_mod
     )
     assert code == 1, capsys.readouterr().err
     assert "WGA excludes 1 group(s)" in (tmp_path / "g.svg").read_text()
+
+
+def old_embed_set(photos, tiny_model):
+    """An earlier ``embed -o e.npy`` of one image (1 row, 1 path, a failures file), as bytes."""
+    assert main(["embed", IMAGE, "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)]) == 0
+    names = ("e.npy", "e.paths.txt", "e.failures.csv")
+    return {name: (photos / name).read_bytes() for name in names}
+
+
+def test_embed_replaces_its_array_and_sidecar_together_or_not_at_all_on_a_full_disk(
+    photos, tiny_model, monkeypatch, capsys
+):
+    # Issue 21, section 4: on a full disk the .npy was replaced, then .paths.txt failed: the new 4-row array
+    # sat beside the old 1-path sidecar while the message said "Nothing was written there".
+    import errno
+
+    import skclip_sage.cli._embed as embed_command
+
+    before = old_embed_set(photos, tiny_model)
+    real_sidecar = embed_command.write_sidecar
+
+    def sidecar_on_a_full_disk(path, image_paths):
+        with open_output(path, binary=True) as stream:
+            stream.write(b"photos/cat/cat_000.png\n")  # part of it fits, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(embed_command, "write_sidecar", sidecar_on_a_full_disk)
+    code = main(["embed", "photos", "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)])
+    error = capsys.readouterr().err
+    assert code == 3
+    assert "could not write 'e.paths.txt': No space left on device" in error
+    assert "Nothing was written: 'e.npy', 'e.paths.txt', 'e.failures.csv' are as they were." in error
+    assert {name: (photos / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(photos)) == sorted(["photos", *before])  # no temporary file left behind
+    assert np.load(photos / "e.npy").shape[0] == len((photos / "e.paths.txt").read_text().splitlines()) == 1
+    # With room again, the whole new set goes in.
+    monkeypatch.setattr(embed_command, "write_sidecar", real_sidecar)
+    assert main(["embed", "photos", "-o", "e.npy", *model_options(tiny_model, templates=False)]) == 0
+    assert np.load(photos / "e.npy").shape[0] == len((photos / "e.paths.txt").read_text().splitlines()) == 4
+
+
+def test_embed_puts_the_old_set_back_when_moving_the_new_one_in_fails(photos, tiny_model, monkeypatch, capsys):
+    # Issue 21, section 4: a failure between the renames must not leave half of each set either.
+    import skclip_sage.cli._outputs as outputs
+
+    before = old_embed_set(photos, tiny_model)
+    real_replace = os.replace
+
+    def replace(source, destination):
+        if str(source).endswith(".partial") and str(destination).endswith("e.paths.txt"):
+            raise OSError(5, "Input/output error")
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    code = main(["embed", "photos", "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)])
+    error = capsys.readouterr().err
+    assert code == 3 and "could not write 'e.paths.txt': Input/output error" in error and "as they were" in error
+    assert {name: (photos / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(photos)) == sorted(["photos", *before])

@@ -16,8 +16,10 @@ from ._outputs import (
     TABLE_FORMATS,
     check_outputs,
     failures_output,
+    note_failures,
     open_output,
     output_format,
+    outputs_together,
     write_csv,
     write_failures,
     write_table,
@@ -160,13 +162,20 @@ def run(args):
             )
 
     embedded = embed_images(images, args)
-    if failures_path is not None:
-        write_failures(failures_path, embedded.failures, LOGGER)
-    embedded.require_some(len(images.paths), "embed")
+    if not len(embedded.kept):
+        if failures_path is not None:
+            write_failures(failures_path, embedded.failures, LOGGER)
+        embedded.require_some(len(images.paths), "embed")
     kept_paths = [images.paths[position] for position in embedded.kept]
-    write_embeddings(args.output, extension, embedded.embeddings, kept_paths)
-    if sidecar is not None:
-        write_sidecar(sidecar, kept_paths)
+    # The array, its sidecar and its failures list describe one run: replaced together or not at all.
+    with outputs_together([args.output, sidecar, failures_path]):
+        if failures_path is not None:
+            write_failures(failures_path, embedded.failures, None)
+        write_embeddings(args.output, extension, embedded.embeddings, kept_paths)
+        if sidecar is not None:
+            write_sidecar(sidecar, kept_paths)
+    if failures_path is not None:
+        note_failures(failures_path, embedded.failures, LOGGER)
     LOGGER.info(
         "wrote %d x %d embeddings to %s%s",
         *embedded.embeddings.shape,

@@ -7,6 +7,9 @@ work are in ``_output_checks.py``, re-exported here):
   ``O_EXCL`` under an unpredictable name, so a symlink planted there cannot redirect
   the write) and renamed over the destination only when complete: an interrupted
   run never leaves a half file. Missing folders on the way are created.
+- Outputs that belong together (``embed``'s array, its ``.paths.txt`` and its
+  failures list) are all written aside first and then moved in, or none is: on a
+  failure the old set stays whole and the message says so (``outputs_together``).
 - A write that fails names the output, never the temporary file.
 - Tables are written in the format their extension names (``.csv``, ``.parquet``,
   ``.json`` records, ``.jsonl``); any other extension is refused, listing these.
@@ -18,6 +21,7 @@ work are in ``_output_checks.py``, re-exported here):
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import json
 import math
@@ -32,7 +36,15 @@ from ._errors import InputError
 from ._output_checks import STDOUT, TABLE_FORMATS, output_format
 from ._output_checks import check_outputs as check_outputs
 
-__all__ = ["TABLE_FORMATS", "check_outputs", "open_output", "output_format", "write_csv", "write_table"]
+__all__ = [
+    "TABLE_FORMATS",
+    "check_outputs",
+    "open_output",
+    "output_format",
+    "outputs_together",
+    "write_csv",
+    "write_table",
+]
 
 # OWASP's list for CSV injection: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,6 +62,10 @@ def _new_file_mode(destination):
         return 0o666 & ~umask
 
 
+# Inside outputs_together(): destination -> (name as given, staged temporary file), moved in at its end.
+_STAGED = contextvars.ContextVar("skclip_sage_cli_staged_outputs", default=None)
+
+
 @contextlib.contextmanager
 def open_output(path, *, binary=False):
     """Open ``path`` for writing (stdout for None or ``"-"``), replacing it only on success.
@@ -58,13 +74,15 @@ def open_output(path, *, binary=False):
     folder (``tempfile.mkstemp``: ``O_EXCL``, so nothing planted there is followed)
     and is renamed over the destination at the end (an atomic ``os.replace``), so an
     interrupted or failed run never leaves a truncated file that looks like a result.
-    Missing folders are created. A symlink is written through: its target is
-    replaced, the link kept. A failure to write is an ``InputError`` naming ``path``.
+    Inside :func:`outputs_together` the rename waits for the block's end. Missing
+    folders are created. A symlink is written through: its target is replaced, the
+    link kept. A failure to write is an ``InputError`` naming ``path``.
     """
     if path in STDOUT:
         yield sys.stdout.buffer if binary else sys.stdout
         sys.stdout.flush()
         return
+    staged = _STAGED.get()
     destination = os.path.realpath(path)
     folder, name = os.path.split(destination)
     partial = None
@@ -79,14 +97,88 @@ def open_output(path, *, binary=False):
             stream = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
         with stream:
             yield stream
-        os.replace(partial, destination)
+        if staged is None:
+            os.replace(partial, destination)
+        else:
+            staged.outputs[destination] = (path, partial)
         partial = None
     except OSError as err:
         reason = err.strerror or str(err)
-        raise InputError(f"could not write {path!r}: {reason}. Nothing was written there.") from err
+        untouched = "Nothing was written there." if staged is None else staged.untouched()
+        raise InputError(f"could not write {path!r}: {reason}. {untouched}") from err
     finally:
         if partial is not None and os.path.lexists(partial):
             os.unlink(partial)
+
+
+class _Staged:
+    def __init__(self, paths):
+        self.paths = [path for path in paths if path is not None and path not in STDOUT]
+        self.outputs = {}
+
+    def untouched(self):
+        return f"Nothing was written: {', '.join(map(repr, self.paths))} are as they were."
+
+
+@contextlib.contextmanager
+def outputs_together(paths):
+    """Replace the outputs that :func:`open_output` writes in this block together at its end, or none of them.
+
+    Each output is written aside in its own folder; when the block ends without an
+    error they are renamed over their destinations one by one, the old files moved
+    aside first. If any write or rename fails, the renamed ones are put back and
+    every old file is restored, so the set on disk is always one run's (an array
+    never beside another run's ``.paths.txt``), and the ``InputError`` says so.
+
+    Parameters
+    ----------
+    paths : list of str or None
+        Every output of the set, for the message (None and stdout are skipped).
+    """
+    staged = _Staged(paths)
+    token = _STAGED.set(staged)
+    try:
+        yield
+        _STAGED.reset(token)
+        token = None
+        _move_in(staged)
+    finally:
+        if token is not None:
+            _STAGED.reset(token)
+        for _, partial in staged.outputs.values():
+            if os.path.lexists(partial):
+                os.unlink(partial)
+
+
+def _move_in(staged):
+    """Rename every staged output over its destination; on any failure put every old file back."""
+    moved = []  # (destination, backup or None), in order
+    current = None
+    try:
+        for destination, (current, partial) in staged.outputs.items():
+            backup = None
+            if os.path.lexists(destination):
+                folder, name = os.path.split(destination)
+                descriptor, backup = tempfile.mkstemp(dir=folder, prefix=f".{name[:24]}.", suffix=".old")
+                os.close(descriptor)
+                try:
+                    os.replace(destination, backup)
+                except OSError:
+                    os.unlink(backup)
+                    raise
+            moved.append((destination, backup))
+            os.replace(partial, destination)
+    except OSError as err:
+        for destination, backup in reversed(moved):
+            if backup is not None:
+                os.replace(backup, destination)
+            elif os.path.lexists(destination):
+                os.unlink(destination)
+        reason = err.strerror or str(err)
+        raise InputError(f"could not write {current!r}: {reason}. {staged.untouched()}") from err
+    for _, backup in moved:
+        if backup is not None:
+            os.unlink(backup)
 
 
 def escape_formula(cell):
@@ -244,7 +336,7 @@ def failures_output(args, output):
 
 
 def write_failures(path, failures, log):
-    """Write the unreadable images as a table with the columns ``path`` and ``reason``.
+    """Write the images that gave no embedding as a table with the columns ``path`` and ``reason``.
 
     Parameters
     ----------
@@ -253,11 +345,19 @@ def write_failures(path, failures, log):
         ``.json``, ``.jsonl``); written even when there are no failures, so a file
         left by an earlier run never lingers as if it described this one.
     failures : list of (str, str)
-        ``(path, reason)`` of each unreadable image.
-    log : logging.Logger
-        Where to say that failures were listed.
+        ``(path, reason)`` of each image that could not be read or whose embedding
+        was not finite.
+    log : logging.Logger or None
+        Where to say that failures were listed; None: the caller says it, with
+        :func:`note_failures`, once the file is in place.
     """
     columns = {"path": [name for name, _ in failures], "reason": [reason for _, reason in failures]}
     write_table(path, columns, option="--failures")
+    if log is not None:
+        note_failures(path, failures, log)
+
+
+def note_failures(path, failures, log):
+    """Say where the images that gave no embedding were listed (nothing when none failed)."""
     if failures:
-        log.warning("listed the %d unreadable image(s) in %s", len(failures), path)
+        log.warning("listed the %d image(s) that gave no embedding in %s", len(failures), path)
