@@ -510,3 +510,45 @@ def test_embed_puts_the_old_set_back_when_moving_the_new_one_in_fails(photos, ti
     assert code == 3 and "could not write 'e.paths.txt': Input/output error" in error and "as they were" in error
     assert {name: (photos / name).read_bytes() for name in before} == before
     assert sorted(os.listdir(photos)) == sorted(["photos", *before])
+
+
+def read_back(path):
+    """``path`` read by the csv module and by pandas: (list of dict, DataFrame)."""
+    import pandas
+
+    frame = pandas.read_csv(path, dtype=str, keep_default_na=False)
+    return read_rows(path), frame
+
+
+def test_a_carriage_return_inside_a_csv_cell_is_quoted_in_every_command(photos, tiny_model, capsys):
+    # Issue 21, section 5: with "\n" line ends the csv module left a bare "\r" unquoted, so readers split the row.
+    carriage = os.path.join("photos", "cat", "a\rb.png")
+    (photos / carriage).write_bytes((photos / IMAGE).read_bytes())
+    (photos / "list.csv").write_bytes(b'path,note\n"photos/cat/a\rb.png","one\rtwo"\nphotos/dog/dog_000.png,plain\n')
+    options = model_options(tiny_model)
+    commands = {
+        "classify.csv": ["classify", "photos", "--classes", "cat", "dog", "-o", "classify.csv", *options],
+        "pass-through.csv": [
+            "classify",
+            "--manifest",
+            "list.csv",
+            "--classes",
+            "cat",
+            "dog",
+            "-o",
+            "pass-through.csv",
+            *options,
+        ],
+        "embed.csv": ["embed", "photos", "-o", "embed.csv", *options[:5]],
+        "sidecar.csv": ["embed", "photos", "-o", "embed.npy", "--paths", "sidecar.csv", *options[:5]],
+        "predictions.csv": ["evaluate", "folder", "photos", "--predictions", "predictions.csv", *options],
+    }
+    for output, command in commands.items():
+        assert main(command) == 0, (output, capsys.readouterr().err)
+        rows, frame = read_back(photos / output)
+        expected = 2 if output == "pass-through.csv" else 5
+        assert len(rows) == len(frame) == expected, output
+        assert list(frame["path"]) == [row["path"] for row in rows]
+        assert any(row["path"].endswith(carriage) for row in rows), output
+    rows, frame = read_back(photos / "pass-through.csv")
+    assert [row["note"] for row in rows] == list(frame["note"]) == ["one\rtwo", "plain"]

@@ -194,8 +194,25 @@ def escape_formula(cell):
     return cell
 
 
+class _NewlineRows:
+    """A stream for ``csv.writer(lineterminator="\\r\\n")`` that ends each row with ``\\n`` instead.
+
+    The csv module quotes a cell holding a character of the line terminator, and no
+    other line break: with ``"\\n"`` a bare carriage return (a file named
+    ``a\\rb.png``) went out unquoted and readers split the row there. Declaring
+    ``"\\r\\n"`` quotes both; each row arrives in one ``write`` call, so its last
+    two characters are the terminator.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, row):
+        return self.stream.write(row[:-2] + "\n" if row.endswith("\r\n") else row)
+
+
 def write_csv(path, header, rows):
-    """Write a CSV (``\\n`` line ends) to ``path`` or stdout, atomically.
+    """Write a CSV (``\\n`` line ends; a cell holding ``\\r`` or ``\\n`` is quoted) to ``path`` or stdout, atomically.
 
     Parameters
     ----------
@@ -208,7 +225,7 @@ def write_csv(path, header, rows):
         cells a spreadsheet would run as formulas are escaped (:func:`escape_formula`).
     """
     with open_output(path) as stream:
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = csv.writer(_NewlineRows(stream), lineterminator="\r\n")
         writer.writerow([escape_formula(name) for name in header])
         writer.writerows([escape_formula(cell) for cell in row] for row in rows)
 
