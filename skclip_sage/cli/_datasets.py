@@ -50,7 +50,8 @@ def load_manifest_dataset(args):
     except ValueError as err:
         raise InputError(str(err)) from err
     if len(bunch.target_names) < 2:
-        raise InputError(
+        # Fewer than two classes is a usage error (exit 2), as with `classify --classes cat`.
+        raise UsageError(
             f"the manifest {manifest.path!r} has one label, {bunch.target_names[0]!r}, but zero-shot "
             "classification needs at least 2 classes. Name the other classes in --class-names (a class no row "
             "has is still one the model can predict), or fix the --label-column."
