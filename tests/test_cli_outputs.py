@@ -229,9 +229,14 @@ def test_embed_writes_by_extension(photos, tiny_model, capsys, extension):
     if extension == ".parquet":
         import pyarrow.parquet
 
-        records = pyarrow.parquet.read_table(f"x{extension}").to_pylist()
-    else:
-        records = [json.loads(line) for line in (photos / f"x{extension}").read_text().splitlines()]
+        table = pyarrow.parquet.read_table(f"x{extension}")
+        assert table.column_names == ["path", "embedding"]
+        assert table.schema.field("embedding").type == pyarrow.list_(pyarrow.float32(), expected.shape[1])
+        assert table.column("path").to_pylist() == paths
+        got = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+        np.testing.assert_array_equal(got, expected)  # float32 all the way: bit for bit
+        return
+    records = [json.loads(line) for line in (photos / f"x{extension}").read_text().splitlines()]
     assert [record["path"] for record in records] == paths
     got = np.array([[record[f"embedding_{index}"] for index in range(expected.shape[1])] for record in records])
     np.testing.assert_allclose(got, expected, rtol=1e-6)
@@ -552,3 +557,50 @@ def test_a_carriage_return_inside_a_csv_cell_is_quoted_in_every_command(photos, 
         assert any(row["path"].endswith(carriage) for row in rows), output
     rows, frame = read_back(photos / "pass-through.csv")
     assert [row["note"] for row in rows] == list(frame["note"]) == ["one\rtwo", "plain"]
+
+
+def test_embed_parquet_layouts_are_read_by_pandas_and_pyarrow(photos, tiny_model, capsys):
+    # Issue 22, section 3: Parquet from Arrow arrays, the embedding one fixed-size-list column; wide on request.
+    import pandas
+    import pyarrow.parquet
+
+    options = model_options(tiny_model, False)
+    assert main(["embed", "photos", "-o", "e.npy", *options]) == 0
+    expected = np.load(photos / "e.npy")
+    assert main(["embed", "photos", "-o", "list.parquet", *options]) == 0
+    assert main(["embed", "photos", "-o", "wide.parquet", "--parquet-layout", "wide", *options]) == 0
+    frame = pandas.read_parquet(photos / "list.parquet")
+    np.testing.assert_array_equal(np.stack(frame["embedding"].to_list()), expected)
+    wide = pyarrow.parquet.read_table(photos / "wide.parquet")
+    assert wide.column_names == ["path", *(f"embedding_{index}" for index in range(expected.shape[1]))]
+    assert {field.type for field in wide.schema if field.name != "path"} == {pyarrow.float32()}
+    np.testing.assert_array_equal(pandas.read_parquet(photos / "wide.parquet").iloc[:, 1:].to_numpy(), expected)
+    assert main(["embed", "photos", "-o", "e.npz", "--parquet-layout", "wide", *options]) == 2
+    assert "--parquet-layout applies to .parquet output only" in capsys.readouterr().err
+
+
+def test_the_parquet_writer_writes_bounded_row_groups(tmp_path, monkeypatch):
+    # Issue 22, section 3: rows go out a row group at a time, so the writer's memory does not grow with n.
+    import pyarrow.parquet
+
+    import skclip_sage.cli._parquet as parquet_module
+
+    monkeypatch.setattr(parquet_module, "ROW_GROUP_BYTES", 4 * 8 * 100)  # 100 rows of 8 features per group
+    embeddings = np.random.default_rng(0).standard_normal((1050, 8)).astype(np.float32)
+    paths = [f"img_{index}.png" for index in range(1050)]
+    for layout in parquet_module.PARQUET_LAYOUTS:
+        with open(tmp_path / f"{layout}.parquet", "wb") as stream:
+            assert parquet_module.write_embeddings_parquet(stream, embeddings, paths, layout=layout) == 11
+        metadata = pyarrow.parquet.ParquetFile(tmp_path / f"{layout}.parquet").metadata
+        assert metadata.num_row_groups == 11 and metadata.num_rows == 1050
+        assert {metadata.row_group(group).num_rows for group in range(10)} == {100}
+        table = pyarrow.parquet.read_table(tmp_path / f"{layout}.parquet")
+        assert table.column("path").to_pylist() == paths
+        got = (
+            np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+            if layout == "list"
+            else np.column_stack([table.column(f"embedding_{index}").to_numpy() for index in range(8)])
+        )
+        np.testing.assert_array_equal(got, embeddings)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        parquet_module.write_embeddings_parquet(tmp_path / "x", embeddings, paths, layout="tall")
