@@ -755,3 +755,31 @@ def test_evaluate_manifest_agrees_with_the_demo_table(demo, tmp_path, capsys):
     assert report["average"] == "plain"
     assert run["summary"]["Avg"] == pytest.approx(ensemble["Avg"], abs=1e-6)
     assert run["summary"]["WGA"] == pytest.approx(ensemble["WGA"], abs=1e-6)
+
+
+def test_the_record_never_deletes_an_edited_file_or_follows_a_link_even_with_force(tmp_path):
+    # Issue 21, section 4: what --force may do, checked on the record alone (no demo run).
+    from skclip_sage.demo._files import CHANGED, NOT_WRITTEN, WrittenFiles
+
+    files = WrittenFiles(tmp_path)
+    files.write_text("mine.txt", "the demo's\n")
+    assert json.loads((tmp_path / RECORD_FILE).read_text())["files"]["mine.txt"] is not None
+    (tmp_path / "mine.txt").write_text("edited by hand\n")
+    assert files.why_not("mine.txt") == CHANGED and not files.unchanged("mine.txt")
+    forced = WrittenFiles(tmp_path, force=True)
+    assert forced.why_not("mine.txt") is None  # --force may replace it ...
+    assert forced.remove(["mine.txt"]) == []  # ... but never deletes it
+    assert (tmp_path / "mine.txt").read_text() == "edited by hand\n"
+    (tmp_path / "target.txt").write_text("the user's\n")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "target.txt")
+    assert forced.why_not("link.txt") == NOT_WRITTEN
+    with pytest.raises(DemoFilesError, match="link.txt"):
+        forced.write_text("link.txt", "the demo's\n")
+    assert (tmp_path / "target.txt").read_text() == "the user's\n" and (tmp_path / "link.txt").is_symlink()
+    # A file of the user's holding exactly what the demo would write is taken over: nothing changes.
+    (tmp_path / "same.txt").write_text("the demo's\n")
+    files.write_text("same.txt", "the demo's\n")
+    assert "same.txt" in json.loads((tmp_path / RECORD_FILE).read_text())["files"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [RECORD_FILE, "mine.txt", "target.txt", "link.txt", "same.txt"]
+    )  # no staging folder left behind

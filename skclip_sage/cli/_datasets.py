@@ -1,6 +1,6 @@
 """The datasets ``skclip-sage evaluate`` reads, and the options that apply to each.
 
-Benchmarks come from :data:`skclip_sage.datasets.DATASET_LOADERS`, the one table of
+Benchmarks come from ``skclip_sage.datasets.DATASET_LOADERS``, the one table of
 loaders (with their splits, the paper's Avg and presets): a loader added there is a
 dataset here. ``manifest`` is the user's own CSV, read by the same manifest reader
 as ``classify --manifest``.

@@ -5,7 +5,7 @@ The embedding goes in one ``fixed_size_list<float32>[n_features]`` column named
 Face datasets read as one vector per row), or, with ``layout="wide"``, one
 ``float32`` column per feature (``embedding_0`` ...), which tabular tools that
 want plain numeric columns read directly. Either way the rows are written in row
-groups of about :data:`ROW_GROUP_BYTES` of embeddings, each built from a slice of
+groups of about ``ROW_GROUP_BYTES`` of embeddings, each built from a slice of
 the float32 array with no Python object per value, so the writer's own memory
 stays the same from a thousand rows to a million.
 """

@@ -6,7 +6,7 @@ returns a :class:`~sklearn.utils.Bunch` of image paths, targets, groups, group n
 and the class prompts the paper used. Paths named by a benchmark's manifest must stay
 inside the dataset folder; every missing file is reported, never dropped.
 :func:`load_manifest` reads your own labelled CSV, whose paths are yours to choose.
-:data:`DATASET_LOADERS` lists the loaders with their splits, the paper's Avg and
+``DATASET_LOADERS`` lists the loaders with their splits, the paper's Avg and
 their presets, for the command line and the benchmark scripts.
 """
 

@@ -8,7 +8,7 @@ templates).
 
 Adding a loader: write ``load_<name>(root, ...)`` in its own module of
 :mod:`skclip_sage.datasets` (returning the Bunch the others return), export it from
-the package, and add one :class:`DatasetLoader` record to :data:`DATASET_LOADERS`
+the package, and add one :class:`DatasetLoader` record to ``DATASET_LOADERS``
 below. ``skclip-sage evaluate <name>`` and ``reproduce_paper.py --dataset <name>``
 then offer it, with its splits, average and presets, with no other change.
 """
@@ -39,7 +39,7 @@ class DatasetLoader:
         ``loader(root, **options)`` returning the dataset's Bunch.
     options : tuple of str, default=()
         The keyword options :meth:`load` passes on to ``loader``: ``"split"``
-        (one of :attr:`splits`) and/or ``"domains"`` (``load_image_folder``'s flag).
+        (one of ``splits``) and/or ``"domains"`` (``load_image_folder``'s flag).
     splits : tuple of str, default=()
         The splits ``loader`` can read (empty: the dataset has no splits).
     default_split : str or None, default=None
@@ -71,7 +71,7 @@ class DatasetLoader:
         root : path-like
             The dataset folder.
         split : str, default=None
-            The split to read; None reads :attr:`default_split`.
+            The split to read; None reads ``default_split``.
         domains : bool, default=None
             ``load_image_folder``'s ``domains`` flag; None leaves its default.
 

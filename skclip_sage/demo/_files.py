@@ -9,7 +9,7 @@ the demo's), and every write and every deletion goes through :class:`WrittenFile
 - a path nobody wrote yet is written;
 - a path the record lists, unchanged since, is replaced (or deleted);
 - a path the record lists but whose content changed since (edited by hand) is
-  replaced only under ``force``;
+  replaced only under ``force``, and never deleted;
 - any other existing path (a user's ``templates.txt``, a model of their own, a
   file in ``coloured_digits/images/``) is never written, replaced or deleted, with
   or without ``force``: :class:`DemoFilesError` names it before any work.
@@ -97,10 +97,6 @@ class WrittenFiles:
     def _relative(self, path):
         return Path(path).relative_to(self.folder).as_posix() if Path(path).is_absolute() else Path(path).as_posix()
 
-    def owns(self, relative):
-        """Whether the file at ``relative`` is the demo's to replace (absent, or recorded and unchanged)."""
-        return self.why_not(relative) is None
-
     def why_not(self, relative, *, same_as=None):
         """None if the demo may write ``relative``; else why not (see :class:`DemoFilesError`).
 
@@ -112,7 +108,7 @@ class WrittenFiles:
         if not os.path.lexists(path):
             return None
         if os.path.islink(path) or not path.is_file():
-            return NOT_WRITTEN if relative not in self.files else CHANGED
+            return NOT_WRITTEN  # the demo writes regular files only: a link or a folder there is someone else's
         if relative not in self.files:
             same = same_as is not None and path.stat().st_size == os.stat(same_as).st_size
             return None if same and _digest(path) == _digest(same_as) else NOT_WRITTEN
@@ -120,16 +116,6 @@ class WrittenFiles:
         if recorded is None or self.force or _digest(path) == recorded:
             return None
         return CHANGED
-
-    def check(self, relatives):
-        """Raise :class:`DemoFilesError` naming every file of ``relatives`` the demo may not write."""
-        conflicts = []
-        for relative in relatives:
-            why = self.why_not(relative)
-            if why is not None:
-                conflicts.append((self.folder / self._relative(relative), why))
-        if conflicts:
-            raise DemoFilesError(self.folder, conflicts)
 
     def foreign_files_under(self, relative_folder):
         """Files under ``relative_folder`` that the record does not list (recursively)."""
@@ -220,16 +206,29 @@ class WrittenFiles:
         finally:
             self.discard(staging)
 
-    def remove(self, relatives):
-        """Delete the recorded, unchanged files among ``relatives``; return the paths deleted.
+    def unchanged(self, relative):
+        """Whether ``relative`` is recorded and still holds what the demo wrote (a pending entry counts).
 
-        A file the record does not list, or that changed since (without ``force``),
-        is left where it is.
+        What a reuse decision asks (a benchmark, a trained model): ``force`` plays no part.
+        """
+        relative = self._relative(relative)
+        path = self.folder / relative
+        if os.path.islink(path) or not path.is_file():
+            return False
+        recorded = self.files.get(relative)
+        return relative in self.files and (recorded is None or _digest(path) == recorded)
+
+    def remove(self, relatives):
+        """Delete the recorded files among ``relatives`` that still hold what the demo wrote; return them.
+
+        A file the record does not list, or that changed since the demo wrote it, is
+        left where it is, ``force`` or not (and a changed one stays recorded, so a
+        later ``force`` may replace it).
         """
         removed = []
         for relative in map(self._relative, relatives):
             path = self.folder / relative
-            if relative in self.files and os.path.lexists(path) and self.why_not(relative) is None:
+            if relative in self.files and self.unchanged(relative):
                 path.unlink()
                 removed.append(path)
             if relative in self.files and not os.path.lexists(path):

@@ -63,7 +63,7 @@ def place_benchmark(files, settings, log):
     """The benchmark for ``settings``: the one the demo wrote if it matches, else written aside and moved in."""
     folder = files.folder / BENCHMARK
     settings_file = f"{BENCHMARK}/{SETTINGS_FILE}"
-    if settings_file in files.files and files.owns(settings_file):
+    if files.unchanged(settings_file):
         try:
             if json.loads((files.folder / settings_file).read_text(encoding="utf-8")) == settings:
                 return load_coloured_digits(folder)
@@ -111,9 +111,7 @@ def place_results(files, rows, **arguments):
 def recorded_model(files):
     """``model/demo.json``'s record (recipe and summary) when the demo wrote it and the weights, unchanged; else None."""
     recipe_file, weights = f"{MODEL}/{RECIPE_FILE}", f"{MODEL}/open_clip_model.safetensors"
-    if not all(
-        name in files.files and files.owns(name) and (files.folder / name).is_file() for name in (recipe_file, weights)
-    ):
+    if not all(files.unchanged(name) for name in (recipe_file, weights)):
         return None
     try:
         return json.loads((files.folder / recipe_file).read_text(encoding="utf-8"))

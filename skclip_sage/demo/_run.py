@@ -10,7 +10,7 @@ Everything lands in one output folder::
     output/demo-files.json    every file above that the demo wrote, with its SHA-256
 
 The demo writes only files it wrote before, as ``demo-files.json`` records them
-(see :mod:`._files`): a file of the user's at any of these paths (their own
+(see ``_files.py``): a file of the user's at any of these paths (their own
 ``templates.txt``, a model in ``model/``, an image in ``coloured_digits/images/``)
 is never overwritten or deleted, with or without ``force``; the run refuses
 before any work instead. New files are written aside and moved in.
