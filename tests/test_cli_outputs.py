@@ -387,7 +387,7 @@ def test_a_write_that_fails_names_the_output_not_the_temporary_file(photos, tiny
     def refuse(*args, dir=None, **kwargs):
         raise PermissionError(13, "Permission denied", os.path.join(dir, ".p.csv.tmp"))
 
-    monkeypatch.setattr("skclip_sage.cli._outputs.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("skclip_sage.cli._atomic.tempfile.mkstemp", refuse)
     code = main(["classify", IMAGE, "--classes", "a", "b", "-o", "p.csv"] + model_options(tiny_model))
     err = capsys.readouterr().err
     assert code == 3 and "could not write 'p.csv': Permission denied" in err and ".tmp" not in err
@@ -499,8 +499,6 @@ def test_embed_replaces_its_array_and_sidecar_together_or_not_at_all_on_a_full_d
 
 def test_embed_puts_the_old_set_back_when_moving_the_new_one_in_fails(photos, tiny_model, monkeypatch, capsys):
     # Issue 21, section 4: a failure between the renames must not leave half of each set either.
-    import skclip_sage.cli._outputs as outputs
-
     before = old_embed_set(photos, tiny_model)
     real_replace = os.replace
 
@@ -509,7 +507,7 @@ def test_embed_puts_the_old_set_back_when_moving_the_new_one_in_fails(photos, ti
             raise OSError(5, "Input/output error")
         return real_replace(source, destination)
 
-    monkeypatch.setattr(outputs.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     code = main(["embed", "photos", "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)])
     error = capsys.readouterr().err
     assert code == 3 and "could not write 'e.paths.txt': Input/output error" in error and "as they were" in error
@@ -604,3 +602,28 @@ def test_the_parquet_writer_writes_bounded_row_groups(tmp_path, monkeypatch):
         np.testing.assert_array_equal(got, embeddings)
     with pytest.raises(ValueError, match="layout must be one of"):
         parquet_module.write_embeddings_parquet(tmp_path / "x", embeddings, paths, layout="tall")
+
+
+def test_classify_replaces_its_predictions_sidecar_and_failures_together(photos, tiny_model, monkeypatch, capsys):
+    # Issue 21, section 4: outputs that belong together, as for embed; here the predictions fail to write last.
+    import errno
+
+    import skclip_sage.cli._classify as classify_command
+
+    (photos / "photos" / "cat" / "broken.png").write_text("not an image")
+    command = ["classify", "photos", "--classes", "cat", "dog", "-o", "p.csv", "--on-error", "skip"]
+    command += ["--selection", "ensemble", *model_options(tiny_model)]
+    assert main(command) == 1, capsys.readouterr().err
+    before = {name: (photos / name).read_bytes() for name in ("p.csv", "p.failures.csv", "p.templates.json")}
+    (photos / "photos" / "cat" / "broken.png").unlink()
+
+    def table_on_a_full_disk(path, columns, **options):
+        with open_output(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(classify_command, "write_table", table_on_a_full_disk)
+    assert main(command) == 3
+    error = capsys.readouterr().err
+    assert "could not write 'p.csv': No space left on device" in error and "are as they were" in error
+    assert {name: (photos / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(photos)) == sorted(["photos", *before])
