@@ -32,21 +32,24 @@ from pathlib import Path
 import numpy as np
 from paper_numbers import published_numbers
 
+from skclip_sage.datasets import DATASET_LOADERS
+
 K_VALUES = (1, 3, 5, 10, 20, 80)
 # Signs the results folder, so `skclip-sage demo` and this script never overwrite each other's results.
 WRITER = "benchmarks/reproduce_paper.py"
-DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder")
 REGIME_NAMES = ("theory_holds", "confidently_wrong", "no_leakage")
-# The paper's Avg per dataset (SPEC section 2): WILDS's adjusted average on Waterbirds,
-# plain accuracy on CelebA, the mean of the group accuracies on PACS and VLCS.
-AVERAGE_OF_DATASET = {
-    "waterbirds": "weighted",
-    "celeba": "plain",
-    "pacs": "groups",
-    "vlcs": "groups",
-    "folder": "groups",
-    "simulation": "plain",
-}
+# The datasets, their splits, the paper's Avg (SPEC section 2: WILDS's adjusted average on
+# Waterbirds, plain accuracy on CelebA, the mean of the group accuracies on PACS and VLCS)
+# and their presets all come from the one table, skclip_sage.datasets.DATASET_LOADERS;
+# a dataset the paper did not use (a folder) is averaged over groups, the simulator plainly.
+DATASETS = tuple(DATASET_LOADERS)
+
+
+def average_of(dataset):
+    """The Avg used for ``dataset`` (a name of the table, or ``"simulation"``)."""
+    if dataset == "simulation":
+        return "plain"
+    return DATASET_LOADERS[dataset].paper_average or "groups"
 
 
 def log(message):
@@ -146,35 +149,27 @@ def simulated_problem(args):
 
 def dataset_problem(args):
     """Load a dataset folder and embed its images once (cached on disk)."""
-    from skclip_sage import datasets
-
-    loader = None
-    if args.dataset in ("waterbirds", "celeba"):
-        loader = datasets.load_waterbirds if args.dataset == "waterbirds" else datasets.load_celeba
-        bunch = loader(args.root, split=args.split)
-    elif args.dataset == "folder":
-        bunch = datasets.load_image_folder(args.root, domains=args.domains)
-    else:
-        bunch = getattr(datasets, f"load_{args.dataset}")(args.root)
+    record = DATASET_LOADERS[args.dataset]
+    bunch = record.load(args.root, split=args.split, domains=args.domains)
     log(
         f"{args.dataset}: {len(bunch.data)} images, {len(set(bunch.groups.tolist()))} groups; embedding with "
         f"{args.model} ({args.pretrained}), cache {args.cache_dir}"
     )
     X, y, groups, notes = embed_readable(bunch, args)
     concepts, X_train, y_train = None, None, None
-    if not args.no_debias and args.dataset in ("waterbirds", "celeba", "pacs", "vlcs"):
-        concepts = args.dataset
-        if args.dataset in ("waterbirds", "celeba") and args.tie_fit == "train" and args.split != "train":
-            train = loader(args.root, split="train")
+    if not args.no_debias and record.concepts is not None:
+        concepts = record.concepts
+        if "train" in record.splits and args.tie_fit == "train" and args.split != "train":
+            train = record.load(args.root, split="train")
             log(f"TIE* fits on the unlabelled train split: embedding its {len(train.data)} images")
             X_train, y_train, _, _ = embed_readable(train, args)
     present = np.unique(groups)
     weights = None
-    if AVERAGE_OF_DATASET[args.dataset] == "weighted":
+    if average_of(args.dataset) == "weighted":
         weights = {int(group): int(bunch.train_group_counts[group]) for group in present}
     return {
         "dataset": args.dataset,
-        "title": f"{args.dataset} ({args.split} split)" if args.dataset in ("waterbirds", "celeba") else args.dataset,
+        "title": f"{args.dataset} ({args.split} split)" if record.splits else args.dataset,
         "X": X,
         "y": y,
         "groups": groups,
@@ -254,17 +249,15 @@ def methods_of(problem, args):
     return methods
 
 
-# PerceptionCLIP's own attributes for the two datasets its paper evaluates (official presets).
-PERCEPTION_PRESETS = {"waterbirds": "perception_waterbirds", "celeba": "perception_celeba"}
-
-
 def perception_preset_methods(problem, shared):
     """PerceptionCLIP with its dataset's contextual attributes instead of the template pool (real data only)."""
     from skclip_sage import SageZeroShotClassifier
     from skclip_sage.comparison import ComparisonMethod
     from skclip_sage.prompts import resolve_templates
 
-    preset = PERCEPTION_PRESETS.get(problem["dataset"])
+    # PerceptionCLIP's own attributes for the datasets its paper evaluates (official presets, from the table).
+    record = DATASET_LOADERS.get(problem["dataset"])
+    preset = record.perception_templates if record is not None else None
     if preset is None:
         return []
     estimator = SageZeroShotClassifier(
@@ -312,7 +305,7 @@ def main(argv=None):
         problem["y"],
         groups=problem["groups"],
         group_names=problem["group_names"],
-        average=AVERAGE_OF_DATASET[problem["dataset"]],
+        average=average_of(problem["dataset"]),
         weights=problem["weights"],
         X_train=problem["X_train"],
         y_train=problem["y_train"],
@@ -327,12 +320,13 @@ def main(argv=None):
             model=problem["model_name"],
             pretrained=problem["pretrained"],
             dataset=problem["dataset"],
-            average=AVERAGE_OF_DATASET[problem["dataset"]],
+            average=average_of(problem["dataset"]),
             notes=problem["notes"],
             paper_numbers=lambda row: published_numbers(problem["dataset"], row["mode"], row["k"], model=paper_model),
             plot=not args.no_plot,
             writer=WRITER,
             force=args.force,
+            log=log,
         )
     except ImportError as err:
         log(f"results.png not written: {err}")

@@ -658,3 +658,48 @@ def test_classify_with_a_text_tower_giving_nan_exits_non_zero_naming_the_prompts
     assert code != 0
     assert "NaN or infinite embeddings for" in err and "fox" in err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_exit_codes_agree_with_help_for_one_label_and_a_missing_templates_file(image_tree, tiny_model, capsys):
+    # Issue 21, section 7: a one-label manifest exited 3 and a missing --templates file 2, against --help.
+    from skclip_sage.cli._errors import EXIT_CODES_HELP
+
+    usage = " ".join(EXIT_CODES_HELP.split("\n  3 ")[0].split("\n  2 ")[1].split())
+    assert "fewer than two classes given or in a manifest" in usage
+    assert "a --templates value that is neither a built-in set nor an existing file" in usage
+    (image_tree / "one.csv").write_text("path,label\nsingle.png,cat\nmore/m0.png,cat\n")
+    options = model_options(tiny_model)
+    assert main(["evaluate", "manifest", str(image_tree / "one.csv"), "--templates", "simple", *options]) == 2
+    assert "has one label, 'cat'" in capsys.readouterr().err
+    missing = str(image_tree / "my_templates.txt")
+    assert main(["classify", str(image_tree / "single.png"), "--classes", "a", "b", "--templates", missing]) == 2
+    assert "neither a built-in set" in capsys.readouterr().err
+
+
+def test_a_warning_from_one_cause_is_printed_once(image_tree, tiny_model, capsys):
+    # Issue 21, section 7: the classifier is fitted on the names before and after embedding; each fit warned.
+    code = main(
+        ["classify", str(image_tree / "single.png"), "--classes", "cat", "Cat", "--templates", "simple"]
+        + model_options(tiny_model)
+    )
+    error = capsys.readouterr().err
+    assert code == 0, error
+    assert error.count("give identical prompts") == 1
+
+
+def test_a_non_finite_embedding_is_said_to_give_no_embedding_not_to_be_unreadable(
+    tmp_path, tiny_model, nan_embeddings, capsys
+):
+    # Issue 21, section 7: the failures note and evaluate's table called such an image "unreadable".
+    positions, _ = nan_embeddings
+    for label, colour in (("cat", 10), ("dog", 200)):
+        for index in range(2):
+            write_image(tmp_path / "images" / label / f"{label}_{index}.png", (colour, 10 * index, 10))
+    positions.add(1)
+    options = ["--batch-size", "1", "--templates", "simple", "--on-error", "skip", *model_options(tiny_model)]
+    output = str(tmp_path / "report.csv")
+    assert main(["evaluate", "folder", str(tmp_path / "images"), "--csv", output, *options]) == 1
+    captured = capsys.readouterr()
+    assert "listed the 1 image(s) that gave no embedding in" in captured.err
+    assert "4 images" not in captured.out and "1 gave no embedding and left out" in captured.out
+    assert "unreadable" not in captured.err + captured.out

@@ -88,7 +88,7 @@ def test_evaluate_manifest_end_to_end(mine, tmp_path, tiny_model, capsys, monkey
     captured = capsys.readouterr()
     assert code == 1, captured.err  # one image skipped
     table = captured.out
-    assert "manifest: 4 images, 1 unreadable and left out (listed in" in table
+    assert "manifest: 4 images, 1 gave no embedding and left out (listed in" in table
     assert str(out / "report.failures.csv") in table and str(out / "predictions.csv") in table
     assert "beach (n=0)" in table and "no samples" in table
     assert "note: WGA excludes 1 group with no samples: 'beach'" in table
@@ -295,10 +295,57 @@ def test_evaluate_checks_labels_and_prompts_before_any_image_is_embedded(tmp_pat
     model = ["--model", tiny_model, "--pretrained", "none", "--templates", "simple"]
     code = main(["evaluate", "manifest", str(tmp_path / "m.csv"), *names, *model])
     err = capsys.readouterr().err
-    assert code == 3, err
+    # Fewer than two classes is a usage error, as --help says (issue 21, section 7: it exited 3).
+    assert code == (2 if problem == "one label" else 3), err
     expected = {
         "one label": "has one label, 'cat', but zero-shot classification needs at least 2 classes",
         "prompt too long": "(--truncate on the command line)",
         "empty text": "gives the label 'dog' an empty text",
     }[problem]
     assert expected in err and "embedding" not in err and "could not read" not in err
+
+
+def test_the_cli_and_reproduce_paper_read_one_table_of_dataset_loaders(tmp_path, monkeypatch):
+    # Issue 22, section 4: cli/_datasets.py kept four parallel structures and a lambda dispatch, and
+    # reproduce_paper.py a fifth list; a loader added to the table is now a dataset for both.
+    import argparse
+    import importlib
+    from pathlib import Path
+
+    from sklearn.utils import Bunch
+
+    from skclip_sage.cli import _datasets
+    from skclip_sage.cli._errors import UsageError
+    from skclip_sage.datasets import DATASET_LOADERS, DatasetLoader
+
+    assert _datasets.DATASETS == (*DATASET_LOADERS, "manifest")
+    assert _datasets.DATASETS_WITH_SPLITS == ("waterbirds", "celeba")
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    reproduce_paper = importlib.import_module("reproduce_paper")  # as test_reproduce_paper.py imports it
+    assert reproduce_paper.DATASETS == tuple(DATASET_LOADERS)
+    calls = []
+
+    def load_toy(root, split="test"):
+        calls.append((root, split))
+        return Bunch(data=[], train_group_counts=None)
+
+    record = DatasetLoader(
+        name="toy", loader=load_toy, options=("split",), splits=("train", "test"), default_split="test"
+    )
+    monkeypatch.setitem(DATASET_LOADERS, "toy", record)
+    options = {"root": str(tmp_path), "domain_folders": False, "average": "paper"}
+    options.update({name: None for name in _datasets.MANIFEST_OPTIONS})
+    args = argparse.Namespace(dataset="toy", split="train", **options)
+    _datasets.check_dataset_options(args)  # --split is accepted: the record has splits
+    _datasets.load_dataset(args)
+    args.split = None
+    _datasets.load_dataset(args)
+    assert calls == [(str(tmp_path), "train"), (str(tmp_path), "test")]
+    assert _datasets.choose_average(args, Bunch()) == ("plain", None)  # no paper average: the CLI's default
+    assert reproduce_paper.average_of("toy") == "groups" and reproduce_paper.average_of("waterbirds") == "weighted"
+    args.domain_folders = True
+    with pytest.raises(UsageError, match="--domain-folders applies to the folder dataset only, not toy"):
+        _datasets.check_dataset_options(args)
+    for name, paper in (("waterbirds", "weighted"), ("celeba", "plain"), ("pacs", "groups"), ("vlcs", "groups")):
+        assert DATASET_LOADERS[name].paper_average == paper and DATASET_LOADERS[name].concepts == name
+    assert [name for name, entry in DATASET_LOADERS.items() if entry.perception_templates] == ["waterbirds", "celeba"]

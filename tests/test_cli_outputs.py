@@ -229,9 +229,14 @@ def test_embed_writes_by_extension(photos, tiny_model, capsys, extension):
     if extension == ".parquet":
         import pyarrow.parquet
 
-        records = pyarrow.parquet.read_table(f"x{extension}").to_pylist()
-    else:
-        records = [json.loads(line) for line in (photos / f"x{extension}").read_text().splitlines()]
+        table = pyarrow.parquet.read_table(f"x{extension}")
+        assert table.column_names == ["path", "embedding"]
+        assert table.schema.field("embedding").type == pyarrow.list_(pyarrow.float32(), expected.shape[1])
+        assert table.column("path").to_pylist() == paths
+        got = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+        np.testing.assert_array_equal(got, expected)  # float32 all the way: bit for bit
+        return
+    records = [json.loads(line) for line in (photos / f"x{extension}").read_text().splitlines()]
     assert [record["path"] for record in records] == paths
     got = np.array([[record[f"embedding_{index}"] for index in range(expected.shape[1])] for record in records])
     np.testing.assert_allclose(got, expected, rtol=1e-6)
@@ -382,7 +387,7 @@ def test_a_write_that_fails_names_the_output_not_the_temporary_file(photos, tiny
     def refuse(*args, dir=None, **kwargs):
         raise PermissionError(13, "Permission denied", os.path.join(dir, ".p.csv.tmp"))
 
-    monkeypatch.setattr("skclip_sage.cli._outputs.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("skclip_sage.cli._atomic.tempfile.mkstemp", refuse)
     code = main(["classify", IMAGE, "--classes", "a", "b", "-o", "p.csv"] + model_options(tiny_model))
     err = capsys.readouterr().err
     assert code == 3 and "could not write 'p.csv': Permission denied" in err and ".tmp" not in err
@@ -451,3 +456,174 @@ def test_the_plot_legend_says_which_empty_groups_wga_excludes(tmp_path, tiny_mod
     )
     assert code == 1, capsys.readouterr().err
     assert "WGA excludes 1 group(s)" in (tmp_path / "g.svg").read_text()
+
+
+def old_embed_set(photos, tiny_model):
+    """An earlier ``embed -o e.npy`` of one image (1 row, 1 path, a failures file), as bytes."""
+    assert main(["embed", IMAGE, "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)]) == 0
+    names = ("e.npy", "e.paths.txt", "e.failures.csv")
+    return {name: (photos / name).read_bytes() for name in names}
+
+
+def test_embed_replaces_its_array_and_sidecar_together_or_not_at_all_on_a_full_disk(
+    photos, tiny_model, monkeypatch, capsys
+):
+    # Issue 21, section 4: on a full disk the .npy was replaced, then .paths.txt failed: the new 4-row array
+    # sat beside the old 1-path sidecar while the message said "Nothing was written there".
+    import errno
+
+    import skclip_sage.cli._embed as embed_command
+
+    before = old_embed_set(photos, tiny_model)
+    real_sidecar = embed_command.write_sidecar
+
+    def sidecar_on_a_full_disk(path, image_paths):
+        with open_output(path, binary=True) as stream:
+            stream.write(b"photos/cat/cat_000.png\n")  # part of it fits, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(embed_command, "write_sidecar", sidecar_on_a_full_disk)
+    code = main(["embed", "photos", "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)])
+    error = capsys.readouterr().err
+    assert code == 3
+    assert "could not write 'e.paths.txt': No space left on device" in error
+    assert "Nothing was written: 'e.npy', 'e.paths.txt', 'e.failures.csv' are as they were." in error
+    assert {name: (photos / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(photos)) == sorted(["photos", *before])  # no temporary file left behind
+    assert np.load(photos / "e.npy").shape[0] == len((photos / "e.paths.txt").read_text().splitlines()) == 1
+    # With room again, the whole new set goes in.
+    monkeypatch.setattr(embed_command, "write_sidecar", real_sidecar)
+    assert main(["embed", "photos", "-o", "e.npy", *model_options(tiny_model, templates=False)]) == 0
+    assert np.load(photos / "e.npy").shape[0] == len((photos / "e.paths.txt").read_text().splitlines()) == 4
+
+
+def test_embed_puts_the_old_set_back_when_moving_the_new_one_in_fails(photos, tiny_model, monkeypatch, capsys):
+    # Issue 21, section 4: a failure between the renames must not leave half of each set either.
+    before = old_embed_set(photos, tiny_model)
+    real_replace = os.replace
+
+    def replace(source, destination):
+        if str(source).endswith(".partial") and str(destination).endswith("e.paths.txt"):
+            raise OSError(5, "Input/output error")
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    code = main(["embed", "photos", "-o", "e.npy", "--on-error", "skip", *model_options(tiny_model, templates=False)])
+    error = capsys.readouterr().err
+    assert code == 3 and "could not write 'e.paths.txt': Input/output error" in error and "as they were" in error
+    assert {name: (photos / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(photos)) == sorted(["photos", *before])
+
+
+def read_back(path):
+    """``path`` read by the csv module and by pandas: (list of dict, DataFrame)."""
+    import pandas
+
+    frame = pandas.read_csv(path, dtype=str, keep_default_na=False)
+    return read_rows(path), frame
+
+
+def test_a_carriage_return_inside_a_csv_cell_is_quoted_in_every_command(photos, tiny_model, capsys):
+    # Issue 21, section 5: with "\n" line ends the csv module left a bare "\r" unquoted, so readers split the row.
+    carriage = os.path.join("photos", "cat", "a\rb.png")
+    (photos / carriage).write_bytes((photos / IMAGE).read_bytes())
+    (photos / "list.csv").write_bytes(b'path,note\n"photos/cat/a\rb.png","one\rtwo"\nphotos/dog/dog_000.png,plain\n')
+    options = model_options(tiny_model)
+    commands = {
+        "classify.csv": ["classify", "photos", "--classes", "cat", "dog", "-o", "classify.csv", *options],
+        "pass-through.csv": [
+            "classify",
+            "--manifest",
+            "list.csv",
+            "--classes",
+            "cat",
+            "dog",
+            "-o",
+            "pass-through.csv",
+            *options,
+        ],
+        "embed.csv": ["embed", "photos", "-o", "embed.csv", *options[:5]],
+        "sidecar.csv": ["embed", "photos", "-o", "embed.npy", "--paths", "sidecar.csv", *options[:5]],
+        "predictions.csv": ["evaluate", "folder", "photos", "--predictions", "predictions.csv", *options],
+    }
+    for output, command in commands.items():
+        assert main(command) == 0, (output, capsys.readouterr().err)
+        rows, frame = read_back(photos / output)
+        expected = 2 if output == "pass-through.csv" else 5
+        assert len(rows) == len(frame) == expected, output
+        assert list(frame["path"]) == [row["path"] for row in rows]
+        assert any(row["path"].endswith(carriage) for row in rows), output
+    rows, frame = read_back(photos / "pass-through.csv")
+    assert [row["note"] for row in rows] == list(frame["note"]) == ["one\rtwo", "plain"]
+
+
+def test_embed_parquet_layouts_are_read_by_pandas_and_pyarrow(photos, tiny_model, capsys):
+    # Issue 22, section 3: Parquet from Arrow arrays, the embedding one fixed-size-list column; wide on request.
+    import pandas
+    import pyarrow.parquet
+
+    options = model_options(tiny_model, False)
+    assert main(["embed", "photos", "-o", "e.npy", *options]) == 0
+    expected = np.load(photos / "e.npy")
+    assert main(["embed", "photos", "-o", "list.parquet", *options]) == 0
+    assert main(["embed", "photos", "-o", "wide.parquet", "--parquet-layout", "wide", *options]) == 0
+    frame = pandas.read_parquet(photos / "list.parquet")
+    np.testing.assert_array_equal(np.stack(frame["embedding"].to_list()), expected)
+    wide = pyarrow.parquet.read_table(photos / "wide.parquet")
+    assert wide.column_names == ["path", *(f"embedding_{index}" for index in range(expected.shape[1]))]
+    assert {field.type for field in wide.schema if field.name != "path"} == {pyarrow.float32()}
+    np.testing.assert_array_equal(pandas.read_parquet(photos / "wide.parquet").iloc[:, 1:].to_numpy(), expected)
+    assert main(["embed", "photos", "-o", "e.npz", "--parquet-layout", "wide", *options]) == 2
+    assert "--parquet-layout applies to .parquet output only" in capsys.readouterr().err
+
+
+def test_the_parquet_writer_writes_bounded_row_groups(tmp_path, monkeypatch):
+    # Issue 22, section 3: rows go out a row group at a time, so the writer's memory does not grow with n.
+    import pyarrow.parquet
+
+    import skclip_sage.cli._parquet as parquet_module
+
+    monkeypatch.setattr(parquet_module, "ROW_GROUP_BYTES", 4 * 8 * 100)  # 100 rows of 8 features per group
+    embeddings = np.random.default_rng(0).standard_normal((1050, 8)).astype(np.float32)
+    paths = [f"img_{index}.png" for index in range(1050)]
+    for layout in parquet_module.PARQUET_LAYOUTS:
+        with open(tmp_path / f"{layout}.parquet", "wb") as stream:
+            assert parquet_module.write_embeddings_parquet(stream, embeddings, paths, layout=layout) == 11
+        metadata = pyarrow.parquet.ParquetFile(tmp_path / f"{layout}.parquet").metadata
+        assert metadata.num_row_groups == 11 and metadata.num_rows == 1050
+        assert {metadata.row_group(group).num_rows for group in range(10)} == {100}
+        table = pyarrow.parquet.read_table(tmp_path / f"{layout}.parquet")
+        assert table.column("path").to_pylist() == paths
+        got = (
+            np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+            if layout == "list"
+            else np.column_stack([table.column(f"embedding_{index}").to_numpy() for index in range(8)])
+        )
+        np.testing.assert_array_equal(got, embeddings)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        parquet_module.write_embeddings_parquet(tmp_path / "x", embeddings, paths, layout="tall")
+
+
+def test_classify_replaces_its_predictions_sidecar_and_failures_together(photos, tiny_model, monkeypatch, capsys):
+    # Issue 21, section 4: outputs that belong together, as for embed; here the predictions fail to write last.
+    import errno
+
+    import skclip_sage.cli._classify as classify_command
+
+    (photos / "photos" / "cat" / "broken.png").write_text("not an image")
+    command = ["classify", "photos", "--classes", "cat", "dog", "-o", "p.csv", "--on-error", "skip"]
+    command += ["--selection", "ensemble", *model_options(tiny_model)]
+    assert main(command) == 1, capsys.readouterr().err
+    before = {name: (photos / name).read_bytes() for name in ("p.csv", "p.failures.csv", "p.templates.json")}
+    (photos / "photos" / "cat" / "broken.png").unlink()
+
+    def table_on_a_full_disk(path, columns, **options):
+        with open_output(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(classify_command, "write_table", table_on_a_full_disk)
+    assert main(command) == 3
+    error = capsys.readouterr().err
+    assert "could not write 'p.csv': No space left on device" in error and "are as they were" in error
+    assert {name: (photos / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(photos)) == sorted(["photos", *before])

@@ -13,18 +13,20 @@ import csv
 import json
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from demo_fixtures import DIGIT_CLASSES, demo_run
 
 from skclip_sage.cli import main
-from skclip_sage.comparison import PAPER_MODES, WRITER_FILE, ResultsOverwriteError
+from skclip_sage.comparison import PAPER_MODES, WRITER_FILE, write_results
 from skclip_sage.demo import (
     CAPTION_TEMPLATES,
     COLOUR_CAPTION_TEMPLATES,
     COLOURS,
     DIGIT_NAMES,
+    DemoFilesError,
     caption_sources,
     design_captions,
     digit_captions,
@@ -36,6 +38,7 @@ from skclip_sage.demo import (
     train_tiny_clip,
     write_coloured_digits,
 )
+from skclip_sage.demo._files import RECORD_FILE
 from skclip_sage.selection import SELECTION_METHODS
 
 SMALL = {"n_train": 50, "n_test": 20, "image_size": 16}
@@ -545,25 +548,157 @@ def test_demo_refuses_results_another_command_wrote_before_any_work(tmp_path, ca
     assert code == 2
     error = capsys.readouterr().err
     assert "results.md" in error and "results.csv" in error and "--force" in error
-    assert "benchmarks/reproduce_paper.py" in error
+    assert "not written by the demo" in error and "results.written-by names benchmarks/reproduce_paper.py" in error
     assert {name: (tmp_path / "out" / name).read_text() for name in before} == before
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["results.csv", "results.md", WRITER_FILE]
-    # Results that no marker vouches for are refused too.
+    # Results that no marker vouches for are refused too, and --force does not change that.
     (tmp_path / "out" / WRITER_FILE).unlink()
-    assert main(["demo", "--output", str(tmp_path / "out"), "-q"]) == 2
-    assert "unknown command" in capsys.readouterr().err
-    with pytest.raises(ResultsOverwriteError, match="force=True"):
-        run_demo(tmp_path / "out")
+    assert main(["demo", "--output", str(tmp_path / "out"), "--force", "-q"]) == 2
+    assert "never overwritten, not even with --force" in capsys.readouterr().err
+    with pytest.raises(DemoFilesError, match="force=True"):
+        run_demo(tmp_path / "out", force=True)
+    assert {name: (tmp_path / "out" / name).read_text() for name in before} == before
 
 
-def test_demo_force_overwrites_another_commands_results(tmp_path):
-    foreign_results(tmp_path)
-    arguments = {"n_train": 50, "n_test": 10, "batch_size": 16, "k_values": (1,), "modes": ("ensemble",)}
-    run_demo(
-        tmp_path, epochs=1, debias_modes=(), model_cfg=MICRO_MODEL, plot=False, verbose=False, force=True, **arguments
+MICRO_RUN = {
+    "n_train": 50,
+    "n_test": 10,
+    "batch_size": 16,
+    "k_values": (1,),
+    "modes": ("ensemble",),
+    "debias_modes": (),
+    "model_cfg": MICRO_MODEL,
+    "verbose": False,
+    "num_threads": 1,
+    "epochs": 1,
+}
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes."""
+    return {path: path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_demo_never_overwrites_a_users_templates_or_model_even_with_force(tmp_path, capsys, force):
+    # Issue 21, section 4: the results marker covered only results.*; templates.txt and model/ were overwritten.
+    (tmp_path / "templates.txt").write_text("my own template {}\n")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "open_clip_model.safetensors").write_bytes(b"my own weights")
+    (tmp_path / "model" / "notes.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    code = main(["demo", "--output", str(tmp_path), "-q", *(["--force"] if force else [])])
+    error = capsys.readouterr().err
+    assert code == 2, error
+    for name in ("templates.txt", "open_clip_model.safetensors", "notes.txt"):
+        assert name in error
+    assert "--force" in error
+    assert snapshot(tmp_path) == before  # nothing written, nothing changed
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model", "templates.txt"]
+    with pytest.raises(DemoFilesError) as raised:
+        run_demo(tmp_path, force=force, **MICRO_RUN)
+    assert {path for path, _ in raised.value.conflicts} == {str(path) for path in before}
+    assert snapshot(tmp_path) == before
+
+
+def test_demo_rewrites_its_own_files_and_replaces_an_edited_one_only_with_force(tmp_path):
+    run_demo(tmp_path, plot=False, **MICRO_RUN)
+    record = json.loads((tmp_path / RECORD_FILE).read_text())["files"]
+    assert {"templates.txt", "results.md", "model/open_clip_model.safetensors", "coloured_digits/manifest.csv"} <= set(
+        record
     )
-    assert (tmp_path / WRITER_FILE).read_text() == "skclip-sage demo\n"
-    assert (tmp_path / "results.md").read_text().startswith("# Selection and debiasing methods: coloured digits")
+    assert all(value is not None for value in record.values())
+    (tmp_path / "templates.txt").write_text("edited by hand {}\n")
+    with pytest.raises(DemoFilesError, match="changed since the demo wrote it.*Pass --force"):
+        run_demo(tmp_path, plot=False, **MICRO_RUN)
+    assert (tmp_path / "templates.txt").read_text() == "edited by hand {}\n"
+    again = run_demo(tmp_path, plot=False, force=True, **MICRO_RUN)
+    assert again.model_reused
+    assert (tmp_path / "templates.txt").read_text().splitlines() == list(CAPTION_TEMPLATES)
+
+
+def test_a_rerun_with_other_benchmark_arguments_deletes_only_the_images_the_demo_wrote(tmp_path):
+    # Issue 21, section 4: the whole of coloured_digits/images/ was deleted, the user's files with it.
+    first = run_demo(tmp_path, plot=False, **MICRO_RUN)
+    images = tmp_path / "coloured_digits" / "images"
+    mine = [images / "mine.png", images / "train" / "0" / "mine.png", tmp_path / "coloured_digits" / "notes.txt"]
+    for path in mine:
+        path.write_bytes(b"the user's own file")
+    second = run_demo(tmp_path, plot=False, seed=1, **MICRO_RUN)
+    assert not second.model_reused
+    assert all(path.read_bytes() == b"the user's own file" for path in mine)
+    demo_images = set(first.benchmark.data) | set(second.benchmark.data)
+    on_disk = {str(path) for path in images.rglob("*.png")} - {str(path) for path in mine}
+    assert on_disk == set(second.benchmark.data) and on_disk != set(first.benchmark.data)
+    assert on_disk <= demo_images
+    # The standalone writer keeps a stranger's file too: it deletes only what its manifest lists.
+    standalone = write_coloured_digits(tmp_path / "alone", seed=0, **SMALL)
+    (tmp_path / "alone" / "images" / "mine.png").write_bytes(b"mine")
+    write_coloured_digits(tmp_path / "alone", seed=1, **SMALL)
+    assert (tmp_path / "alone" / "images" / "mine.png").read_bytes() == b"mine"
+    assert not any(
+        Path(path).exists() for path in set(standalone.data) - set(load_coloured_digits(tmp_path / "alone").data)
+    )
+
+
+def test_a_no_plot_rerun_removes_only_the_demos_results_png_and_says_so(tmp_path, monkeypatch, capsys):
+    # Issue 21, section 4: write_results deleted results.png / selections.csv without a word.
+    first = run_demo(tmp_path, **MICRO_RUN)
+    assert (tmp_path / "results.png").is_file() and first.removed == []
+    second = run_demo(tmp_path, plot=False, **MICRO_RUN)
+    assert second.removed == [tmp_path / "results.png"] and not (tmp_path / "results.png").exists()
+    assert "results.png" not in json.loads((tmp_path / RECORD_FILE).read_text())["files"]
+    # The command line says so, once, as a warning (shown under --quiet too).
+    import skclip_sage.demo
+
+    def fake_run_demo(output, **arguments):
+        return type(
+            "Result", (), {"seconds": 0.0, "model": "m", "templates": "t", "removed": [tmp_path / "results.png"]}
+        )()
+
+    monkeypatch.setattr(skclip_sage.demo, "run_demo", fake_run_demo)
+    assert main(["demo", "--output", str(tmp_path), "-q"]) == 0
+    error = capsys.readouterr().err
+    assert error.count("removed") == 1 and f"warning: removed {tmp_path / 'results.png'}" in error
+
+
+def test_write_results_removes_only_its_own_earlier_files_and_says_so(demo, tmp_path):
+    rows = rows_of(demo, "ensemble")
+    lines = []
+    # Another writer's results.png, overwritten under force: never deleted, only named.
+    (tmp_path / "results.png").write_bytes(b"another command's plot")
+    (tmp_path / WRITER_FILE).write_text("another command\n")
+    write_results(tmp_path, rows, title="t", model="m", plot=False, writer="me", force=True, log=lines.append)
+    assert (tmp_path / "results.png").read_bytes() == b"another command's plot"
+    assert len(lines) == 1 and lines[0].startswith(f"left {tmp_path / 'results.png'} as it was")
+    # Its own results.png of an earlier run: removed, and said.
+    write_results(tmp_path, rows, title="t", model="m", plot=True, writer="me", log=lines.append)
+    write_results(tmp_path, rows, title="t", model="m", plot=False, writer="me", log=lines.append)
+    assert not (tmp_path / "results.png").exists()
+    assert lines[-1] == f"removed {tmp_path / 'results.png'}: written by an earlier run of me, not by this one"
+
+
+def test_demo_option_errors_name_the_option(tmp_path, capsys):
+    # Issue 21, section 7: --k 21 became 20, --seed -5 failed without naming it, -o FILE gave a raw Errno.
+    for options, message in (
+        (["--k", "1", "21"], "--k: must be <= 20"),
+        (["--seed", "-5"], "--seed: must be >= 0"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["demo", "--output", str(tmp_path / "never"), *options])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("not a folder")
+    assert main(["demo", "--output", str(tmp_path / "a-file"), "-q"]) == 2
+    error = capsys.readouterr().err
+    assert "is a file, not a folder" in error and "Errno" not in error
+    assert not (tmp_path / "never").exists() and (tmp_path / "a-file").read_text() == "not a folder"
+    with pytest.raises(ValueError, match=r"k_values must be integers between 1 and 20.*\[1, 21\]"):
+        run_demo(tmp_path / "never", k_values=(1, 21))
+    with pytest.raises(ValueError, match="seed must be a non-negative integer; got -5"):
+        run_demo(tmp_path / "never", seed=-5)
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        run_demo(tmp_path / "a-file")
+    assert not (tmp_path / "never").exists()
 
 
 # --- the command line ---------------------------------------------------------------------
@@ -593,7 +728,7 @@ def test_demo_command_passes_design_threads_and_force(monkeypatch, tmp_path, opt
 
     def fake_run_demo(output, **arguments):
         calls.append(arguments)
-        return type("Result", (), {"seconds": 0.0, "model": "local-dir:m", "templates": "t.txt"})()
+        return type("Result", (), {"seconds": 0.0, "model": "local-dir:m", "templates": "t.txt", "removed": []})()
 
     monkeypatch.setattr(skclip_sage.demo, "run_demo", fake_run_demo)
     assert main(["demo", "--output", str(tmp_path), *options]) == 0
@@ -657,3 +792,31 @@ def test_evaluate_manifest_agrees_with_the_demo_table(demo, tmp_path, capsys):
     assert report["average"] == "plain"
     assert run["summary"]["Avg"] == pytest.approx(ensemble["Avg"], abs=1e-6)
     assert run["summary"]["WGA"] == pytest.approx(ensemble["WGA"], abs=1e-6)
+
+
+def test_the_record_never_deletes_an_edited_file_or_follows_a_link_even_with_force(tmp_path):
+    # Issue 21, section 4: what --force may do, checked on the record alone (no demo run).
+    from skclip_sage.demo._files import CHANGED, NOT_WRITTEN, WrittenFiles
+
+    files = WrittenFiles(tmp_path)
+    files.write_text("mine.txt", "the demo's\n")
+    assert json.loads((tmp_path / RECORD_FILE).read_text())["files"]["mine.txt"] is not None
+    (tmp_path / "mine.txt").write_text("edited by hand\n")
+    assert files.why_not("mine.txt") == CHANGED and not files.unchanged("mine.txt")
+    forced = WrittenFiles(tmp_path, force=True)
+    assert forced.why_not("mine.txt") is None  # --force may replace it ...
+    assert forced.remove(["mine.txt"]) == []  # ... but never deletes it
+    assert (tmp_path / "mine.txt").read_text() == "edited by hand\n"
+    (tmp_path / "target.txt").write_text("the user's\n")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "target.txt")
+    assert forced.why_not("link.txt") == NOT_WRITTEN
+    with pytest.raises(DemoFilesError, match="link.txt"):
+        forced.write_text("link.txt", "the demo's\n")
+    assert (tmp_path / "target.txt").read_text() == "the user's\n" and (tmp_path / "link.txt").is_symlink()
+    # A file of the user's holding exactly what the demo would write is taken over: nothing changes.
+    (tmp_path / "same.txt").write_text("the demo's\n")
+    files.write_text("same.txt", "the demo's\n")
+    assert "same.txt" in json.loads((tmp_path / RECORD_FILE).read_text())["files"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [RECORD_FILE, "mine.txt", "target.txt", "link.txt", "same.txt"]
+    )  # no staging folder left behind

@@ -216,10 +216,12 @@ def test_refuses_results_the_demo_wrote_unless_forced(reproduce_paper, tmp_path,
     error = capsys.readouterr().err
     assert "results.md" in error and "results.png" in error and "skclip-sage demo" in error and "--force" in error
     assert (tmp_path / "results.md").read_text() == "the demo's results.md"
-    # --force overwrites them, and removes the demo's plot that this --no-plot run does not replace.
+    # --force overwrites them; the demo's plot, which this --no-plot run does not replace, is left and named
+    # (issue 21, section 4: write_results deletes only files the marker shows its writer wrote).
     assert reproduce_paper.main([*SMALL_SIMULATION, "--output", str(tmp_path), "--force"]) == 0
     assert (tmp_path / "results.md").read_text().startswith("# Selection and debiasing methods: simulation")
-    assert not (tmp_path / "results.png").exists()
+    assert (tmp_path / "results.png").read_text() == "the demo's results.png"
+    assert f"left {tmp_path / 'results.png'} as it was" in capsys.readouterr().err
     assert (tmp_path / WRITER_FILE).read_text() == "benchmarks/reproduce_paper.py\n"
     # Its own results it rewrites without --force.
     assert reproduce_paper.main([*SMALL_SIMULATION, "--output", str(tmp_path)]) == 0

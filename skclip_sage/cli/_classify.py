@@ -32,7 +32,9 @@ from ._output_checks import check_names_are_text, model_input_files
 from ._outputs import (
     check_outputs,
     failures_output,
+    note_failures,
     output_format,
+    outputs_together,
     sibling_path,
     write_failures,
     write_json,
@@ -168,9 +170,10 @@ def run(args):
     width = check_prompts(args, labels=classes, prompt_names=classes, templates=templates)
 
     embedded = embed_images(images, args)
-    if failures_path is not None:
-        write_failures(failures_path, embedded.failures, LOGGER)
-    embedded.require_some(len(images.paths), "classify")
+    if not len(embedded.kept):
+        if failures_path is not None:
+            write_failures(failures_path, embedded.failures, LOGGER)
+        embedded.require_some(len(images.paths), "classify")
     check_width(width, embedded.embeddings.shape[1], args.model)
     classifier = fit_classifier(
         args,
@@ -188,10 +191,7 @@ def run(args):
     fixed = fixed_selection(args.selection)
     if fixed:
         note = templates_note(args, classifier.templates_, selected[0])
-        if templates_path is not None:
-            write_json(templates_path, note)
-            LOGGER.info("every image uses the same %d template(s); listed once in %s", len(selected[0]), templates_path)
-        else:
+        if templates_path is None:
             LOGGER.info(
                 "every image uses the same %d template(s) (selection=%s); 'skclip-sage templates %s -n' lists them",
                 len(selected[0]),
@@ -202,7 +202,18 @@ def run(args):
         columns["template_indices"] = [[int(index) for index in row] for row in selected]
         columns["templates"] = [[classifier.templates_[int(index)] for index in row] for row in selected]
     notes = {"skclip_sage.templates": json.dumps(note, ensure_ascii=False)} if fixed else None
-    write_table(args.output, columns, option="--output", notes=notes)
+    sidecar = templates_path if fixed else None
+    # The predictions, their templates sidecar and the failures list: replaced together or not at all.
+    with outputs_together([args.output, sidecar, failures_path]):
+        if failures_path is not None:
+            write_failures(failures_path, embedded.failures, None)
+        if sidecar is not None:
+            write_json(sidecar, note)
+        write_table(args.output, columns, option="--output", notes=notes)
+    if failures_path is not None:
+        note_failures(failures_path, embedded.failures, LOGGER)
+    if sidecar is not None:
+        LOGGER.info("every image uses the same %d template(s); listed once in %s", len(selected[0]), sidecar)
     LOGGER.info("wrote %d prediction(s) to %s", len(embedded.kept), args.output or "stdout")
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK
 

@@ -1,30 +1,35 @@
 """The datasets ``skclip-sage evaluate`` reads, and the options that apply to each.
 
-Benchmarks come from :mod:`skclip_sage.datasets`; ``manifest`` is the user's own CSV,
-read by the same manifest reader as ``classify --manifest``.
+Benchmarks come from ``skclip_sage.datasets.DATASET_LOADERS``, the one table of
+loaders (with their splits, the paper's Avg and presets): a loader added there is a
+dataset here. ``manifest`` is the user's own CSV, read by the same manifest reader
+as ``classify --manifest``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..datasets import DATASET_LOADERS
 from ._errors import InputError, UsageError
 from ._inputs import read_manifest
 from ._text_inputs import read_class_names_file
 
-DATASETS = ("waterbirds", "celeba", "pacs", "vlcs", "folder", "manifest")
+# Every loader of skclip_sage.datasets.DATASET_LOADERS (a new loader goes there), and
+# the user's own CSV, read here with the CLI's options.
+DATASETS = (*DATASET_LOADERS, "manifest")
 MANIFEST_OPTIONS = ("path_column", "label_column", "group_column", "class_names")
-DATASETS_WITH_SPLITS = ("waterbirds", "celeba")
-# The SAGE paper's definition of Avg for each benchmark.
-PAPER_AVERAGES = {"waterbirds": "weighted", "celeba": "plain", "pacs": "groups", "vlcs": "groups"}
+DATASETS_WITH_SPLITS = tuple(name for name, record in DATASET_LOADERS.items() if record.splits)
 
 
 def check_dataset_options(args):
     """Dataset-specific options given with another dataset are usage errors."""
-    if args.split is not None and args.dataset not in DATASETS_WITH_SPLITS:
+    record = DATASET_LOADERS.get(args.dataset)
+    if args.split is not None and (record is None or not record.splits):
         raise UsageError(f"--split applies to {' and '.join(DATASETS_WITH_SPLITS)} only, not {args.dataset}.")
-    if args.domain_folders and args.dataset != "folder":
-        raise UsageError(f"--domain-folders applies to the folder dataset only, not {args.dataset}.")
+    if args.domain_folders and (record is None or "domains" not in record.options):
+        takes = [name for name, other in DATASET_LOADERS.items() if "domains" in other.options]
+        raise UsageError(f"--domain-folders applies to the {' and '.join(takes)} dataset only, not {args.dataset}.")
     given = [name for name in MANIFEST_OPTIONS if getattr(args, name) is not None]
     if given and args.dataset != "manifest":
         option = "--" + given[0].replace("_", "-")
@@ -50,7 +55,8 @@ def load_manifest_dataset(args):
     except ValueError as err:
         raise InputError(str(err)) from err
     if len(bunch.target_names) < 2:
-        raise InputError(
+        # Fewer than two classes is a usage error (exit 2), as with `classify --classes cat`.
+        raise UsageError(
             f"the manifest {manifest.path!r} has one label, {bunch.target_names[0]!r}, but zero-shot "
             "classification needs at least 2 classes. Name the other classes in --class-names (a class no row "
             "has is still one the model can predict), or fix the --label-column."
@@ -61,20 +67,10 @@ def load_manifest_dataset(args):
 
 def load_dataset(args):
     """The dataset's Bunch (the options were checked by :func:`check_dataset_options`)."""
-    from .. import datasets
-
     if args.dataset == "manifest":
         return load_manifest_dataset(args)
-    split = args.split or "test"
-    loaders = {
-        "waterbirds": lambda: datasets.load_waterbirds(args.root, split=split),
-        "celeba": lambda: datasets.load_celeba(args.root, split=split),
-        "pacs": lambda: datasets.load_pacs(args.root),
-        "vlcs": lambda: datasets.load_vlcs(args.root),
-        "folder": lambda: datasets.load_image_folder(args.root, domains=args.domain_folders),
-    }
     try:
-        return loaders[args.dataset]()
+        return DATASET_LOADERS[args.dataset].load(args.root, split=args.split, domains=args.domain_folders)
     except (OSError, ValueError) as err:
         raise InputError(f"{args.dataset} at {args.root!r}: {err}") from err
 
@@ -83,7 +79,9 @@ def choose_average(args, bunch):
     """The Avg definition and, for ``"weighted"``, its weights per group index."""
     average = args.average
     if average == "paper":
-        average = PAPER_AVERAGES.get(args.dataset, "groups" if args.domain_folders else "plain")
+        record = DATASET_LOADERS.get(args.dataset)
+        paper = record.paper_average if record is not None else None
+        average = paper or ("groups" if args.domain_folders else "plain")
     if average != "weighted":
         return average, None
     if bunch.get("train_group_counts") is None:

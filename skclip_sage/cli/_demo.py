@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode, UsageError
-from ._options import ADD_PARSER_SECTIONS, command_parser, positive_int
+from ._options import ADD_PARSER_SECTIONS, command_parser, positive_int, seed_int
 from ._runtime import LOGGER, show_progress
 
 EXAMPLES = """\
@@ -30,9 +33,24 @@ the test images and compares every template alone, the selection modes and the
 debiasing methods like benchmarks/reproduce_paper.py: OUTPUT/results.md, results.csv,
 results.png and selections.csv (which caption source the per-image selections drew
 from). The model stays in OUTPUT/model, a local-dir: folder every other command
-accepts, and its caption templates in OUTPUT/templates.txt (for --templates). Results
-another command wrote in OUTPUT are not overwritten without --force. A toy, not
-evidence about real data."""
+accepts, and its caption templates in OUTPUT/templates.txt (for --templates).
+OUTPUT/demo-files.json records every file the demo wrote: it writes only where
+nothing is or where it wrote before, and refuses (exit 2, before any work) a file of
+yours in the way, e.g. your own OUTPUT/templates.txt, OUTPUT/model/ or another
+command's results; --force never overwrites those. A toy, not evidence about real
+data."""
+
+
+# The demo's caption pool (skclip_sage.demo.CAPTION_TEMPLATES); spelled out so --help imports nothing.
+N_TEMPLATES = 20
+
+
+def k_option(text):
+    """A K that fits the demo's 20 caption templates (the classifier refuses a larger one)."""
+    k = positive_int(text)
+    if k > N_TEMPLATES:
+        raise argparse.ArgumentTypeError(f"must be <= {N_TEMPLATES}, the demo's caption templates; got {k}")
+    return k
 
 
 def threads_option(text):
@@ -68,9 +86,9 @@ def add_parser(subparsers, parents):
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=seed_int,
         default=0,
-        help="seeds the benchmark, the caption sources, the training and random selection",
+        help="seeds the benchmark, the caption sources, the training and random selection (0 to 2**32 - 1; default: 0)",
     )
     parser.add_argument("--epochs", type=positive_int, default=60, help="training epochs (default: 60)")
     parser.add_argument(
@@ -83,7 +101,11 @@ def add_parser(subparsers, parents):
         help="stroke colours, 2 to 10; digit d's training colour is colour d %% N (default: 2)",
     )
     parser.add_argument(
-        "--k", type=positive_int, nargs="+", default=[1, 3, 5, 10, 20], help="values of K (default: 1 3 5 10 20)"
+        "--k",
+        type=k_option,
+        nargs="+",
+        default=[1, 3, 5, 10, 20],
+        help=f"values of K, 1 to {N_TEMPLATES} (the caption templates) (default: 1 3 5 10 20)",
     )
     parser.add_argument(
         "--threads",
@@ -93,7 +115,12 @@ def add_parser(subparsers, parents):
         help="torch threads for training, or auto: time a few steps with 1 and with torch's default and keep "
         "the faster (default: auto)",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite results.* in OUTPUT that another command wrote")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace files the demo wrote in OUTPUT that were changed since; files it did not write are "
+        "never touched",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip results.png (no matplotlib needed)")
     parser.set_defaults(run=run)
     return parser
@@ -115,11 +142,13 @@ def run(args):
     Raises
     ------
     UsageError
-        OUTPUT holds results another command wrote and ``--force`` was not given.
+        OUTPUT is a file, or holds a file the demo would write but did not write
+        (or that changed since, without ``--force``).
     """
-    from ..comparison import ResultsOverwriteError
-    from ..demo import run_demo
+    from ..demo import DemoFilesError, run_demo
 
+    if os.path.lexists(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"--output {args.output!r} is a file, not a folder; name a folder for the demo's files.")
     try:
         # run_demo checks the output folder before any work, so a refusal costs nothing.
         result = run_demo(
@@ -136,12 +165,10 @@ def run(args):
             verbose=show_progress(args.quiet),
             log=LOGGER.info,
         )
-    except ResultsOverwriteError as error:
-        writer = error.previous_writer or "an unknown command (no results.written-by file)"
-        raise UsageError(
-            f"{', '.join(error.paths)} were written by {writer}, not by skclip-sage demo; refusing to overwrite "
-            "them. Choose another --output, or pass --force to overwrite them."
-        ) from error
+    except DemoFilesError as error:
+        raise UsageError(str(error).replace("another output folder", "another --output")) from error
+    for path in result.removed:
+        LOGGER.warning("removed %s: written by an earlier demo run, not by this one", path)
     LOGGER.info(
         "done in %.0f s; pass --model %s --templates %s to the other commands",
         result.seconds,

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from ..utils._docstrings import fill_docstring
+from ..utils._optional import require_pyarrow
 from ._errors import ExitCode, InputError, UsageError
 from ._estimators import embed_images
 from ._inputs import expand_image_arguments
@@ -16,12 +17,15 @@ from ._outputs import (
     TABLE_FORMATS,
     check_outputs,
     failures_output,
+    note_failures,
     open_output,
     output_format,
+    outputs_together,
     write_csv,
     write_failures,
     write_table,
 )
+from ._parquet import PARQUET_LAYOUTS, write_embeddings_parquet
 from ._runtime import LOGGER
 
 EMBEDDING_FORMATS = (".npy", ".npz", *TABLE_FORMATS)
@@ -47,7 +51,9 @@ unit-norm row per readable image, in input order. The file type follows the --ou
 extension: .npy (an array of shape (n_images, n_features); a sidecar names the image
 of each row: OUTPUT_STEM.paths.txt, one path per line, or a CSV with the columns row,
 path when --paths ends in .csv), .npz (the arrays 'embeddings' and 'paths' in one
-file), or a table .csv, .parquet, .json (records) or .jsonl with the columns path,
+file), .parquet (the columns path and embedding, a fixed-size list of float32 per
+row, written in bounded row groups; --parquet-layout wide: one column per feature
+instead), or a table .csv, .json (records) or .jsonl with the columns path,
 embedding_0 ... embedding_<n_features-1>."""
 
 
@@ -80,6 +86,13 @@ def add_parser(subparsers, parents):
         help="with .npy output, the sidecar naming each row's image: .txt (one per line) or .csv "
         "(default: OUTPUT_STEM.paths.txt)",
     )
+    group.add_argument(
+        "--parquet-layout",
+        choices=PARQUET_LAYOUTS,
+        help="with .parquet output: one 'embedding' column of fixed-size float32 lists, as pandas, Polars, "
+        "DuckDB and Hugging Face datasets read vectors (list), or one float32 column per feature, embedding_0 "
+        "... (wide) (default: list)",
+    )
     add_model_options(parser)
     add_error_options(parser)
     parser.set_defaults(run=run)
@@ -102,8 +115,13 @@ def write_sidecar(path, image_paths):
             stream.write(name.encode("utf-8", "surrogateescape") + b"\n")
 
 
-def write_embeddings(path, extension, embeddings, image_paths):
-    """Write the embeddings (and, except for ``.npy``, the paths) in the format of ``extension``."""
+def write_embeddings(path, extension, embeddings, image_paths, *, parquet_layout="list"):
+    """Write the embeddings (and, except for ``.npy``, the paths) in the format of ``extension``.
+
+    Parquet goes from Arrow arrays in bounded row groups (:mod:`._parquet`), with the
+    embedding as one fixed-size-list column, or one column per feature with
+    ``parquet_layout="wide"``.
+    """
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
     if extension in (".npy", ".npz"):
         with open_output(path, binary=True) as stream:
@@ -111,6 +129,11 @@ def write_embeddings(path, extension, embeddings, image_paths):
                 np.save(stream, embeddings, allow_pickle=False)
             else:
                 np.savez(stream, embeddings=embeddings, paths=np.asarray(image_paths, dtype=str))
+        return
+    if extension == ".parquet":
+        require_pyarrow(f"--output {path!r}")
+        with open_output(path, binary=True) as stream:
+            write_embeddings_parquet(stream, embeddings, image_paths, layout=parquet_layout)
         return
     columns = {"path": list(image_paths)}
     for feature in range(embeddings.shape[1]):
@@ -133,6 +156,8 @@ def run(args):
         other outcomes are raised as errors and mapped to codes by ``main``.
     """
     extension = output_format(args.output, "--output", EMBEDDING_FORMATS)
+    if args.parquet_layout is not None and extension != ".parquet":
+        raise UsageError(f"--parquet-layout applies to .parquet output only, not {extension}.")
     if args.paths is not None and extension != ".npy":
         raise UsageError(f"--paths applies to .npy output only; {extension} files hold the paths themselves.")
     sidecar = sidecar_path(args.output, args.paths) if extension == ".npy" else None
@@ -160,13 +185,22 @@ def run(args):
             )
 
     embedded = embed_images(images, args)
-    if failures_path is not None:
-        write_failures(failures_path, embedded.failures, LOGGER)
-    embedded.require_some(len(images.paths), "embed")
+    if not len(embedded.kept):
+        if failures_path is not None:
+            write_failures(failures_path, embedded.failures, LOGGER)
+        embedded.require_some(len(images.paths), "embed")
     kept_paths = [images.paths[position] for position in embedded.kept]
-    write_embeddings(args.output, extension, embedded.embeddings, kept_paths)
-    if sidecar is not None:
-        write_sidecar(sidecar, kept_paths)
+    # The array, its sidecar and its failures list describe one run: replaced together or not at all.
+    with outputs_together([args.output, sidecar, failures_path]):
+        if failures_path is not None:
+            write_failures(failures_path, embedded.failures, None)
+        write_embeddings(
+            args.output, extension, embedded.embeddings, kept_paths, parquet_layout=args.parquet_layout or "list"
+        )
+        if sidecar is not None:
+            write_sidecar(sidecar, kept_paths)
+    if failures_path is not None:
+        note_failures(failures_path, embedded.failures, LOGGER)
     LOGGER.info(
         "wrote %d x %d embeddings to %s%s",
         *embedded.embeddings.shape,

@@ -17,12 +17,15 @@ class ExitCode(enum.IntEnum):
     #: ``--on-error skip``: some images could not be read; results and a failures
     #: file were written for the rest.
     SOME_IMAGES_FAILED = 1
-    #: The command line is wrong: unknown option, bad value, too few classes, an
-    #: output file type that does not exist, or an output that is one of the inputs
-    #: or another output (nothing is written).
+    #: The command line is wrong: unknown option, bad value, fewer than two classes
+    #: (given or in a manifest), a ``--templates`` value that is neither a built-in
+    #: set nor an existing file, an output file type that does not exist, an output
+    #: that is one of the inputs or another output, or a demo output folder holding
+    #: files the demo did not write (nothing is written).
     USAGE = 2
-    #: An input or the model could not be used: missing file, no images found,
-    #: unreadable images (with ``--on-error raise``), bad template file, bad
+    #: An input or the model could not be used: missing image, manifest or class
+    #: file, no images found, images that gave no embedding (with ``--on-error
+    #: raise``), bad lines in a template file, bad
     #: dataset folder, model that does not load, an output that cannot be written,
     #: out of memory; or a warning under ``--strict``.
     INPUT = 3
@@ -37,13 +40,15 @@ exit codes:
   0    success
   1    some images could not be read and were skipped (--on-error skip); results
        and a failures CSV were written for the others
-  2    usage error (unknown option, bad value, fewer than two classes, unknown
-       output extension, an output that is an input or another output, ...);
+  2    usage error (unknown option, bad value, fewer than two classes given or
+       in a manifest, a --templates value that is neither a built-in set nor an
+       existing file, unknown output extension, an output that is an input or
+       another output, a demo --output holding files the demo did not write, ...);
        nothing was written
-  3    input or model error (missing file, no images, unreadable images with
-       --on-error raise, bad template file or dataset folder, model that does not
-       load, an output that cannot be written, out of memory), or any warning
-       under --strict
+  3    input or model error (missing image, manifest or class file, no images,
+       images that gave no embedding with --on-error raise, bad lines in a
+       template file, bad dataset folder, model that does not load, an output
+       that cannot be written, out of memory), or any warning under --strict
   4    internal error (a bug: rerun with --debug for the traceback and report it)
   130  interrupted
 """

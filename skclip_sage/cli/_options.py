@@ -160,19 +160,20 @@ def add_model_options(parser):
 
 def add_error_options(parser):
     """``--on-error``, ``--failures`` and ``--strict``."""
-    group = parser.add_argument_group("unreadable images")
+    group = parser.add_argument_group("images that give no embedding (unreadable, or a non-finite embedding)")
     group.add_argument(
         "--on-error",
         choices=("raise", "skip"),
         default="raise",
-        help="raise: name every unreadable image and stop without writing results (exit 3); "
+        help="raise: name every image that gave no embedding and stop without writing results (exit 3); "
         "skip: write results for the others, list the failures in a CSV and exit 1 "
         "(default: %(default)s)",
     )
     group.add_argument(
         "--failures",
         metavar="CSV",
-        help="where --on-error skip lists unreadable images (columns path, reason), as .csv, .parquet, .json "
+        help="where --on-error skip lists the images that gave no embedding (columns path, reason), as .csv, "
+        ".parquet, .json "
         "or .jsonl (default: OUTPUT_STEM.failures.csv, or skclip-sage-failures.csv with stdout)",
     )
     group.add_argument(

@@ -7,6 +7,10 @@ work are in ``_output_checks.py``, re-exported here):
   ``O_EXCL`` under an unpredictable name, so a symlink planted there cannot redirect
   the write) and renamed over the destination only when complete: an interrupted
   run never leaves a half file. Missing folders on the way are created.
+- Outputs that belong together (``embed``'s array, its ``.paths.txt`` and its
+  failures list; ``classify``'s predictions, templates sidecar and failures list)
+  are all written aside first and then moved in, or none is: on a failure the old
+  set stays whole and the message says so (``outputs_together``).
 - A write that fails names the output, never the temporary file.
 - Tables are written in the format their extension names (``.csv``, ``.parquet``,
   ``.json`` records, ``.jsonl``); any other extension is refused, listing these.
@@ -17,76 +21,32 @@ work are in ``_output_checks.py``, re-exported here):
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
 import os
 import re
-import sys
-import tempfile
 
 import numpy as np
 
-from ._errors import InputError
+from ._atomic import open_output, outputs_together
 from ._output_checks import STDOUT, TABLE_FORMATS, output_format
 from ._output_checks import check_outputs as check_outputs
 
-__all__ = ["TABLE_FORMATS", "check_outputs", "open_output", "output_format", "write_csv", "write_table"]
+__all__ = [
+    "TABLE_FORMATS",
+    "check_outputs",
+    "open_output",
+    "output_format",
+    "outputs_together",
+    "write_csv",
+    "write_table",
+]
 
 # OWASP's list for CSV injection: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Numbers (as written by str() or repr()) start with - or + harmlessly and stay numbers.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)")
-
-
-def _new_file_mode(destination):
-    """The mode of a replaced file, or what ``open()`` would give a new one (0666 less the umask)."""
-    try:
-        return os.stat(destination).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def open_output(path, *, binary=False):
-    """Open ``path`` for writing (stdout for None or ``"-"``), replacing it only on success.
-
-    The data goes to a new, unpredictably named temporary file in the destination's
-    folder (``tempfile.mkstemp``: ``O_EXCL``, so nothing planted there is followed)
-    and is renamed over the destination at the end (an atomic ``os.replace``), so an
-    interrupted or failed run never leaves a truncated file that looks like a result.
-    Missing folders are created. A symlink is written through: its target is
-    replaced, the link kept. A failure to write is an ``InputError`` naming ``path``.
-    """
-    if path in STDOUT:
-        yield sys.stdout.buffer if binary else sys.stdout
-        sys.stdout.flush()
-        return
-    destination = os.path.realpath(path)
-    folder, name = os.path.split(destination)
-    partial = None
-    try:
-        os.makedirs(folder, exist_ok=True)
-        # A short prefix: the temporary name must fit where the output's name just fits.
-        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name[:24]}.", suffix=".partial")
-        os.fchmod(descriptor, _new_file_mode(destination))
-        if binary:
-            stream = os.fdopen(descriptor, "wb")
-        else:
-            stream = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
-        with stream:
-            yield stream
-        os.replace(partial, destination)
-        partial = None
-    except OSError as err:
-        reason = err.strerror or str(err)
-        raise InputError(f"could not write {path!r}: {reason}. Nothing was written there.") from err
-    finally:
-        if partial is not None and os.path.lexists(partial):
-            os.unlink(partial)
 
 
 def escape_formula(cell):
@@ -102,8 +62,25 @@ def escape_formula(cell):
     return cell
 
 
+class _NewlineRows:
+    """A stream for ``csv.writer(lineterminator="\\r\\n")`` that ends each row with ``\\n`` instead.
+
+    The csv module quotes a cell holding a character of the line terminator, and no
+    other line break: with ``"\\n"`` a bare carriage return (a file named
+    ``a\\rb.png``) went out unquoted and readers split the row there. Declaring
+    ``"\\r\\n"`` quotes both; each row arrives in one ``write`` call, so its last
+    two characters are the terminator.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, row):
+        return self.stream.write(row[:-2] + "\n" if row.endswith("\r\n") else row)
+
+
 def write_csv(path, header, rows):
-    """Write a CSV (``\\n`` line ends) to ``path`` or stdout, atomically.
+    """Write a CSV (``\\n`` line ends; a cell holding ``\\r`` or ``\\n`` is quoted) to ``path`` or stdout, atomically.
 
     Parameters
     ----------
@@ -116,7 +93,7 @@ def write_csv(path, header, rows):
         cells a spreadsheet would run as formulas are escaped (:func:`escape_formula`).
     """
     with open_output(path) as stream:
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = csv.writer(_NewlineRows(stream), lineterminator="\r\n")
         writer.writerow([escape_formula(name) for name in header])
         writer.writerows([escape_formula(cell) for cell in row] for row in rows)
 
@@ -244,7 +221,7 @@ def failures_output(args, output):
 
 
 def write_failures(path, failures, log):
-    """Write the unreadable images as a table with the columns ``path`` and ``reason``.
+    """Write the images that gave no embedding as a table with the columns ``path`` and ``reason``.
 
     Parameters
     ----------
@@ -253,11 +230,19 @@ def write_failures(path, failures, log):
         ``.json``, ``.jsonl``); written even when there are no failures, so a file
         left by an earlier run never lingers as if it described this one.
     failures : list of (str, str)
-        ``(path, reason)`` of each unreadable image.
-    log : logging.Logger
-        Where to say that failures were listed.
+        ``(path, reason)`` of each image that could not be read or whose embedding
+        was not finite.
+    log : logging.Logger or None
+        Where to say that failures were listed; None: the caller says it, with
+        :func:`note_failures`, once the file is in place.
     """
     columns = {"path": [name for name, _ in failures], "reason": [reason for _, reason in failures]}
     write_table(path, columns, option="--failures")
+    if log is not None:
+        note_failures(path, failures, log)
+
+
+def note_failures(path, failures, log):
+    """Say where the images that gave no embedding were listed (nothing when none failed)."""
     if failures:
-        log.warning("listed the %d unreadable image(s) in %s", len(failures), path)
+        log.warning("listed the %d image(s) that gave no embedding in %s", len(failures), path)

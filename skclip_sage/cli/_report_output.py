@@ -85,7 +85,7 @@ def format_table(result):
     >>> result = {"dataset": "folder", "split": None, "n_evaluated": 2, "n_failed": 1,
     ...           "failures_listed_in": ["out.failures.csv"], "average": "plain", "runs": [run_record("sage", 1, report)]}
     >>> print(format_table(result))
-    folder: 2 images, 1 unreadable and left out (listed in out.failures.csv); Avg = accuracy over all images; accuracies in %
+    folder: 2 images, 1 gave no embedding and left out (listed in out.failures.csv); Avg = accuracy over all images; accuracies in %
     metric     sage k=1
     Avg           50.00
     WGA           50.00
@@ -100,7 +100,7 @@ def format_table(result):
     failed = ""
     if result.get("n_failed"):
         listed = " and ".join(result.get("failures_listed_in") or [])
-        failed = f", {result['n_failed']} unreadable and left out" + (f" (listed in {listed})" if listed else "")
+        failed = f", {result['n_failed']} gave no embedding and left out" + (f" (listed in {listed})" if listed else "")
     title = (
         f"{result['dataset']}{split}: {result['n_evaluated']} images{failed}; "
         f"Avg = {AVERAGE_DESCRIPTIONS[result['average']]}; accuracies in %"

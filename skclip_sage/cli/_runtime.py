@@ -54,13 +54,21 @@ def warnings_to_log(*, strict):
     """Log skclip-sage warnings as ``warning:`` lines; others only at debug level.
 
     With ``strict`` every skclip-sage warning is raised as an error instead (the
-    caller turns it into exit code 3). Unreadable-image warnings are left to
+    caller turns it into exit code 3). A warning with the same text as one already
+    shown in this block is not shown again. Unreadable-image warnings are left to
     :func:`skclip_sage.cli._models.embed_images`, which handles them itself.
     """
     from ..exceptions import SkclipSageWarning, SkippedImagesWarning
 
+    # A command fits on the class names before embedding and again after, so a library
+    # warning can come twice from one cause: each text is said once per command.
+    shown = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, SkclipSageWarning):
+            if (category, str(message)) in shown:
+                return
+            shown.add((category, str(message)))
             LOGGER.warning("%s", message)
         else:
             LOGGER.debug("%s from %s:%s: %s", category.__name__, filename, lineno, message)

@@ -88,8 +88,8 @@ def check_results_folder(folder, writer, *, force=False):
     raise ResultsOverwriteError(folder, present, previous, writer)
 
 
-def claim_results_folder(folder, writer, written):
-    """Record ``writer`` and remove result files of an earlier run that this run did not write.
+def claim_results_folder(folder, writer, written, previous_writer):
+    """Record ``writer`` and remove result files of an earlier run of the same writer that this run did not write.
 
     Parameters
     ----------
@@ -99,16 +99,23 @@ def claim_results_folder(folder, writer, written):
         Who wrote ``written``.
     written : list of pathlib.Path
         The files this run wrote.
+    previous_writer : str or None
+        Who the marker named before this run wrote anything.
 
     Returns
     -------
     removed : list of pathlib.Path
         Stale result files removed (e.g. a ``results.png`` left when this run had
-        ``plot=False``), so the folder never mixes two runs.
+        ``plot=False``), so the folder never mixes two runs; only when the marker
+        shows that ``writer`` wrote them.
+    left : list of pathlib.Path
+        Result files this run did not write and did not remove, because the marker
+        does not show ``writer`` wrote them (another writer's, under ``force``).
     """
     names = {path.name for path in written}
-    removed = [folder / name for name in RESULT_FILES if name not in names and (folder / name).exists()]
+    stale = [folder / name for name in RESULT_FILES if name not in names and (folder / name).exists()]
+    removed, left = (stale, []) if previous_writer == writer else ([], stale)
     for path in removed:
         path.unlink()
     (folder / WRITER_FILE).write_text(writer + "\n", encoding="utf-8")
-    return removed
+    return removed, left

@@ -16,7 +16,7 @@ import logging
 import math
 from pathlib import Path
 
-from ._folder import check_results_folder, claim_results_folder
+from ._folder import WRITER_FILE, check_results_folder, claim_results_folder, recorded_writer
 
 __all__ = ["write_results"]
 
@@ -46,6 +46,7 @@ def write_results(
     plot=True,
     writer=DEFAULT_WRITER,
     force=False,
+    log=None,
 ):
     """Write ``results.csv``, ``results.md``, ``selections.csv`` (when rows have shares) and ``results.png``.
 
@@ -81,12 +82,17 @@ def write_results(
     force : bool, default=False
         Overwrite result files another writer left (see
         :func:`check_results_folder`).
+    log : callable, default=None
+        Called with one line for each result file removed or left behind (see
+        Returns); None logs them as warnings of ``skclip_sage.comparison``.
 
     Returns
     -------
     paths : list of pathlib.Path
-        The files written. Result files of an earlier run that this one did not
-        write (``results.png`` under ``plot=False``, say) are removed.
+        The files written. Result files of an earlier run of the same ``writer``
+        (as ``results.written-by`` records) that this one did not write
+        (``results.png`` under ``plot=False``, say) are removed; another writer's
+        are never removed, only named. Either is said through ``log``.
 
     Raises
     ------
@@ -97,6 +103,7 @@ def write_results(
         raise ValueError("write_results needs at least one row; got none.")
     output = Path(output)
     check_results_folder(output, writer, force=force)
+    previous_writer = recorded_writer(output)
     output.mkdir(parents=True, exist_ok=True)
     published = [dict(paper_numbers(row)) if paper_numbers is not None else {} for row in rows]
     context = {
@@ -118,8 +125,12 @@ def write_results(
         from ._plot import plot_results
 
         written.append(plot_results(output / "results.png", rows, published, context))
-    for path in claim_results_folder(output, writer, written):
-        LOGGER.info("removed %s, left by an earlier run and not written by this one", path)
+    log = log or LOGGER.warning
+    removed, left = claim_results_folder(output, writer, written, previous_writer)
+    for path in removed:
+        log(f"removed {path}: written by an earlier run of {writer}, not by this one")
+    for path in left:
+        log(f"left {path} as it was: not written by this run, and {WRITER_FILE} does not show {writer} wrote it")
     return written
 
 

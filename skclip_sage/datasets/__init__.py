@@ -6,16 +6,21 @@ returns a :class:`~sklearn.utils.Bunch` of image paths, targets, groups, group n
 and the class prompts the paper used. Paths named by a benchmark's manifest must stay
 inside the dataset folder; every missing file is reported, never dropped.
 :func:`load_manifest` reads your own labelled CSV, whose paths are yours to choose.
+``DATASET_LOADERS`` lists the loaders with their splits, the paper's Avg and
+their presets, for the command line and the benchmark scripts.
 """
 
 from ._celeba import load_celeba
 from ._domainbed import load_pacs, load_vlcs
 from ._folder import IMAGE_EXTENSIONS, load_image_folder
 from ._manifest import load_manifest
+from ._table import DATASET_LOADERS, DatasetLoader
 from ._waterbirds import load_waterbirds
 
 __all__ = [
+    "DATASET_LOADERS",
     "IMAGE_EXTENSIONS",
+    "DatasetLoader",
     "load_celeba",
     "load_image_folder",
     "load_manifest",

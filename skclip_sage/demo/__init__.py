@@ -14,6 +14,7 @@ from ._captions import CAPTION_TEMPLATES, COLOUR_CAPTION_TEMPLATES, digit_captio
 from ._concepts import coloured_digits_concepts
 from ._design import DESIGNS, SOURCE_LABELS, caption_sources, design_captions, pool_sources, source_templates
 from ._digits import COLOURS, DIGIT_NAMES, load_coloured_digits, write_coloured_digits
+from ._files import DemoFilesError
 from ._run import run_demo
 from ._training import TrainingSummary, tiny_clip_config, train_tiny_clip
 
@@ -23,6 +24,7 @@ __all__ = [
     "COLOUR_CAPTION_TEMPLATES",
     "DESIGNS",
     "DIGIT_NAMES",
+    "DemoFilesError",
     "SOURCE_LABELS",
     "TrainingSummary",
     "caption_sources",

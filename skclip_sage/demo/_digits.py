@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import operator
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ COLOURS = {
 }
 MANIFEST_COLUMNS = ("path", "label", "digit", "colour", "split", "group", "majority")
 SETTINGS_FILE = "benchmark.json"
+N_DIGITS = 1797  # in scikit-learn's load_digits()
 
 
 def _settings(n_train, n_test, n_colours, majority_fraction, image_size, seed):
@@ -58,7 +59,7 @@ def _settings(n_train, n_test, n_colours, majority_fraction, image_size, seed):
     }
 
 
-def _check_arguments(n_train, n_test, n_colours, majority_fraction, image_size, n_digits):
+def _check_arguments(n_train, n_test, n_colours, majority_fraction, image_size, seed, n_digits):
     if not 2 <= n_colours <= len(COLOURS):
         raise ValueError(f"n_colours must be between 2 and {len(COLOURS)}; got {n_colours}.")
     # Stratified splits need every class on both sides.
@@ -79,6 +80,8 @@ def _check_arguments(n_train, n_test, n_colours, majority_fraction, image_size, 
         )
     if not 8 <= image_size <= 512:
         raise ValueError(f"image_size must be between 8 and 512 pixels; got {image_size}.")
+    if operator.index(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed}.")
 
 
 def _render(digit_image: np.ndarray, colour: tuple[int, int, int], image_size: int):
@@ -162,16 +165,16 @@ def write_coloured_digits(
 
     folder = Path(folder)
     digits = load_digits()
-    _check_arguments(n_train, n_test, n_colours, majority_fraction, image_size, len(digits.target))
-    n_test = len(digits.target) - n_train if n_test is None else n_test
-    settings = _settings(n_train, n_test, n_colours, majority_fraction, image_size, seed)
+    settings = benchmark_settings(n_train, n_test, n_colours, majority_fraction, image_size, seed)
+    n_test = settings["n_test"]
     previous = _settings_on_disk(folder)
     if previous == settings:
         return load_coloured_digits(folder)
     if previous is not None:
-        # Our own benchmark for other arguments: drop its images so none linger unlisted.
+        # Our own benchmark for other arguments: drop the images its manifest lists, so none
+        # linger unlisted, and nothing else (a file someone put in images/ stays).
         (folder / SETTINGS_FILE).unlink()
-        shutil.rmtree(folder / "images", ignore_errors=True)
+        _remove_listed_images(folder)
     rng = np.random.default_rng(seed)
     colour_names = list(COLOURS)[:n_colours]
     manifest = []
@@ -195,6 +198,32 @@ def write_coloured_digits(
     # Written last: its presence says the folder is complete.
     (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return load_coloured_digits(folder)
+
+
+def _remove_listed_images(folder: Path):
+    """Delete the images ``folder/manifest.csv`` lists (under ``images/`` only) and the folders they emptied."""
+    try:
+        with open(folder / "manifest.csv", newline="", encoding="utf-8") as handle:
+            listed = [row.get("path") or "" for row in csv.DictReader(handle)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return
+    images = (folder / "images").resolve()
+    emptied = set()
+    for relative in listed:
+        path = (folder / relative).resolve()
+        if path.is_relative_to(images) and path.suffix == ".png" and path.is_file():
+            path.unlink()
+            emptied.update(parent for parent in path.parents if parent.is_relative_to(images))
+    for directory in sorted(emptied, key=lambda path: len(path.parts), reverse=True):
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def benchmark_settings(n_train=1500, n_test=None, n_colours=2, majority_fraction=0.8, image_size=32, seed=0):
+    """The arguments of :func:`write_coloured_digits` as its ``benchmark.json`` records them (checked)."""
+    _check_arguments(n_train, n_test, n_colours, majority_fraction, image_size, seed, N_DIGITS)
+    n_test = N_DIGITS - n_train if n_test is None else n_test
+    return _settings(n_train, n_test, n_colours, majority_fraction, image_size, seed)
 
 
 def _settings_on_disk(folder: Path):

@@ -8,6 +8,13 @@ Everything lands in one output folder::
     output/templates.txt      the 20 caption templates, for the CLI's --templates
     output/results.{md,csv,png}, output/selections.csv, output/results.written-by
     output/report.html        the same comparison as one self-contained HTML page
+    output/demo-files.json    every file above that the demo wrote, with its SHA-256
+
+The demo writes only files it wrote before, as ``demo-files.json`` records them
+(see ``_files.py``): a file of the user's at any of these paths (their own
+``templates.txt``, a model in ``model/``, an image in ``coloured_digits/images/``)
+is never overwritten or deleted, with or without ``force``; the run refuses
+before any work instead. New files are written aside and moved in.
 
 The model is reused when ``model/demo.json`` records the same recipe (benchmark
 arguments, caption design, model configuration, training arguments and seed);
@@ -17,9 +24,8 @@ describe, and a model trained for one design never serves another.
 
 from __future__ import annotations
 
-import json
+import logging
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -27,66 +33,64 @@ from sklearn.utils import Bunch
 from ..comparison import (
     DEBIAS_MODES,
     PAPER_MODES,
-    check_results_folder,
     compare_methods,
     debias_methods,
     selection_methods,
     single_template_methods,
     write_report_html,
-    write_results,
 )
 from ._captions import CAPTION_TEMPLATES
 from ._concepts import coloured_digits_concepts
 from ._design import caption_sources, design_captions, design_record, pool_sources
-from ._digits import DIGIT_NAMES, write_coloured_digits
+from ._digits import DIGIT_NAMES, benchmark_settings
+from ._files import WrittenFiles
+from ._layout import CACHE, MODEL, check_output_folder, place_benchmark, place_model, place_results, recorded_model
 from ._report import demo_lead, demo_notes
 from ._training import tiny_clip_config, train_tiny_clip
 
 __all__ = ["run_demo"]
 
-RECIPE_FILE = "demo.json"
 K_VALUES = (1, 3, 5, 10, 20)
-WRITER = "skclip-sage demo"
-"""How the demo signs the results folder (see :func:`skclip_sage.comparison.check_results_folder`)."""
+LOGGER = logging.getLogger(__name__)
 
 
-def _trained_model(folder: Path, recipe, digits, sources, log, verbose, num_threads):
-    """The model for ``recipe``: the one in ``folder`` if it was trained so, else a new one."""
-    record = folder / RECIPE_FILE
-    weights = folder / "open_clip_model.safetensors"
-    try:
-        stored = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        stored = None
-    if stored is not None and stored.get("recipe") == recipe and weights.is_file():
+def _trained_model(files, recipe, digits, sources, log, verbose, num_threads):
+    """The model for ``recipe``: the one the demo trained in ``model/`` if it was trained so, else a new one."""
+    folder = files.folder / MODEL
+    model = f"local-dir:{folder.resolve()}"
+    stored = recorded_model(files)
+    if stored is not None and stored.get("recipe") == recipe:
         log(f"reusing the tiny CLIP in {folder} (trained with the same recipe, design and seed)")
-        return f"local-dir:{folder.resolve()}", stored["summary"], True
+        return model, stored["summary"], True
     train = digits.split == "train"
     log(f"training a tiny CLIP on {int(train.sum())} captioned images (a few minutes on 2 CPU cores)")
     colour_names = np.asarray(digits.colour_names)[digits.colour[train]]
     captions = design_captions(digits.target[train], colour_names, sources, recipe["design"]["name"])
-    model, summary = train_tiny_clip(
-        digits.data[train],
-        captions,
-        folder,
-        model_cfg=recipe["model_cfg"],
-        num_threads=num_threads,
-        verbose=verbose,
-        log=log,
-        **recipe["training"],
-    )
-    log(str(summary))
-    summary_text = str(summary)
-    # Written last, after the weights: a run interrupted before this line retrains.
-    record.write_text(json.dumps({"recipe": recipe, "summary": summary_text}, indent=2) + "\n", encoding="utf-8")
+    staging = files.staging()
+    try:
+        _, summary = train_tiny_clip(
+            digits.data[train],
+            captions,
+            staging,
+            model_cfg=recipe["model_cfg"],
+            num_threads=num_threads,
+            verbose=verbose,
+            log=log,
+            **recipe["training"],
+        )
+        log(str(summary))
+        summary_text = str(summary)
+        place_model(files, staging, {"recipe": recipe, "summary": summary_text})
+    finally:
+        files.discard(staging)
     return model, summary_text, False
 
 
-def _write_report(output, rows, digits, class_names, design, seed, started):
-    """results/report.html: the same comparison as one self-contained page, with the failing digits."""
+def _write_report(folder, output, rows, digits, class_names, design, seed, started):
+    """report.html in ``folder`` (the staging folder): the same comparison as one self-contained page, with the failing digits."""
     test = digits.split == "test"
     return write_report_html(
-        output / "report.html",
+        folder / "report.html",
         rows,
         title=f"coloured digits, caption design '{design}' (test split, seed {seed})",
         model=f"tiny CLIP trained here ({output / 'model'})",
@@ -102,6 +106,18 @@ def _write_report(output, rows, digits, class_names, design, seed, started):
             "timings": {"the demo up to the report": time.perf_counter() - started},
         },
     )
+
+
+def _check_k_values(k_values):
+    """Each K must fit the pool of 20 caption templates, as the classifier requires."""
+    n_templates = len(CAPTION_TEMPLATES)
+    bad = [
+        k for k in k_values if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_templates
+    ]
+    if not len(k_values) or bad:
+        raise ValueError(
+            f"k_values must be integers between 1 and {n_templates} (the demo's caption templates); got {list(k_values)}."
+        )
 
 
 def run_demo(
@@ -137,7 +153,7 @@ def run_demo(
         with different colour leakage, or the control, every template for every
         training image.
     seed : int, default=0
-        Seeds the benchmark, the caption sources, the training and the random
+        Non-negative; seeds the benchmark, the caption sources, the training and the random
         selection modes.
     epochs : int, default=60
         Training epochs.
@@ -156,7 +172,8 @@ def run_demo(
     max_lr : float, default=1e-3
         Peak of the one-cycle learning rate.
     k_values : sequence of int, default=(1, 3, 5, 10, 20)
-        Values of K for the modes that use it (the pool has 20 templates).
+        Values of K for the modes that use it, each between 1 and 20 (the pool
+        has 20 templates; a larger K is refused, as the classifier refuses it).
     modes : sequence of str, default=None
         Selection modes to compare, as :func:`~skclip_sage.comparison.selection_methods`;
         None takes the comparison's default (``PAPER_MODES``), so a mode added there
@@ -173,8 +190,9 @@ def run_demo(
         torch threads while training (see :func:`train_tiny_clip`); not part of
         the recipe, so a model trained with another thread count is reused.
     force : bool, default=False
-        Overwrite ``results.*`` in ``output`` that another command wrote (e.g.
-        ``benchmarks/reproduce_paper.py``); without it that is refused before any work.
+        Also replace files the demo wrote that were changed since (an edited
+        ``templates.txt``, say). Files the demo did not write (as ``demo-files.json``
+        records) are never overwritten or deleted, with or without ``force``.
     verbose : bool, default=True
         Progress bars on stderr (when it is a terminal) while training and embedding.
     log : callable, default=None
@@ -190,44 +208,50 @@ def run_demo(
         the training split, percent), ``rows`` (from
         :func:`~skclip_sage.comparison.compare_methods`, with ``subsets`` holding
         the ``"majority groups"`` and ``"minority groups"`` accuracy), ``written``
-        (the result files), ``benchmark`` (the :func:`load_coloured_digits`
+        (the result files), ``removed`` (result files of an earlier demo run that
+        this one did not write, e.g. ``results.png`` under ``plot=False``, deleted;
+        each is also passed to ``log``), ``benchmark`` (the :func:`load_coloured_digits`
         bunch) and ``seconds``.
 
     Raises
     ------
-    ResultsOverwriteError
-        ``output`` holds results another command wrote and ``force`` is False.
+    DemoFilesError
+        A file the run would write is there and the demo did not write it (or
+        changed since it did, without ``force``); raised before any work.
+    NotADirectoryError
+        ``output`` is a file.
+    ValueError
+        A K outside 1-20, a negative seed or another bad benchmark argument,
+        before any work.
     """
     from .._classifier import SageZeroShotClassifier
     from .._embedder import ClipImageEmbedder
 
     log = log or (lambda message: None)
     started = time.perf_counter()
-    output = Path(output)
-    check_results_folder(output, WRITER, force=force)
+    _check_k_values(k_values)
     record = design_record(design)
     model_cfg = tiny_clip_config() if model_cfg is None else model_cfg
-    digits = write_coloured_digits(
-        output / "coloured_digits",
-        n_train=n_train,
-        n_test=n_test,
-        n_colours=n_colours,
-        majority_fraction=majority_fraction,
-        image_size=model_cfg["vision_cfg"]["image_size"],
-        seed=seed,
+    settings = benchmark_settings(
+        n_train, n_test, n_colours, majority_fraction, model_cfg["vision_cfg"]["image_size"], seed
     )
+    files = WrittenFiles(output, force=force)
+    check_output_folder(files)
+    output = files.folder
+    digits = place_benchmark(files, settings, log)
     log(f"benchmark in {digits.folder}: {digits.DESCR}")
     train, test = digits.split == "train", digits.split == "test"
     sources = caption_sources(
         digits.target[train], digits.colour[train], digits.majority[train], n_colours=n_colours, seed=seed
     )
     templates_file = output / "templates.txt"
-    templates_file.write_text("\n".join(CAPTION_TEMPLATES) + "\n", encoding="utf-8")
+    files.write_text("templates.txt", "\n".join(CAPTION_TEMPLATES) + "\n")
     training = {"epochs": int(epochs), "batch_size": int(batch_size), "max_lr": float(max_lr), "seed": int(seed)}
     recipe = {"benchmark": digits.settings, "design": record, "model_cfg": model_cfg, "training": training}
-    model, summary, reused = _trained_model(output / "model", recipe, digits, sources, log, verbose, num_threads)
+    model, summary, reused = _trained_model(files, recipe, digits, sources, log, verbose, num_threads)
 
-    cache_dir = output / "cache"
+    cache_dir = output / CACHE
+    files.claim_folder(CACHE)
     embedder = ClipImageEmbedder(model, pretrained=None, device="cpu", cache_dir=cache_dir, verbose=verbose)
     X_train = embedder.fit(digits.data[train]).transform(digits.data[train])
     X_test = embedder.transform(digits.data[test])
@@ -278,8 +302,8 @@ def run_demo(
         keep_predictions=plot,  # the failures of report.html
         log=log,
     )
-    written = write_results(
-        output,
+    written, removed = place_results(
+        files,
         rows,
         title=f"coloured digits, caption design '{design}' (test split, seed {seed})",
         model=f"tiny CLIP trained here ({output / 'model'})",
@@ -288,11 +312,14 @@ def run_demo(
         lead=demo_lead(rows),
         notes=demo_notes(rows, digits, sources, design, summary, training_accuracy, model_cfg, output),
         plot=plot,
-        writer=WRITER,
-        force=force,
+        extra_writers=[
+            lambda folder: _write_report(folder, output, rows, digits, class_names, design, seed, started)
+        ]
+        if plot
+        else [],
     )
-    if plot:
-        written.append(_write_report(output, rows, digits, class_names, design, seed, started))
+    for path in removed:
+        LOGGER.info("removed %s: written by an earlier demo run, not by this one", path)
     log("wrote " + ", ".join(str(path) for path in written))
     return Bunch(
         model=model,
@@ -304,6 +331,7 @@ def run_demo(
         training_accuracy=training_accuracy,
         rows=rows,
         written=written,
+        removed=removed,
         benchmark=digits,
         seconds=time.perf_counter() - started,
     )
