@@ -646,8 +646,11 @@ def test_a_no_plot_rerun_removes_only_the_demos_results_png_and_says_so(tmp_path
     first = run_demo(tmp_path, **MICRO_RUN)
     assert (tmp_path / "results.png").is_file() and first.removed == []
     second = run_demo(tmp_path, plot=False, **MICRO_RUN)
-    assert second.removed == [tmp_path / "results.png"] and not (tmp_path / "results.png").exists()
-    assert "results.png" not in json.loads((tmp_path / RECORD_FILE).read_text())["files"]
+    # The HTML report is drawn with the plots, so it goes with results.png.
+    assert sorted(second.removed) == [tmp_path / "report.html", tmp_path / "results.png"]
+    assert not (tmp_path / "results.png").exists() and not (tmp_path / "report.html").exists()
+    recorded = json.loads((tmp_path / RECORD_FILE).read_text())["files"]
+    assert "results.png" not in recorded and "report.html" not in recorded
     # The command line says so, once, as a warning (shown under --quiet too).
     import skclip_sage.demo
 
