@@ -23,7 +23,7 @@ from skclip_sage.selection import (
     zpe_template_scores,
     zpe_weights,
 )
-from skclip_sage.selection._autoclip import _replay_bisection
+from skclip_sage.selection._autoclip_search import replay_bisection
 
 
 def unit_rows(array):
@@ -139,7 +139,7 @@ def test_autoclip_with_an_unreachable_entropy_concentrates_on_the_tied_best_temp
 def test_replayed_bisection_is_scipys_midpoint():
     rng = np.random.default_rng(0)
     roots = np.concatenate([10 ** rng.uniform(-3, 6.9, size=200), [0.0]])
-    replayed = _replay_bisection(roots)
+    replayed = replay_bisection(roots)
     for root, value in zip(roots[:-1], replayed[:-1]):
         assert value == bisect(lambda x, r=root: r - x, 0.0, 1e7, xtol=1e-2, rtol=1e-2, maxiter=100)
     assert replayed[-1] == 0.0

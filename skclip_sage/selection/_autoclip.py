@@ -31,18 +31,21 @@ import numpy as np
 
 from . import _arrays as arrays
 from ._arrays import Array
+from ._autoclip_search import SEARCH_UPPER, released_excess, released_gradient, released_target, replay_bisection
 
 __all__ = ["autoclip_scores", "autoclip_step_sizes", "autoclip_weights"]
 
-# The released code's line search: scipy.optimize.bisect(f, 0, 1e7, xtol=1e-2, rtol=1e-2, maxiter=100).
-SEARCH_UPPER = 1e7
-SEARCH_TOLERANCE = 1e-2
-SEARCH_HALVINGS = 100
 # Newton's iterations stop when the entropy is within its rounding error of the target,
 # or a step changes alpha by less than this fraction.
 ENTROPY_TOLERANCE = 1e-6
 NEWTON_RELATIVE_STEP = 1e-7
 NEWTON_ITERATIONS = 30
+# How many float32 roundings of each entropy term the released code's f may carry
+# (generous: a wider band only means a few more float32 evaluations).
+FLOAT32_ROUNDINGS = 16
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+# Below this distance from 1, beta may round so that the released f(0) is not positive.
+BETA_NEAR_ONE = 1e-4
 
 
 def autoclip_gradient(by_class: Array) -> Array:
@@ -90,18 +93,21 @@ def _entropy_and_slope(shifted_gradient: Array, alpha: Array) -> tuple[Array, Ar
     return entropy, -alpha[:, 0] * variance
 
 
-def _entropy_roots(gradient: Array, target: float) -> np.ndarray:
+def _entropy_roots(gradient: Array, target: float) -> tuple[np.ndarray, np.ndarray]:
     """For each row, the ``alpha`` at which the entropy of ``softmax(alpha g)`` is ``target`` nats.
 
     Rows whose entropy cannot fall to ``target`` (``m`` templates tie for the largest
-    gradient and ``log m > target``: the weights can only concentrate on those) get
+    gradient and ``log m >= target``: the weights can only concentrate on those) get
     ``inf``; rows with a constant gradient, or a target at or above ``log T``, get 0.
+    Also returns each row's ``alpha`` scale of float32 rounding: how far from the root
+    the released code's float32 entropy may still fall on the wrong side of its target
+    (0 where the root is 0 or ``inf``).
     """
     n_rows, n_templates = gradient.shape
     gap = math.log(n_templates) - target
-    roots = np.zeros(n_rows)
+    roots, margins = np.zeros(n_rows), np.zeros(n_rows)
     if gap <= 0:
-        return roots
+        return roots, margins
     highest = arrays.amax(gradient, axis=1, keepdims=True)
     shifted = gradient - highest
     # The variance does not change with the shift: E[u^2] - E[u]^2 from the shifted rows, in float64.
@@ -114,20 +120,42 @@ def _entropy_roots(gradient: Array, target: float) -> np.ndarray:
     roots[(variance > 0) & ~reachable] = np.inf
     active = np.flatnonzero((variance > 0) & reachable)
     if len(active) == 0:
-        return roots
+        return roots, margins
     if len(active) < n_rows:
         shifted = shifted[arrays.as_indices(active, shifted)]
-    # Start from the quadratic expansion H(alpha) ~ log T - alpha^2 Var(g) / 2, then Newton's
-    # steps kept inside the bracket [lower, upper] that every evaluation narrows.
+    # Start from the quadratic expansion H(alpha) ~ log T - alpha^2 Var(g) / 2, then
+    # safeguarded Newton steps in the input's dtype.
     alpha = np.sqrt(2.0 * gap / variance[active])
-    lower, upper = np.zeros(len(active)), np.full(len(active), SEARCH_UPPER)
-    pending = np.arange(len(active))  # rows still iterating, as positions in ``active``
-    rows = shifted
+    alpha, slope = _newton(shifted, alpha, target)
+    roots[active] = alpha
+    # How far the root may be from where the released code's float32 entropy crosses its
+    # target: our entropy's tolerance and rounding, and a few float32 roundings of each of
+    # the released code's terms (``alpha g`` up to alpha times the gradient's range, the
+    # target, the sum over T). Midpoints that close are decided by the released arithmetic.
+    spread = arrays.to_numpy(arrays.amax_minus_amin(shifted, axis=1)).astype(np.float64)
+    rounding = FLOAT32_ROUNDINGS * FLOAT32_EPS * (1.0 + alpha * spread) * (math.log(n_templates) + 2.0)
+    steepness = np.maximum(-slope, np.finfo(np.float64).tiny)
+    margins[active] = (ENTROPY_TOLERANCE + rounding) / steepness + 4 * NEWTON_RELATIVE_STEP * alpha
+    return roots, margins
+
+
+def _newton(rows: Array, alpha: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]:
+    """Safeguarded Newton iteration for ``entropy(softmax(alpha * rows)) == target``, per row.
+
+    ``rows`` are the shifted gradients (every entry <= 0); each iteration keeps ``alpha``
+    inside the bracket that the evaluations so far have narrowed. Returns ``alpha`` and
+    the entropy's derivative there (from each row's last evaluation).
+    """
+    alpha = alpha.copy()
+    slope_at = np.zeros(len(alpha))
+    lower, upper = np.zeros(len(alpha)), np.full(len(alpha), SEARCH_UPPER)
+    pending = np.arange(len(alpha))  # rows still iterating
     for _ in range(NEWTON_ITERATIONS):
         current = alpha[pending]
         entropy, slope = _entropy_and_slope(rows, arrays.as_values(current[:, None], like=rows))
         excess = arrays.to_numpy(entropy).astype(np.float64) - target
         slope = arrays.to_numpy(slope).astype(np.float64)
+        slope_at[pending] = slope
         above = excess > 0  # entropy still too high: the root lies beyond alpha
         low = lower[pending] = np.where(above, current, lower[pending])
         high = upper[pending] = np.where(above, upper[pending], current)
@@ -148,40 +176,18 @@ def _entropy_roots(gradient: Array, target: float) -> np.ndarray:
             # a converged row's Newton step then leaves it where it is.
             rows = rows[arrays.as_indices(np.flatnonzero(moving), rows)]
             pending = pending[moving]
-    roots[active] = alpha
-    return roots
-
-
-def _replay_bisection(roots: np.ndarray) -> np.ndarray:
-    """The midpoint where ``bisect(f, 0, SEARCH_UPPER, xtol, rtol)`` stops, for a decreasing ``f`` with these roots.
-
-    SciPy halves the step ``dm`` from ``xa = 0``, moves ``xa`` to the midpoint ``xm``
-    whenever ``f(xm)`` has the sign of ``f(0)`` (``xm`` at or below the root), and
-    returns ``xm`` once ``dm < xtol + rtol * xm``.
-    """
-    result = np.zeros_like(roots)
-    searched = roots > 0
-    start = np.zeros(int(searched.sum()))
-    root = roots[searched]
-    found = np.full(len(root), np.nan)
-    step = SEARCH_UPPER
-    open_rows = np.ones(len(root), dtype=bool)
-    for _ in range(SEARCH_HALVINGS):
-        step *= 0.5
-        midpoint = start + step
-        start = np.where(midpoint <= root, midpoint, start)
-        stops = open_rows & (step < SEARCH_TOLERANCE + SEARCH_TOLERANCE * np.abs(midpoint))
-        found[stops] = midpoint[stops]
-        open_rows &= ~stops
-        if not open_rows.any():
-            break
-    found[open_rows] = midpoint[open_rows]
-    result[searched] = found
-    return result
+    return alpha, slope_at
 
 
 def autoclip_step_sizes(gradient: Array, beta: float) -> np.ndarray:
-    """Step size of each image: entropy of the weights ``beta * log2(T)`` bits, at the released search's precision.
+    """Step size of each image: the released search's, for entropy ``beta * log2(T)`` bits.
+
+    The released code bisects ``[0, 1e7]`` until the step is within 1 % of the
+    midpoint, deciding each midpoint by its float32 entropy. The search is replayed
+    from the exact root (float64); a midpoint within float32 rounding of the root is
+    decided by that float32 entropy, computed as the released code computes it (here
+    from ``float32(gradient)``; :func:`autoclip_weights` uses the released code's own
+    float32 gradient of the similarities).
 
     Parameters
     ----------
@@ -194,11 +200,35 @@ def autoclip_step_sizes(gradient: Array, beta: float) -> np.ndarray:
     -------
     alpha : ndarray of shape (n,), float64
         0 (uniform weights) when ``beta == 1``, ``T == 1`` or all of a row's gradient
-        entries are equal.
+        entries are equal; ``1e7`` (the search's upper end) where the target entropy
+        cannot be reached (several templates tie for the largest gradient, or
+        ``beta == 0``).
     """
+    return _step_sizes(gradient, beta, lambda rows: arrays.to_numpy(gradient[rows]).astype(np.float32))
+
+
+def _step_sizes(gradient: Array, beta: float, gradient_of_rows) -> np.ndarray:
+    """``autoclip_step_sizes``; ``gradient_of_rows(rows)`` gives those rows' released float32 gradient."""
     n_templates = gradient.shape[1]
     target = beta * math.log(n_templates)  # nats; the same equation as beta * log2(T) bits
-    return _replay_bisection(_entropy_roots(gradient, target))
+    roots, margins = _entropy_roots(gradient, target)
+    unreachable = np.isinf(roots)
+    if not (roots > 0).any():
+        return roots
+    released = {}  # the released target, computed (with torch) at the first midpoint that needs it
+
+    def decide(rows, midpoints):
+        if not released:
+            released["target"] = released_target(n_templates, beta)[0]
+        return released_excess(gradient_of_rows(arrays.as_indices(rows, gradient)), midpoints, released["target"])
+
+    if beta > 1 - BETA_NEAR_ONE and released_target(n_templates, beta)[1] <= 0:
+        # beta within float32 rounding of 1: the released f(0) <= 0, so it stops at 0 (or cannot bracket).
+        return np.zeros(len(roots))
+    alpha = replay_bisection(np.where(unreachable, 0.0, roots), margins, decide)
+    # Unreachable: the released f(1e7) is 0 (one-hot weights) and it returns 1e7, or it raises.
+    alpha[unreachable] = SEARCH_UPPER
+    return alpha
 
 
 def autoclip_weights(similarities: Array, beta: float = 0.85) -> Array:
@@ -226,7 +256,8 @@ def autoclip_weights(similarities: Array, beta: float = 0.85) -> Array:
     """
     by_class = _class_major(similarities)
     gradient = autoclip_gradient(by_class)
-    alpha = arrays.as_values(autoclip_step_sizes(gradient, beta)[:, None], like=gradient)
+    steps = _step_sizes(gradient, beta, lambda rows: released_gradient(arrays.to_numpy(by_class[rows])))
+    alpha = arrays.as_values(steps[:, None], like=gradient)
     return arrays.softmax(alpha * gradient, axis=1)
 
 

@@ -1,0 +1,73 @@
+"""Exactness against the released methods' arithmetic, and ties (issue 21, section 6).
+
+AutoCLIP's released code (boschresearch/autoclip, run per image) decides each midpoint
+of its step-size bisection by a float32 entropy; ``released_autoclip`` below follows that
+rule as the paper's appendix and the released search describe it (autograd for the
+gradient, SciPy's ``bisect`` on ``[0, 1e7]`` with tolerances ``1e-2``, float32 entropy with
+``log2(w + 1e-10)``), written here from the rule, not copied. The cross-check against the
+released code itself is in benchmarks/README.md.
+"""
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import bisect
+
+from skclip_sage.selection import autoclip_scores
+
+# The issue's case: one image, 2 templates x 2 classes, (n, T, C); the released step is 15.94.
+ISSUE_CASE = np.array([[[0.3212600335132916, 0.45000313650541557], [0.2234016061135815, 0.31045864190715855]]])
+
+
+def released_autoclip(similarities, beta):
+    """One image at a time in the released code's precision: float32 weights, entropy and steps."""
+    scores, steps = [], []
+    for image in similarities:
+        cosines = torch.from_numpy(np.ascontiguousarray(image.T))  # (C, T), the input's dtype
+        n_templates = cosines.shape[1]
+        weight_logits = torch.zeros(n_templates, requires_grad=True)
+        uniform = weight_logits.softmax(dim=0)
+        lse = torch.logsumexp((uniform * cosines).sum(-1), dim=0)
+        gradient = torch.autograd.grad(lse, weight_logits)[0].numpy()  # float32
+        target = (-(uniform * torch.log2(uniform)).sum(-1)).detach().numpy() * beta  # float32
+
+        def excess(step):
+            logits = np.float32(step) * gradient
+            weights = np.exp(logits - logits.max())
+            weights = weights / weights.sum()
+            return -(weights * np.log2(weights + np.float32(1e-10))).sum() - target
+
+        step = bisect(excess, 0.0, 1e7, xtol=1e-2, rtol=1e-2, maxiter=100)
+        weights = torch.softmax(torch.tensor(np.float32(step)) * torch.from_numpy(gradient), dim=0)
+        scores.append((weights.double() * cosines.double()).sum(-1).numpy())
+        steps.append(step)
+    return np.array(scores), np.array(steps)
+
+
+def near_class_similarities(n, n_templates, n_classes, seed, width=64, spread=0.3):
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(n, width))
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+    bank = rng.normal(size=(1, n_classes, width)) + spread * rng.normal(size=(n_templates, n_classes, width))
+    bank /= np.linalg.norm(bank, axis=2, keepdims=True)
+    return np.einsum("nd,tcd->ntc", images.astype(np.float32), bank.astype(np.float32))
+
+
+def test_autoclip_step_of_the_issue_case_is_the_released_one():
+    expected, steps = released_autoclip(ISSUE_CASE, 0.85)
+    assert steps[0] == pytest.approx(15.944242, abs=1e-6)
+    np.testing.assert_allclose(autoclip_scores(ISSUE_CASE, 0.85), expected, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "n_templates, n_classes, seed, beta",
+    [(80, 2, 562, 0.85), (2, 2, 16, 0.85), (12, 5, 89, 0.85), (20, 10, 150, 0.95), (17, 3, 122, 0.3)],
+)
+def test_autoclip_matches_the_released_rule_on_every_row(n_templates, n_classes, seed, beta):
+    # (80, 2, seed 562): row 249's released search stops where its float32 entropy equals
+    # the target exactly; the exact root alone replays it to the wrong side (5149.8 vs 5111.7).
+    n = 1000 if n_templates == 80 else 300
+    similarities = near_class_similarities(n, n_templates, n_classes, seed)
+    expected, _ = released_autoclip(similarities, beta)
+    scores = autoclip_scores(similarities, beta)
+    assert np.abs(scores - expected).max() <= 1e-6
