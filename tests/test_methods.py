@@ -103,7 +103,10 @@ def test_autoclip_matches_the_per_image_bisection(n_templates, n_classes, beta):
     scores = autoclip_scores(similarities, beta)
 
     expected = reference_autoclip(similarities, beta)
-    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-9)
+    # The library follows the released code's float32 arithmetic where its rounding decides
+    # (the gradient of near-equal templates), so it agrees with this float64 formula to
+    # float32 rounding; test_selection_exactness.py holds it to the released rule itself.
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-7)
     np.testing.assert_array_equal(scores.argmax(axis=1), expected.argmax(axis=1))
 
 

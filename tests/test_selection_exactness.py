@@ -71,3 +71,45 @@ def test_autoclip_matches_the_released_rule_on_every_row(n_templates, n_classes,
     expected, _ = released_autoclip(similarities, beta)
     scores = autoclip_scores(similarities, beta)
     assert np.abs(scores - expected).max() <= 1e-6
+
+
+# ------------------------------------------------------------------------------ ties
+
+
+def twin_class_problem(n=500, n_templates=12, n_classes=4, width=32, seed=0, dtype=np.float32):
+    """A text bank whose last class is a bitwise copy of class 1 (two identical class prompts)."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(n, width)).astype(dtype)
+    bank = rng.normal(size=(1, n_classes, width)) + 0.5 * rng.normal(size=(n_templates, n_classes, width))
+    bank = np.concatenate([bank, bank[:, 1:2]], axis=1)
+    bank /= np.linalg.norm(bank, axis=2, keepdims=True)
+    return images, bank.astype(dtype)
+
+
+def test_every_mode_gives_twin_classes_equal_scores_and_the_tie_to_the_lower_index():
+    from skclip_sage.selection import SELECTION_METHODS, score_embeddings
+
+    images, bank = twin_class_problem()
+    twin = bank.shape[1] - 1
+    weights = np.linspace(1.0, 2.0, bank.shape[0])
+    options = {
+        "autoclip_beta": 0.85,
+        "perception_temperature": 1.0,
+        "logit_scale": 100.0,
+        "template_weights": weights / weights.sum(),
+    }
+    for mode in SELECTION_METHODS:
+        for k in (1, 3):
+            scores, _ = score_embeddings(images, bank, selection=mode, k=k, random_state=0, options=options)
+            np.testing.assert_array_equal(scores[:, twin], scores[:, 1], err_msg=f"selection={mode!r}, k={k}")
+            assert not (scores.argmax(axis=1) == twin).any(), f"selection={mode!r}, k={k}: the later twin won"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_autoclip_scores_of_bitwise_twin_classes_are_equal(dtype):
+    images, bank = twin_class_problem(n=500, n_templates=20, n_classes=2, dtype=dtype, seed=3)
+    similarities = np.einsum("nd,tcd->ntc", images, bank)
+    scores = autoclip_scores(similarities, 0.85)
+    np.testing.assert_array_equal(scores[:, 2], scores[:, 1])
+    on_torch = autoclip_scores(torch.from_numpy(similarities), 0.85).numpy()
+    np.testing.assert_array_equal(on_torch[:, 2], on_torch[:, 1])

@@ -44,6 +44,11 @@ NEWTON_ITERATIONS = 30
 # (generous: a wider band only means a few more float32 evaluations).
 FLOAT32_ROUNDINGS = 16
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
+# A gradient whose float32 rounding (relative to its range) exceeds this is taken from the
+# released arithmetic itself.
+GRADIENT_RELATIVE_ROUNDING = 1e-5
+# Steps that spread the weight logits over more than this take the released gradient too.
+SHARP_LOGIT_RANGE = 64.0
 # Below this distance from 1, beta may round so that the released f(0) is not positive.
 BETA_NEAR_ONE = 1e-4
 
@@ -135,7 +140,12 @@ def _entropy_roots(gradient: Array, target: float) -> tuple[np.ndarray, np.ndarr
     spread = arrays.to_numpy(arrays.amax_minus_amin(shifted, axis=1)).astype(np.float64)
     rounding = FLOAT32_ROUNDINGS * FLOAT32_EPS * (1.0 + alpha * spread) * (math.log(n_templates) + 2.0)
     steepness = np.maximum(-slope, np.finfo(np.float64).tiny)
-    margins[active] = (ENTROPY_TOLERANCE + rounding) / steepness + 4 * NEWTON_RELATIVE_STEP * alpha
+    # Our gradient and the released one differ by float32 roundings (|S| <= 1): a relative
+    # change of the root of that order, against the gradient's range.
+    gradient_rounding = FLOAT32_ROUNDINGS * FLOAT32_EPS / (n_templates * spread)
+    margins[active] = (ENTROPY_TOLERANCE + rounding) / steepness + (
+        4 * NEWTON_RELATIVE_STEP + gradient_rounding
+    ) * alpha
     return roots, margins
 
 
@@ -256,7 +266,24 @@ def autoclip_weights(similarities: Array, beta: float = 0.85) -> Array:
     """
     by_class = _class_major(similarities)
     gradient = autoclip_gradient(by_class)
+    n_templates = gradient.shape[1]
+    # Where the templates barely differ, the gradient is a difference of nearly equal float32
+    # numbers and its rounding is a visible part of it: such rows take the released code's
+    # own float32 gradient, so its step and weights are the released ones (rare rows only:
+    # it costs several times our gradient).
+    spread = arrays.to_numpy(arrays.amax_minus_amin(gradient, axis=1)).astype(np.float64)
+    fragile = np.flatnonzero((spread > 0) & (spread * n_templates * GRADIENT_RELATIVE_ROUNDING < FLOAT32_EPS))
+    if len(fragile):
+        rows = arrays.as_indices(fragile, gradient)
+        gradient[rows] = arrays.as_values(released_gradient(arrays.to_numpy(by_class[rows])), like=gradient)
     steps = _step_sizes(gradient, beta, lambda rows: released_gradient(arrays.to_numpy(by_class[rows])))
+    # A long step (sharp weights, small beta) multiplies the gradient's rounding: those rows'
+    # weights also come from the released float32 gradient.
+    sharp = np.flatnonzero(np.isfinite(steps) & (steps * spread > SHARP_LOGIT_RANGE))
+    sharp = np.setdiff1d(sharp, fragile, assume_unique=True)
+    if len(sharp):
+        rows = arrays.as_indices(sharp, gradient)
+        gradient[rows] = arrays.as_values(released_gradient(arrays.to_numpy(by_class[rows])), like=gradient)
     alpha = arrays.as_values(steps[:, None], like=gradient)
     return arrays.softmax(alpha * gradient, axis=1)
 
@@ -277,7 +304,25 @@ def autoclip_scores(similarities: Array, beta: float = 0.85) -> Array:
     scores : array of shape (n, C)
         ``sum_t w_t S[c, t]``, on the cosine scale.
     """
-    return arrays.batched_matvec(_class_major(similarities), autoclip_weights(similarities, beta))
+    return _weighted_mean(similarities, autoclip_weights(similarities, beta))
+
+
+def _weighted_mean(similarities: Array, weights: Array) -> Array:
+    """``sum_t weights[n, t] * similarities[n, t, c]``, the same operations for every class.
+
+    Every class gets the same sequence of rounded operations, so bitwise-equal classes
+    get bitwise-equal scores (a batched matrix product rounds a class by where it sits
+    in the kernel's tiles: twin classes came out 1e-16 apart). Torch's vectorised sums
+    also depend on position, so there it is one multiply and one add per template.
+    """
+    if not arrays.is_torch(similarities):
+        # With the templates contiguous, einsum takes one dot product per (image, class),
+        # all through the same kernel (given another layout it may vectorise across classes).
+        return np.einsum("nct,nt->nc", np.ascontiguousarray(_class_major(similarities)), weights)
+    scores = similarities[:, 0, :] * weights[:, :1]
+    for template in range(1, similarities.shape[1]):
+        scores += similarities[:, template, :] * weights[:, template : template + 1]
+    return scores
 
 
 def _class_major(similarities: Array) -> Array:
