@@ -113,3 +113,42 @@ def test_autoclip_scores_of_bitwise_twin_classes_are_equal(dtype):
     np.testing.assert_array_equal(scores[:, 2], scores[:, 1])
     on_torch = autoclip_scores(torch.from_numpy(similarities), 0.85).numpy()
     np.testing.assert_array_equal(on_torch[:, 2], on_torch[:, 1])
+
+
+# ------------------------------------------------------------------------------ the documented departures
+
+
+def test_autoclip_beta_zero_gives_one_hot_weights_on_the_largest_gradient():
+    from skclip_sage.selection._autoclip import _class_major, autoclip_gradient, autoclip_weights
+
+    similarities = near_class_similarities(50, 12, 3, seed=7)
+    weights = autoclip_weights(similarities, beta=0.0)
+    gradient = autoclip_gradient(_class_major(similarities))
+    np.testing.assert_array_equal(weights, np.eye(12, dtype=weights.dtype)[gradient.argmax(axis=1)])
+
+
+def test_zpe_logits_are_the_notebooks_agg_logits_times_k_over_the_kept_weight():
+    # The notebook: agg = mean over the K kept templates of softmax-over-all-T weight x logit.
+    # Ours: the kept weights renormalised, so our logits are K / W times agg (W = kept weight).
+    from skclip_sage.selection import score_embeddings, zpe_keep, zpe_template_scores, zpe_weights
+
+    scale = 100.0
+    rng = np.random.default_rng(8)
+    images = rng.normal(size=(200, 64)).astype(np.float32)
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+    bank = rng.normal(size=(80, 5, 64)) + 2 * rng.normal(size=(1, 5, 64))
+    bank = (bank / np.linalg.norm(bank, axis=2, keepdims=True)).astype(np.float32)
+    similarities = np.einsum("nd,tcd->ntc", images, bank).astype(np.float64)
+    template_scores = zpe_template_scores(images, bank, scale)
+    pool_weights = np.exp(template_scores - template_scores.max())
+    pool_weights /= pool_weights.sum()
+    for threshold in (None, 0.5):
+        kept = zpe_keep(template_scores, threshold)
+        notebook = (scale * similarities[:, kept] * pool_weights[kept][None, :, None]).mean(axis=1)
+        options = {"logit_scale": scale, "template_weights": zpe_weights(template_scores, kept)}
+        ours, _ = score_embeddings(images, bank, selection="zpe", k=1, options=options)
+        factor = len(kept) / pool_weights[kept].sum()
+        np.testing.assert_allclose(scale * ours, factor * notebook, rtol=1e-4, atol=1e-4)
+        assert (ours.argmax(axis=1) == notebook.argmax(axis=1)).all()
+        if threshold is None:
+            assert factor == pytest.approx(80)
