@@ -61,3 +61,14 @@ def test_random_draws_hold_no_n_by_t_keys():
     peak = peak_bytes(lambda: random_template_indices(n_images, n_templates, 1, np.random.default_rng(0)))
     output = n_images * 1 * np.dtype(np.intp).itemsize
     assert peak - output <= 3 * KEY_BYTES, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_perception_holds_at_most_four_copies_of_its_chunk():
+    # log P(y | x, z) and the mixture are formed in place: 6 copies of the (n, Z, C) chunk
+    # before, 4 now (the logits and the log-sum-exp's two temporaries, beside the input).
+    from skclip_sage.selection import perception_log_probabilities
+
+    similarities = np.random.default_rng(0).uniform(-0.3, 0.95, size=(1000, 40, 50)).astype(np.float32)
+    perception_log_probabilities(similarities, 100.0, 0.5)
+    peak = peak_bytes(lambda: perception_log_probabilities(similarities, 100.0, 0.5))
+    assert peak <= 4.5 * similarities.nbytes, f"{peak / similarities.nbytes:.2f} copies"

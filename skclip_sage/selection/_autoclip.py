@@ -49,6 +49,8 @@ FLOAT32_EPS = float(np.finfo(np.float32).eps)
 GRADIENT_RELATIVE_ROUNDING = 1e-5
 # Steps that spread the weight logits over more than this take the released gradient too.
 SHARP_LOGIT_RANGE = 64.0
+# The largest contiguous copy of similarities the weighted mean makes.
+COPY_BYTES = 4 * 2**20
 # Below this distance from 1, beta may round so that the released f(0) is not positive.
 BETA_NEAR_ONE = 1e-4
 
@@ -318,7 +320,17 @@ def _weighted_mean(similarities: Array, weights: Array) -> Array:
     if not arrays.is_torch(similarities):
         # With the templates contiguous, einsum takes one dot product per (image, class),
         # all through the same kernel (given another layout it may vectorise across classes).
-        return np.einsum("nct,nt->nc", np.ascontiguousarray(_class_major(similarities)), weights)
+        by_class = _class_major(similarities)
+        if by_class.flags.c_contiguous:
+            return np.einsum("nct,nt->nc", by_class, weights)
+        # Another layout (similarities given image x template x class): a contiguous copy
+        # of a block of rows at a time, so the copy stays small.
+        scores = np.empty(by_class.shape[:2], dtype=np.result_type(by_class, weights))
+        block = max(1, COPY_BYTES // max(1, by_class[0].nbytes))
+        for start in range(0, len(by_class), block):
+            rows = slice(start, start + block)
+            scores[rows] = np.einsum("nct,nt->nc", np.ascontiguousarray(by_class[rows]), weights[rows])
+        return scores
     scores = similarities[:, 0, :] * weights[:, :1]
     for template in range(1, similarities.shape[1]):
         scores += similarities[:, template, :] * weights[:, template : template + 1]
