@@ -23,7 +23,7 @@ from skclip_sage.selection import (
     zpe_template_scores,
     zpe_weights,
 )
-from skclip_sage.selection._autoclip import _replay_bisection
+from skclip_sage.selection._autoclip_search import replay_bisection
 
 
 def unit_rows(array):
@@ -103,7 +103,10 @@ def test_autoclip_matches_the_per_image_bisection(n_templates, n_classes, beta):
     scores = autoclip_scores(similarities, beta)
 
     expected = reference_autoclip(similarities, beta)
-    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-9)
+    # The library follows the released code's float32 arithmetic where its rounding decides
+    # (the gradient of near-equal templates), so it agrees with this float64 formula to
+    # float32 rounding; test_selection_exactness.py holds it to the released rule itself.
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-7)
     np.testing.assert_array_equal(scores.argmax(axis=1), expected.argmax(axis=1))
 
 
@@ -139,7 +142,7 @@ def test_autoclip_with_an_unreachable_entropy_concentrates_on_the_tied_best_temp
 def test_replayed_bisection_is_scipys_midpoint():
     rng = np.random.default_rng(0)
     roots = np.concatenate([10 ** rng.uniform(-3, 6.9, size=200), [0.0]])
-    replayed = _replay_bisection(roots)
+    replayed = replay_bisection(roots)
     for root, value in zip(roots[:-1], replayed[:-1]):
         assert value == bisect(lambda x, r=root: r - x, 0.0, 1e7, xtol=1e-2, rtol=1e-2, maxiter=100)
     assert replayed[-1] == 0.0

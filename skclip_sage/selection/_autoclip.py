@@ -17,10 +17,16 @@ The step size is found per image without a Python loop: the entropy of
 ``softmax(alpha g)`` falls monotonically with ``alpha`` (its slope is ``-alpha`` times the
 variance of ``g`` under the weights), so a safeguarded Newton iteration vectorised over
 images finds its root. The released code instead runs SciPy's ``bisect`` on
-``[0, 1e7]`` with absolute and relative tolerance ``1e-2`` and uses the midpoint where
-that search stops; since the search path is decided by which side of the root each
-midpoint falls, that midpoint is replayed here from the root, on ``(n,)`` vectors, so the
-weights equal the released code's (not the exact root, which lies within about 1 %).
+``[0, 1e7]`` with absolute and relative tolerance ``1e-2``, deciding each midpoint by
+its float32 entropy, and uses the midpoint where that search stops; the search is
+replayed here on ``(n,)`` vectors (``_autoclip_search``): from the root where a midpoint
+is clearly on one side, and by the released code's own float32 arithmetic where a
+midpoint lies within its rounding of the root. Rows whose float32 gradient is mostly
+rounding (near-equal templates) or whose step multiplies that rounding (small ``beta``)
+take the released float32 gradient. So the weights equal the released code's run per
+image (to 1e-6 in the scores on every row compared, benchmarks/README.md), not the
+exact root's, which lies within about 1 %. Those checks import torch (a dependency)
+at the first row that needs them.
 """
 
 from __future__ import annotations
@@ -31,18 +37,20 @@ import numpy as np
 
 from . import _arrays as arrays
 from ._arrays import Array
+from ._autoclip_roots import FLOAT32_EPS, entropy_roots
+from ._autoclip_search import SEARCH_UPPER, released_excess, released_gradient, released_target, replay_bisection
 
 __all__ = ["autoclip_scores", "autoclip_step_sizes", "autoclip_weights"]
 
-# The released code's line search: scipy.optimize.bisect(f, 0, 1e7, xtol=1e-2, rtol=1e-2, maxiter=100).
-SEARCH_UPPER = 1e7
-SEARCH_TOLERANCE = 1e-2
-SEARCH_HALVINGS = 100
-# Newton's iterations stop when the entropy is within its rounding error of the target,
-# or a step changes alpha by less than this fraction.
-ENTROPY_TOLERANCE = 1e-6
-NEWTON_RELATIVE_STEP = 1e-7
-NEWTON_ITERATIONS = 30
+# A gradient whose float32 rounding (relative to its range) exceeds this is taken from the
+# released arithmetic itself.
+GRADIENT_RELATIVE_ROUNDING = 1e-5
+# Steps that spread the weight logits over more than this take the released gradient too.
+SHARP_LOGIT_RANGE = 64.0
+# The largest contiguous copy of similarities the weighted mean makes.
+COPY_BYTES = 4 * 2**20
+# Below this distance from 1, beta may round so that the released f(0) is not positive.
+BETA_NEAR_ONE = 1e-4
 
 
 def autoclip_gradient(by_class: Array) -> Array:
@@ -65,123 +73,15 @@ def autoclip_gradient(by_class: Array) -> Array:
     return (mean_over_classes - centre) / n_templates
 
 
-def _entropy_and_slope(shifted_gradient: Array, alpha: Array) -> tuple[Array, Array]:
-    """Entropy (nats) of ``softmax(alpha g)`` and its derivative in ``alpha``, per row.
-
-    ``shifted_gradient`` is ``g - max_t g`` (every entry <= 0, so nothing overflows);
-    ``alpha`` has shape ``(n, 1)``.
-    """
-    if arrays.is_torch(shifted_gradient):
-        exponentials = arrays.exp(alpha * shifted_gradient)
-        partition = arrays.total(exponentials, axis=1)
-        weighted = exponentials * shifted_gradient
-    else:
-        # In place: this runs a few times over every (image, template) pair, and allocating
-        # its (n, T) temporaries costs as much as the arithmetic.
-        weighted = np.multiply(shifted_gradient, alpha)
-        np.exp(weighted, out=weighted)
-        partition = weighted.sum(axis=1)
-        np.multiply(weighted, shifted_gradient, out=weighted)
-    first = arrays.total(weighted, axis=1) / partition
-    second = arrays.einsum("nt,nt->n", weighted, shifted_gradient) / partition
-    entropy = arrays.log(partition) - alpha[:, 0] * first
-    variance = second - first * first
-    variance = variance.clamp_min(0.0) if arrays.is_torch(variance) else np.maximum(variance, 0.0)
-    return entropy, -alpha[:, 0] * variance
-
-
-def _entropy_roots(gradient: Array, target: float) -> np.ndarray:
-    """For each row, the ``alpha`` at which the entropy of ``softmax(alpha g)`` is ``target`` nats.
-
-    Rows whose entropy cannot fall to ``target`` (``m`` templates tie for the largest
-    gradient and ``log m > target``: the weights can only concentrate on those) get
-    ``inf``; rows with a constant gradient, or a target at or above ``log T``, get 0.
-    """
-    n_rows, n_templates = gradient.shape
-    gap = math.log(n_templates) - target
-    roots = np.zeros(n_rows)
-    if gap <= 0:
-        return roots
-    highest = arrays.amax(gradient, axis=1, keepdims=True)
-    shifted = gradient - highest
-    # The variance does not change with the shift: E[u^2] - E[u]^2 from the shifted rows, in float64.
-    mean = arrays.to_numpy(arrays.total(shifted, axis=1)).astype(np.float64) / n_templates
-    mean_square = arrays.to_numpy(arrays.einsum("nt,nt->n", shifted, shifted)).astype(np.float64) / n_templates
-    variance = np.maximum(mean_square - mean * mean, 0.0)
-    # The entropy falls towards log(number of tied maxima) as alpha grows.
-    n_maxima = arrays.to_numpy(arrays.total(shifted == 0, axis=1))
-    reachable = np.log(n_maxima) < target
-    roots[(variance > 0) & ~reachable] = np.inf
-    active = np.flatnonzero((variance > 0) & reachable)
-    if len(active) == 0:
-        return roots
-    if len(active) < n_rows:
-        shifted = shifted[arrays.as_indices(active, shifted)]
-    # Start from the quadratic expansion H(alpha) ~ log T - alpha^2 Var(g) / 2, then Newton's
-    # steps kept inside the bracket [lower, upper] that every evaluation narrows.
-    alpha = np.sqrt(2.0 * gap / variance[active])
-    lower, upper = np.zeros(len(active)), np.full(len(active), SEARCH_UPPER)
-    pending = np.arange(len(active))  # rows still iterating, as positions in ``active``
-    rows = shifted
-    for _ in range(NEWTON_ITERATIONS):
-        current = alpha[pending]
-        entropy, slope = _entropy_and_slope(rows, arrays.as_values(current[:, None], like=rows))
-        excess = arrays.to_numpy(entropy).astype(np.float64) - target
-        slope = arrays.to_numpy(slope).astype(np.float64)
-        above = excess > 0  # entropy still too high: the root lies beyond alpha
-        low = lower[pending] = np.where(above, current, lower[pending])
-        high = upper[pending] = np.where(above, upper[pending], current)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            proposal = current - excess / slope
-        # Inclusive bounds: at an exact root the proposal is alpha itself, which just became a bound.
-        outside = ~np.isfinite(proposal) | (proposal < low) | (proposal > high)
-        proposal = np.where(outside, 0.5 * (low + high), proposal)
-        # A row whose entropy is the target to its rounding error stops where it is.
-        on_target = np.abs(excess) <= ENTROPY_TOLERANCE
-        alpha[pending] = np.where(on_target, current, proposal)
-        moving = ~on_target & (np.abs(proposal - current) > NEWTON_RELATIVE_STEP * proposal)
-        if not moving.any():
-            break
-        if moving.mean() < 0.5:
-            # Most rows have converged: iterate on the others only (one gather of the few).
-            # Otherwise every pending row is recomputed, cheaper than gathering most of them;
-            # a converged row's Newton step then leaves it where it is.
-            rows = rows[arrays.as_indices(np.flatnonzero(moving), rows)]
-            pending = pending[moving]
-    roots[active] = alpha
-    return roots
-
-
-def _replay_bisection(roots: np.ndarray) -> np.ndarray:
-    """The midpoint where ``bisect(f, 0, SEARCH_UPPER, xtol, rtol)`` stops, for a decreasing ``f`` with these roots.
-
-    SciPy halves the step ``dm`` from ``xa = 0``, moves ``xa`` to the midpoint ``xm``
-    whenever ``f(xm)`` has the sign of ``f(0)`` (``xm`` at or below the root), and
-    returns ``xm`` once ``dm < xtol + rtol * xm``.
-    """
-    result = np.zeros_like(roots)
-    searched = roots > 0
-    start = np.zeros(int(searched.sum()))
-    root = roots[searched]
-    found = np.full(len(root), np.nan)
-    step = SEARCH_UPPER
-    open_rows = np.ones(len(root), dtype=bool)
-    for _ in range(SEARCH_HALVINGS):
-        step *= 0.5
-        midpoint = start + step
-        start = np.where(midpoint <= root, midpoint, start)
-        stops = open_rows & (step < SEARCH_TOLERANCE + SEARCH_TOLERANCE * np.abs(midpoint))
-        found[stops] = midpoint[stops]
-        open_rows &= ~stops
-        if not open_rows.any():
-            break
-    found[open_rows] = midpoint[open_rows]
-    result[searched] = found
-    return result
-
-
 def autoclip_step_sizes(gradient: Array, beta: float) -> np.ndarray:
-    """Step size of each image: entropy of the weights ``beta * log2(T)`` bits, at the released search's precision.
+    """Step size of each image: the released search's, for entropy ``beta * log2(T)`` bits.
+
+    The released code bisects ``[0, 1e7]`` until the step is within 1 % of the
+    midpoint, deciding each midpoint by its float32 entropy. The search is replayed
+    from the exact root (float64); a midpoint within float32 rounding of the root is
+    decided by that float32 entropy, computed as the released code computes it (here
+    from ``float32(gradient)``; :func:`autoclip_weights` uses the released code's own
+    float32 gradient of the similarities).
 
     Parameters
     ----------
@@ -194,11 +94,35 @@ def autoclip_step_sizes(gradient: Array, beta: float) -> np.ndarray:
     -------
     alpha : ndarray of shape (n,), float64
         0 (uniform weights) when ``beta == 1``, ``T == 1`` or all of a row's gradient
-        entries are equal.
+        entries are equal; ``1e7`` (the search's upper end) where the target entropy
+        cannot be reached (several templates tie for the largest gradient, or
+        ``beta == 0``).
     """
+    return _step_sizes(gradient, beta, lambda rows: arrays.to_numpy(gradient[rows]).astype(np.float32))
+
+
+def _step_sizes(gradient: Array, beta: float, gradient_of_rows) -> np.ndarray:
+    """``autoclip_step_sizes``; ``gradient_of_rows(rows)`` gives those rows' released float32 gradient."""
     n_templates = gradient.shape[1]
     target = beta * math.log(n_templates)  # nats; the same equation as beta * log2(T) bits
-    return _replay_bisection(_entropy_roots(gradient, target))
+    roots, margins = entropy_roots(gradient, target)
+    unreachable = np.isinf(roots)
+    if not (roots > 0).any():
+        return roots
+    released = {}  # the released target, computed (with torch) at the first midpoint that needs it
+
+    def decide(rows, midpoints):
+        if not released:
+            released["target"] = released_target(n_templates, beta)[0]
+        return released_excess(gradient_of_rows(arrays.as_indices(rows, gradient)), midpoints, released["target"])
+
+    if beta > 1 - BETA_NEAR_ONE and released_target(n_templates, beta)[1] <= 0:
+        # beta within float32 rounding of 1: the released f(0) <= 0, so it stops at 0 (or cannot bracket).
+        return np.zeros(len(roots))
+    alpha = replay_bisection(np.where(unreachable, 0.0, roots), margins, decide)
+    # Unreachable: the released f(1e7) is 0 (one-hot weights) and it returns 1e7, or it raises.
+    alpha[unreachable] = SEARCH_UPPER
+    return alpha
 
 
 def autoclip_weights(similarities: Array, beta: float = 0.85) -> Array:
@@ -226,7 +150,25 @@ def autoclip_weights(similarities: Array, beta: float = 0.85) -> Array:
     """
     by_class = _class_major(similarities)
     gradient = autoclip_gradient(by_class)
-    alpha = arrays.as_values(autoclip_step_sizes(gradient, beta)[:, None], like=gradient)
+    n_templates = gradient.shape[1]
+    # Where the templates barely differ, the gradient is a difference of nearly equal float32
+    # numbers and its rounding is a visible part of it: such rows take the released code's
+    # own float32 gradient, so its step and weights are the released ones (rare rows only:
+    # it costs several times our gradient).
+    spread = arrays.to_numpy(arrays.amax_minus_amin(gradient, axis=1)).astype(np.float64)
+    fragile = np.flatnonzero((spread > 0) & (spread * n_templates * GRADIENT_RELATIVE_ROUNDING < FLOAT32_EPS))
+    if len(fragile):
+        rows = arrays.as_indices(fragile, gradient)
+        gradient[rows] = arrays.as_values(released_gradient(arrays.to_numpy(by_class[rows])), like=gradient)
+    steps = _step_sizes(gradient, beta, lambda rows: released_gradient(arrays.to_numpy(by_class[rows])))
+    # A long step (sharp weights, small beta) multiplies the gradient's rounding: those rows'
+    # weights also come from the released float32 gradient.
+    sharp = np.flatnonzero(np.isfinite(steps) & (steps * spread > SHARP_LOGIT_RANGE))
+    sharp = np.setdiff1d(sharp, fragile, assume_unique=True)
+    if len(sharp):
+        rows = arrays.as_indices(sharp, gradient)
+        gradient[rows] = arrays.as_values(released_gradient(arrays.to_numpy(by_class[rows])), like=gradient)
+    alpha = arrays.as_values(steps[:, None], like=gradient)
     return arrays.softmax(alpha * gradient, axis=1)
 
 
@@ -246,7 +188,35 @@ def autoclip_scores(similarities: Array, beta: float = 0.85) -> Array:
     scores : array of shape (n, C)
         ``sum_t w_t S[c, t]``, on the cosine scale.
     """
-    return arrays.batched_matvec(_class_major(similarities), autoclip_weights(similarities, beta))
+    return _weighted_mean(similarities, autoclip_weights(similarities, beta))
+
+
+def _weighted_mean(similarities: Array, weights: Array) -> Array:
+    """``sum_t weights[n, t] * similarities[n, t, c]``, the same operations for every class.
+
+    Every class gets the same sequence of rounded operations, so bitwise-equal classes
+    get bitwise-equal scores (a batched matrix product rounds a class by where it sits
+    in the kernel's tiles: twin classes came out 1e-16 apart). Torch's vectorised sums
+    also depend on position, so there it is one multiply and one add per template.
+    """
+    if not arrays.is_torch(similarities):
+        # With the templates contiguous, einsum takes one dot product per (image, class),
+        # all through the same kernel (given another layout it may vectorise across classes).
+        by_class = _class_major(similarities)
+        if by_class.flags.c_contiguous:
+            return np.einsum("nct,nt->nc", by_class, weights)
+        # Another layout (similarities given image x template x class): a contiguous copy
+        # of a block of rows at a time, so the copy stays small.
+        scores = np.empty(by_class.shape[:2], dtype=np.result_type(by_class, weights))
+        block = max(1, COPY_BYTES // max(1, by_class[0].nbytes))
+        for start in range(0, len(by_class), block):
+            rows = slice(start, start + block)
+            scores[rows] = np.einsum("nct,nt->nc", np.ascontiguousarray(by_class[rows]), weights[rows])
+        return scores
+    scores = similarities[:, 0, :] * weights[:, :1]
+    for template in range(1, similarities.shape[1]):
+        scores += similarities[:, template, :] * weights[:, template : template + 1]
+    return scores
 
 
 def _class_major(similarities: Array) -> Array:

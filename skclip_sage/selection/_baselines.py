@@ -18,6 +18,9 @@ from . import _arrays as arrays
 from ._arrays import Array
 from ._chunks import TemplateChooser
 
+# Random keys held at once while drawing templates (float64, one row of T per image).
+RANDOM_KEY_BYTES = 4 * 2**20
+
 
 def random_template_indices(n_images: int, n_templates: int, k: int, rng) -> np.ndarray:
     """Draw ``k`` distinct templates for each image.
@@ -41,9 +44,15 @@ def random_template_indices(n_images: int, n_templates: int, k: int, rng) -> np.
     >>> indices.shape, all(len(set(row)) == 2 for row in indices)
     ((3, 2), True)
     """
-    # The order of i.i.d. uniform keys is a uniform random permutation.
-    keys = rng.random((n_images, n_templates))
-    return np.argsort(keys, axis=1)[:, :k]
+    # The order of i.i.d. uniform keys is a uniform random permutation. The keys are drawn
+    # a block of rows at a time: the generator's stream is the same as one (n, T) draw,
+    # so the indices are too, while the (block, T) keys and their argsort stay small.
+    indices = np.empty((n_images, k), dtype=np.intp)
+    block = max(1, RANDOM_KEY_BYTES // (8 * max(n_templates, 1)))
+    for start in range(0, n_images, block):
+        keys = rng.random((min(block, n_images - start), n_templates))
+        indices[start : start + len(keys)] = np.argsort(keys, axis=1)[:, :k]
+    return indices
 
 
 def random_chooser(indices: np.ndarray) -> TemplateChooser:

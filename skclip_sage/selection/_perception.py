@@ -52,11 +52,12 @@ def perception_log_probabilities(similarities: Array, logit_scale: float, temper
     [[0.881, 0.119]]
     """
     logits = logit_scale * similarities  # f(y, z), shape (n, Z, C)
-    tempered = logits / temperature
-    evidence = arrays.logsumexp(tempered, axis=2)  # log sum_y exp(f / tau), shape (n, Z)
+    evidence = arrays.logsumexp(logits / temperature, axis=2)  # log sum_y exp(f / tau), shape (n, Z)
     log_attribute = evidence - arrays.logsumexp(evidence, axis=1, keepdims=True)  # log P(z | x)
-    log_class_given_attribute = logits - arrays.logsumexp(logits, axis=2, keepdims=True)  # log P(y | x, z)
-    return arrays.logsumexp(log_attribute[:, :, None] + log_class_given_attribute, axis=1)
+    # In place, one (n, Z, C) array at a time: log P(y | x, z), then log P(z | x) + log P(y | x, z).
+    logits -= arrays.logsumexp(logits, axis=2, keepdims=True)
+    logits += log_attribute[:, :, None]
+    return arrays.logsumexp(logits, axis=1)
 
 
 def perception_scores(similarities: Array, logit_scale: float, temperature: float = 1.0) -> Array:
