@@ -296,8 +296,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     disk.write(keys[position], output[position])
 
         failures = self._embed(encoder, items, pending, output, keep, draft_size)
-        LOGGER.log(
-            logging.INFO if pending else logging.DEBUG,
+        LOGGER.info(
             "ClipImageEmbedder: %d images, %d from memory, %d from cache_dir, %d through the model, %d failed",
             len(items),
             from_memory,
