@@ -232,7 +232,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             self._resolved_from = self.model
         elif hasattr(self, "resolved_model_"):
             del self.resolved_model_
-        encoder = self._encoder()
+        encoder = self._encoder(fitting=True)
         self.embedding_dim_ = int(encoder.embedding_dim)
         self.n_features_in_ = 1
 
@@ -409,7 +409,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             keys.append(None if parts is None else entry_key(producer, IMAGE_CACHE, *parts))
         return memory, disk, keys
 
-    def _encoder(self):
+    def _encoder(self, fitting=False):
         # The embedder needs only the image side of the TextImageEncoder protocol.
         model = self.model
         if isinstance(model, str) and getattr(self, "_resolved_from", None) == model:
@@ -426,8 +426,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 owner="ClipImageEmbedder's model",
             )
         except ModelLoadError as err:
-            if model == self.model:
-                raise
+            if model == self.model or fitting:
+                raise  # resolved just now: the folder was never there, and the error says where it looked
             raise ModelLoadError(
                 f"{err} (model={self.model!r} was resolved to {model!r} against the working directory when this "
                 "embedder was fitted; move the folder back, or set an absolute path and fit again.)"

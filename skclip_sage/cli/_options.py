@@ -117,7 +117,8 @@ def add_model_options(parser):
     group.add_argument(
         "--model",
         default="ViT-B-32",
-        help="open_clip model name, 'local-dir:FOLDER' (offline), 'hf-hub:org/repo', or a Hugging Face "
+        help="open_clip model name, a model FOLDER (open_clip or transformers, told by its files), "
+        "'local-dir:FOLDER' (offline), 'hf-hub:org/repo', or a Hugging Face "
         "CLIP/SigLIP/ALIGN/AltCLIP model 'transformers:org/repo' or 'transformers:FOLDER'; "
         "'skclip-sage models' lists them all (default: %(default)s)",
     )

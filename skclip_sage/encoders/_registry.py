@@ -9,6 +9,7 @@ of a grid search.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -16,6 +17,8 @@ import threading
 import time
 from typing import NamedTuple
 
+from ..exceptions import ModelLoadError
+from ._hub import offline_unless_reachable
 from ._protocol import check_encoder
 from ._safety import file_fingerprint, folder_fingerprint
 
@@ -43,6 +46,13 @@ class Backend(NamedTuple):
         What it names, and whether ``pretrained`` applies.
     ignores_pretrained : bool
         Whether the weights come with the model string (``pretrained`` is ignored).
+    folder_marker : str or None
+        For a scheme whose rest may name a folder on this machine: the file that
+        tells such a folder (a bare folder path with this file loads with this
+        backend); None for schemes that never name a folder.
+    folder_only : bool
+        Whether the rest of the string always names a folder (``local-dir:``), rather
+        than a folder or, where none exists, a hub id (``transformers:``).
     """
 
     scheme: str
@@ -51,6 +61,8 @@ class Backend(NamedTuple):
     form: str
     description: str
     ignores_pretrained: bool
+    folder_marker: str | None = None
+    folder_only: bool = False
 
 
 BACKENDS = (
@@ -62,6 +74,7 @@ BACKENDS = (
         "a Hugging Face CLIP, SigLIP, ALIGN or AltCLIP model id (through the HF cache) or a save_pretrained "
         "folder (no network); pretrained is ignored",
         True,
+        folder_marker="config.json",
     ),
     Backend(
         "local-dir:",
@@ -70,6 +83,8 @@ BACKENDS = (
         "local-dir:/path/to/folder",
         "a folder with open_clip_config.json and weights (save_local_dir), no network; pretrained is ignored",
         True,
+        folder_marker="open_clip_config.json",
+        folder_only=True,
     ),
     Backend(
         "hf-hub:",
@@ -96,18 +111,52 @@ def backend_for(model: str) -> Backend:
     return next(backend for backend in BACKENDS if model.startswith(backend.scheme))
 
 
-# The schemes whose rest may name a folder on this machine.
-_FOLDER_SCHEMES = ("local-dir:", "transformers:")
+def folder_backends() -> tuple[Backend, ...]:
+    """The backends whose model string may name a folder, the most specific folder layout first.
+
+    open_clip's folder is tried before transformers': an open_clip folder saved on the
+    Hub may hold a ``config.json`` as well, a transformers folder never holds
+    ``open_clip_config.json``.
+    """
+    folders = [backend for backend in BACKENDS if backend.folder_marker is not None]
+    return tuple(sorted(folders, key=lambda backend: backend.folder_marker != "open_clip_config.json"))
+
+
+def folder_scheme(folder: str) -> str | None:
+    """The scheme that loads ``folder`` as a model, told by its files; None when no backend's marker is there.
+
+    Examples
+    --------
+    >>> folder_scheme("/no/such/folder") is None
+    True
+    """
+    return next(
+        (
+            backend.scheme
+            for backend in folder_backends()
+            if os.path.isfile(os.path.join(os.path.expanduser(folder), backend.folder_marker))
+        ),
+        None,
+    )
+
+
+def looks_like_a_path(model: str) -> bool:
+    """Whether a string without a scheme is written as a file-system path (rather than a model name)."""
+    return model.startswith((".", "/", "~")) or os.sep in model or (os.altsep or os.sep) in model
 
 
 def absolute_model(model: str) -> str:
-    """``model`` with a relative ``local-dir:`` or ``transformers:`` folder made absolute.
+    """``model`` with its folder, if it names one, made absolute and given its backend's scheme.
 
     A folder is resolved against the current working directory, so the string
     means the same model from any other directory (a fitted estimator pickled and
-    loaded elsewhere). ``transformers:org/repo`` names a folder only when one
-    exists there or the rest looks like a path (``./``, ``../``, ``~``); other
-    strings are returned as they are.
+    loaded elsewhere). An existing folder given bare (``"demo/model"``,
+    ``"./model"``, an absolute path) gets the scheme its files call for
+    (``open_clip_config.json``: ``local-dir:``; ``config.json``: ``transformers:``),
+    so a local folder wins over a model name or hub id of the same spelling, as in
+    transformers. ``transformers:org/repo`` names a folder only when one exists
+    there or the rest looks like a path (``./``, ``../``, ``~``); other strings are
+    returned as they are.
 
     Parameters
     ----------
@@ -126,14 +175,17 @@ def absolute_model(model: str) -> str:
     >>> absolute_model("transformers:openai/clip-vit-base-patch32"), absolute_model("ViT-B-32")
     ('transformers:openai/clip-vit-base-patch32', 'ViT-B-32')
     """
-    scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
-    if scheme is None:
-        return model
-    rest = os.path.expanduser(model[len(scheme) :])
+    backend = backend_for(model)
+    if backend.folder_marker is None:
+        if backend.scheme or not os.path.isdir(os.path.expanduser(model)):
+            return model
+        scheme = folder_scheme(model)  # a bare folder: its files say which backend loads it
+        return model if scheme is None else scheme + os.path.abspath(os.path.expanduser(model))
+    rest = os.path.expanduser(model[len(backend.scheme) :])
     if not rest:
         return model
-    names_a_folder = scheme == "local-dir:" or os.path.isdir(rest) or rest.startswith((".", "/", "~"))
-    return scheme + os.path.abspath(rest) if names_a_folder else model
+    names_a_folder = backend.folder_only or os.path.isdir(rest) or rest.startswith((".", "/", "~"))
+    return backend.scheme + os.path.abspath(rest) if names_a_folder else model
 
 
 def model_location(model: str, pretrained=None) -> str | None:
@@ -161,9 +213,9 @@ def model_location(model: str, pretrained=None) -> str | None:
     True
     """
     model = absolute_model(model)
-    scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
-    if scheme is not None:
-        folder = model[len(scheme) :]
+    backend = backend_for(model)
+    if backend.folder_marker is not None:
+        folder = model[len(backend.scheme) :]
         return folder if os.path.isdir(folder) else None
     if pretrained and not backend_for(model).ignores_pretrained:
         checkpoint = os.path.expanduser(os.fspath(pretrained))
@@ -216,6 +268,8 @@ def load_encoder(
     resolved = resolve_device(device)
     model = absolute_model(model)  # "local-dir:m" from another directory is another model
     backend = backend_for(model)
+    if not backend.scheme and looks_like_a_path(model):  # a folder named like a model name does not shadow it
+        raise ModelLoadError(_not_a_model_folder(model))
     if backend.ignores_pretrained:
         pretrained = None
     key = (model, pretrained, str(resolved), None if cache_dir is None else str(cache_dir))
@@ -230,9 +284,12 @@ def load_encoder(
             # New, or its files changed on disk since: (re)load, replacing the stale model.
             started = time.perf_counter()
             loader = importlib.import_module(backend.module, __package__).load
-            loaded = _without_touching_the_rng(loader, resolved)(
-                model, pretrained, device=resolved, cache_dir=cache_dir
-            )
+            # A weights tag, hf-hub: or a hub id may download: offline, say so in seconds, not a minute.
+            network = contextlib.nullcontext() if location is not None else offline_unless_reachable()
+            with network:
+                loaded = _without_touching_the_rng(loader, resolved)(
+                    model, pretrained, device=resolved, cache_dir=cache_dir
+                )
             _LOADED[key] = stored = (fingerprint, loaded)
             _STATISTICS["loads"] += 1
             LOGGER.info(
@@ -247,6 +304,29 @@ def load_encoder(
     encoder = encoder.with_precision(precision)
     LOGGER.debug("model %s ready on %s, precision %s", model, resolved, encoder.resolved_precision)
     return encoder
+
+
+def _not_a_model_folder(model: str) -> str:
+    """Why a bare path, which no backend's folder layout matched, does not load, and what would."""
+    folder = os.path.abspath(os.path.expanduser(model))
+    layouts = " or ".join(
+        f"{backend.folder_marker} ({backend.library}, {backend.scheme}FOLDER)" for backend in folder_backends()
+    )
+    if os.path.isdir(folder):
+        problem = f"folder {folder!r} holds no model: a model folder holds {layouts}"
+    elif os.path.exists(folder):
+        problem = (
+            f"{folder!r} is a file, not a model folder (one holding {layouts}); a checkpoint file goes in pretrained="
+        )
+    else:
+        problem = f"folder {folder!r} does not exist (model={model!r} is read as a path, relative to {os.getcwd()!r})"
+    hub = ""
+    if model.count("/") == 1 and not model.startswith((".", "/", "~")):
+        hub = (
+            f" If you meant the Hugging Face model id, pass model='transformers:{model}' for a transformers "
+            f"checkpoint, or model='hf-hub:{model}' for an open_clip one."
+        )
+    return f"model={model!r}: {problem}.{hub}"
 
 
 def _without_touching_the_rng(loader, device):
