@@ -543,3 +543,34 @@ def test_benchmark_examples_use_existing_options(reproduce_paper_help):
     for where, arguments in shown:
         for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", arguments):
             assert option in reproduce_paper_help, f"{where}: reproduce_paper.py has no option {option}"
+
+
+# -- issue 23 section 3: the logging recipe works after a model load ---------------------------------
+
+
+def test_the_logging_recipe_shows_the_counts_in_a_fresh_process_that_loaded_a_model(tiny_model, tmp_path):
+    """open_clip's root ``logging.info`` during a load installs a WARNING root handler, which
+    turns a plain ``basicConfig(level=INFO)`` into a no-op; the documented recipe must still show the line."""
+    page = DOCS / "user_guide" / "pipelines.rst"
+    recipe = next(snippet.code for snippet in rst_snippets(page) if "logging.basicConfig" in snippet.code)
+    script = "\n".join(
+        [
+            "from PIL import Image",
+            "from skclip_sage import ClipImageEmbedder",
+            "from skclip_sage.encoders import load_encoder",
+            f"model = {tiny_model!r}",
+            "load_encoder(model, device='cpu')",
+            "import logging",
+            "assert logging.getLogger().handlers, 'the load no longer installs a root handler: rethink this test'",
+            "Image.new('RGB', (40, 30), 'red').save('red.png')",
+            "photos = ['red.png']",
+            recipe,
+        ]
+    )
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = "skclip_sage: ClipImageEmbedder: 1 images, 0 from memory, 0 from cache_dir, 1 through the model"
+    assert expected in result.stderr, result.stderr[-3000:]

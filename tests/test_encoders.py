@@ -745,3 +745,30 @@ def test_the_cli_takes_a_bare_model_folder(tiny_model, tmp_path, monkeypatch, ca
     bare = capsys.readouterr().out
     assert main([*arguments, "--model", "local-dir:demo/model"]) == 0
     assert bare == capsys.readouterr().out and "red.png" in bare
+
+
+def test_cli_debug_shows_the_librarys_records_and_verbose_its_info(tiny_model, tmp_path, monkeypatch, capsys):
+    import logging
+
+    from PIL import Image
+
+    from skclip_sage.cli import main
+
+    Image.new("RGB", (40, 40), "red").save(tmp_path / "red.png")
+    monkeypatch.chdir(tmp_path)
+    library = logging.getLogger("skclip_sage")
+    before = (library.handlers[:], library.level, library.propagate)
+    arguments = ["classify", "red.png", "--classes", "cat", "dog", "--templates", "simple", "--device", "cpu"]
+    arguments += ["--model", tiny_model]
+    clear_encoder_cache()
+    assert main([*arguments, "--debug"]) == 0
+    debug = capsys.readouterr().err
+    assert "(identity local-dir:" in debug  # the load, with the model's identity
+    assert "ready on cpu, precision fp32" in debug  # a DEBUG record of the library
+    assert "ClipImageEmbedder: 1 images" in debug
+    assert main([*arguments, "-v"]) == 0
+    verbose = capsys.readouterr().err
+    assert "ClipImageEmbedder: 1 images, 1 from memory" in verbose and "ready on" not in verbose
+    assert main(arguments) == 0
+    assert "ClipImageEmbedder" not in capsys.readouterr().err
+    assert (library.handlers, library.level, library.propagate) == before  # main leaves logging as it found it

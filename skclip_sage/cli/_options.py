@@ -81,13 +81,24 @@ def command_parser(subparsers, name, *, help, description, examples, parents):
 
 
 def common_parent():
-    """``--quiet`` and ``--debug``, accepted by every command."""
+    """``--quiet``, ``--verbose`` and ``--debug``, accepted by every command."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("output and diagnostics")
     group.add_argument(
         "-q", "--quiet", action="store_true", help="print only warnings and errors on stderr; no progress bars"
     )
-    group.add_argument("--debug", action="store_true", help="print debug logs and, on errors, the full traceback")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the library's progress notes (models loaded, images from memory, cache_dir or the model)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        help="print debug logs, the library's included (model identity, cache hits, files removed), and, on "
+        "errors, the full traceback",
+    )
     return parent
 
 
