@@ -59,9 +59,12 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         random); its training flag is restored afterwards.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name; ignored otherwise.
-    templates : str or list of str, default="openai_imagenet"
-        A built-in set (``"openai_imagenet"``: 80 templates, ``"simple"``: 7) or
-        templates each with one ``{}`` for the class name.
+    templates : str, path-like or list of str, default="openai_imagenet"
+        A built-in set (``"openai_imagenet"``: 80 templates, ``"simple"``: 7), a
+        template file as a path object (``pathlib.Path("templates.txt")``: one per
+        line, ``#`` comments, read as ``--templates`` reads it; see
+        :func:`~skclip_sage.prompts.read_template_file`) or templates each with one
+        ``{}`` for the class name.
     class_names : dict, list of str or list of lists of str, default=None
         The text of each class; a class may have several texts (synonyms,
         descriptions: for every template its embedding is the normalised mean of
@@ -234,7 +237,7 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "model": [str, HasMethods(["encode_text"])],
         "pretrained": [str, os.PathLike, None],
-        "templates": [str, list, tuple, np.ndarray],
+        "templates": [str, os.PathLike, list, tuple, np.ndarray],
         "class_names": [dict, list, tuple, np.ndarray, None],
         "text_debias": [HasMethods(["fit_texts", "transform"]), None],
         "selection": [StrOptions(set(SELECTIONS))],
