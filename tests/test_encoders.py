@@ -4,6 +4,7 @@ import json
 import pickle
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import open_clip
@@ -772,3 +773,45 @@ def test_cli_debug_shows_the_librarys_records_and_verbose_its_info(tiny_model, t
     assert main(arguments) == 0
     assert "ClipImageEmbedder" not in capsys.readouterr().err
     assert (library.handlers, library.level, library.propagate) == before  # main leaves logging as it found it
+
+
+# ---------------------------------------------------------------- issue 23 section 6: a prediction without torch
+
+PREDICT_CHILD = """
+import pickle, sys
+import numpy as np
+clf = pickle.loads(open(sys.argv[1], "rb").read())
+proba = clf.predict_proba(np.load(sys.argv[2]))
+from skclip_sage.encoders._device import cuda_may_be_present
+np.save(sys.argv[3], proba)
+print(sorted(name for name in ("torch", "open_clip", "transformers") if name in sys.modules), cuda_may_be_present())
+"""
+
+
+def test_a_pickled_classifier_predicts_on_numpy_on_the_cpu_without_importing_torch(tiny_model, tmp_path):
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from skclip_sage import SageZeroShotClassifier
+
+    clf = SageZeroShotClassifier(tiny_model, templates="simple", class_names=["cat", "dog", "bird"]).fit()
+    X = np.random.default_rng(0).normal(size=(5, TINY_MODEL_CONFIG["embed_dim"])).astype(np.float32)
+    (tmp_path / "clf.pkl").write_bytes(pickle.dumps(clf))
+    np.save(tmp_path / "X.npy", X)
+    root = str(Path(__file__).resolve().parent.parent)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT_CHILD, str(tmp_path / "clf.pkl"), str(tmp_path / "X.npy"), str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), clf.predict_proba(X))
+    imported, cuda_here = result.stdout.rsplit(" ", 1)
+    if cuda_here.strip() == "True":
+        pytest.skip("this machine may have CUDA: device='auto' asks torch, as it should")
+    assert imported == "[]", result.stdout
