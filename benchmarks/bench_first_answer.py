@@ -49,7 +49,10 @@ import sys, time
 started = time.perf_counter()
 import open_clip, torch
 from PIL import Image
-from skclip_sage.prompts import SIMPLE_IMAGENET_TEMPLATES
+SIMPLE_IMAGENET_TEMPLATES = [  # open_clip's 7-template subset, as templates="simple" (no skclip_sage import here)
+    "itap of a {}.", "a bad photo of the {}.", "a origami {}.", "a photo of the large {}.",
+    "a {} in a video game.", "art of the {}.", "a photo of the small {}.",
+]
 model, _, preprocess = open_clip.create_model_and_transforms("local-dir:" + sys.argv[2])
 tokenizer = open_clip.get_tokenizer("local-dir:" + sys.argv[2])
 model.eval()
