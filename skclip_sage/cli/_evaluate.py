@@ -259,6 +259,8 @@ def run(args):
                     classifier.selected_templates(embedded.embeddings),
                     fixed=fixed_selection(selection),
                 )
+    from ..encoders import model_record
+
     listed_in = [failures_path] + ([args.predictions] if args.predictions else []) if embedded.failures else []
     result = {
         "dataset": args.dataset,
@@ -270,8 +272,7 @@ def run(args):
         "failures_listed_in": listed_in,
         "average": average,
         "unit": "%",
-        "model": args.model,
-        "pretrained": args.pretrained,
+        **model_record(args.model, args.pretrained),  # what was loaded, not what was typed
         "templates": args.templates,
         "n_templates": len(templates),
         "class_prompts": list(bunch.class_prompts),

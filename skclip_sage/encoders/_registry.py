@@ -223,6 +223,37 @@ def model_location(model: str, pretrained=None) -> str | None:
     return None
 
 
+def model_record(model: str, pretrained=None) -> dict:
+    """What a model string loads, as a report records it.
+
+    Parameters
+    ----------
+    model : str
+        A model string, as given (a relative or bare folder is resolved here).
+    pretrained : str, path-like or None, default=None
+        As given; recorded only where the backend uses it.
+
+    Returns
+    -------
+    record : dict
+        ``model`` (resolved: a folder made absolute, with its scheme), ``pretrained``
+        (None for the schemes whose weights come with the string, a checkpoint file
+        made absolute), ``library``.
+
+    Examples
+    --------
+    >>> model_record("hf-hub:org/repo", "laion2b_s34b_b79k")
+    {'model': 'hf-hub:org/repo', 'pretrained': None, 'library': 'open_clip'}
+    """
+    model = absolute_model(model)
+    backend = backend_for(model)
+    if backend.ignores_pretrained or pretrained is None:
+        pretrained = None
+    elif os.path.isfile(os.path.expanduser(os.fspath(pretrained))):
+        pretrained = os.path.abspath(os.path.expanduser(os.fspath(pretrained)))
+    return {"model": model, "pretrained": pretrained, "library": backend.library}
+
+
 def load_encoder(
     model,
     pretrained=None,
