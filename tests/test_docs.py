@@ -574,3 +574,19 @@ def test_the_logging_recipe_shows_the_counts_in_a_fresh_process_that_loaded_a_mo
     assert result.returncode == 0, result.stderr[-3000:]
     expected = "skclip_sage: ClipImageEmbedder: 1 images, 0 from memory, 0 from cache_dir, 1 through the model"
     assert expected in result.stderr, result.stderr[-3000:]
+
+
+def test_help_examples_keep_their_line_continuations(capsys):
+    """A ``\\`` at the end of an example line in the source must reach ``--help`` (issue 23 section 6):
+    a single backslash before the newline joined two example lines into one run of spaces."""
+    from skclip_sage.cli import main
+
+    for command in ("classify", "evaluate", "embed", "templates", "demo", "models"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        lines = capsys.readouterr().out.splitlines()
+        for previous, line in zip(lines, lines[1:]):
+            if line.lstrip().startswith("skclip-sage "):
+                assert not re.search(r"\S {4,}--", line), f"{command} --help: joined example {line!r}"
+            if line.startswith("      --") and previous.lstrip().startswith("skclip-sage "):
+                assert previous.endswith("\\"), f"{command} --help: {previous!r} lost its continuation"

@@ -45,7 +45,7 @@ EXAMPLES = """\
   skclip-sage evaluate folder my_data/ --domain-folders --average groups
 
   # your own CSV of path,label,group: per-image predictions and a per-group plot
-  skclip-sage evaluate manifest mine.csv --class-names names.json --json out/report.json \
+  skclip-sage evaluate manifest mine.csv --class-names names.json --json out/report.json \\
       --predictions out/predictions.csv --plot out/groups.png --on-error skip
 """
 
