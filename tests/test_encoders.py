@@ -684,7 +684,7 @@ def test_a_missing_relative_local_dir_at_the_first_fit_says_it_does_not_exist(tm
 
 
 def test_the_registry_says_which_folders_each_backend_loads():
-    from skclip_sage.encoders._registry import folder_backends, folder_scheme
+    from skclip_sage.encoders._backends import folder_backends, folder_scheme
 
     assert [(backend.scheme, backend.folder_marker) for backend in folder_backends()] == [
         ("local-dir:", "open_clip_config.json"),
@@ -815,3 +815,15 @@ def test_a_pickled_classifier_predicts_on_numpy_on_the_cpu_without_importing_tor
     if cuda_here.strip() == "True":
         pytest.skip("this machine may have CUDA: device='auto' asks torch, as it should")
     assert imported == "[]", result.stdout
+
+
+def test_the_cli_model_help_is_generated_from_the_table_of_backends(capsys):
+    from skclip_sage.cli import main
+    from skclip_sage.encoders import BACKENDS, model_forms
+
+    with pytest.raises(SystemExit):
+        main(["classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("local- dir:", "local-dir:")
+    for backend in BACKENDS:
+        assert backend.form.replace("pretrained=", "--pretrained ") in text, backend.form
+    assert model_forms()[1][0] in text  # the bare folder, with the files that tell its backend

@@ -122,16 +122,24 @@ def add_image_arguments(parser):
     )
 
 
+def model_help():
+    """``--model``'s help, its forms read from the table of backends (as ``skclip-sage models`` lists them)."""
+    from ..encoders import model_forms
+
+    forms = [form.replace("pretrained=", "--pretrained ") for form, _ in model_forms()]
+    return (
+        f"the model: {'; '.join(forms)}; 'skclip-sage models' says what each names and lists the paper's "
+        "backbones (default: %(default)s)"
+    )
+
+
 def add_model_options(parser):
     """The options mirroring both estimators' model parameters."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model",
         default="ViT-B-32",
-        help="open_clip model name, a model FOLDER (open_clip or transformers, told by its files), "
-        "'local-dir:FOLDER' (offline), 'hf-hub:org/repo', or a Hugging Face "
-        "CLIP/SigLIP/ALIGN/AltCLIP model 'transformers:org/repo' or 'transformers:FOLDER'; "
-        "'skclip-sage models' lists them all (default: %(default)s)",
+        help=model_help(),
     )
     group.add_argument(
         "--pretrained",

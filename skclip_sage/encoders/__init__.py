@@ -24,6 +24,7 @@ __all__ = [
     "compute_device",
     "encoder_load_count",
     "load_encoder",
+    "model_forms",
     "model_location",
     "model_record",
     "resolve_device",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "BACKENDS": "._registry",
+    "BACKENDS": "._backends",
     "LoadedEncoder": "._loaded",
     "OpenClipEncoder": "._open_clip",
     "OutOfMemoryBackoff": "._batching",
@@ -41,13 +42,14 @@ _HOMES = {
     "PRECISIONS": "._precision",
     "TextImageEncoder": "._protocol",
     "TransformersEncoder": "._transformers",
-    "absolute_model": "._registry",
+    "absolute_model": "._backends",
     "available_models": "._catalogue",
     "check_encoder": "._protocol",
     "clear_encoder_cache": "._registry",
     "compute_device": "._device",
     "encoder_load_count": "._registry",
     "load_encoder": "._registry",
+    "model_forms": "._backends",
     "model_location": "._registry",
     "model_record": "._registry",
     "resolve_device": "._device",

@@ -1,7 +1,8 @@
-"""Model strings to loaded models: one table of backends, one loaded model per process and configuration.
+"""Model strings to loaded models: one loaded model per process and configuration.
 
-A model string's scheme picks its backend from :data:`BACKENDS`; a backend is one
-module with ``load(model, pretrained, *, device, cache_dir)`` plus one entry here.
+A model string's scheme picks its backend from the table in ``_backends.py``; a
+backend is one module with ``load(model, pretrained, *, device, cache_dir)`` plus
+one entry there.
 A pipeline of ``ClipImageEmbedder`` and ``SageZeroShotClassifier`` with the same
 ``model``, ``pretrained`` and device loads the weights once; so does every fit
 of a grid search.
@@ -15,9 +16,9 @@ import logging
 import os
 import threading
 import time
-from typing import NamedTuple
 
 from ..exceptions import ModelLoadError
+from ._backends import absolute_model, backend_for, folder_backends, looks_like_a_path
 from ._hub import offline_unless_reachable
 from ._protocol import check_encoder
 from ._safety import file_fingerprint, folder_fingerprint
@@ -27,165 +28,6 @@ LOGGER = logging.getLogger("skclip_sage")
 _LOADED: dict = {}
 _LOCK = threading.Lock()
 _STATISTICS = {"loads": 0}
-
-
-class Backend(NamedTuple):
-    """One way of naming models.
-
-    Attributes
-    ----------
-    scheme : str
-        The model-string prefix (``"transformers:"``); ``""`` matches every other string.
-    module : str
-        The module (relative to this package) whose ``load`` builds the encoder.
-    library : str
-        The library that runs the model.
-    form : str
-        How a model string of this kind is written.
-    description : str
-        What it names, and whether ``pretrained`` applies.
-    ignores_pretrained : bool
-        Whether the weights come with the model string (``pretrained`` is ignored).
-    folder_marker : str or None
-        For a scheme whose rest may name a folder on this machine: the file that
-        tells such a folder (a bare folder path with this file loads with this
-        backend); None for schemes that never name a folder.
-    folder_only : bool
-        Whether the rest of the string always names a folder (``local-dir:``), rather
-        than a folder or, where none exists, a hub id (``transformers:``).
-    """
-
-    scheme: str
-    module: str
-    library: str
-    form: str
-    description: str
-    ignores_pretrained: bool
-    folder_marker: str | None = None
-    folder_only: bool = False
-
-
-BACKENDS = (
-    Backend(
-        "transformers:",
-        "._transformers",
-        "transformers",
-        "transformers:org/repo[@revision] or transformers:/path/to/folder",
-        "a Hugging Face CLIP, SigLIP, ALIGN or AltCLIP model id (through the HF cache) or a save_pretrained "
-        "folder (no network); pretrained is ignored",
-        True,
-        folder_marker="config.json",
-    ),
-    Backend(
-        "local-dir:",
-        "._open_clip",
-        "open_clip",
-        "local-dir:/path/to/folder",
-        "a folder with open_clip_config.json and weights (save_local_dir), no network; pretrained is ignored",
-        True,
-        folder_marker="open_clip_config.json",
-        folder_only=True,
-    ),
-    Backend(
-        "hf-hub:",
-        "._open_clip",
-        "open_clip",
-        "hf-hub:org/repo",
-        "an open_clip model on the Hugging Face Hub (through the HF cache); pretrained is ignored",
-        True,
-    ),
-    Backend(
-        "",
-        "._open_clip",
-        "open_clip",
-        "NAME with pretrained=TAG or pretrained=/path/to/checkpoint",
-        "an open_clip architecture name with a weights tag, a checkpoint file, or None for random weights",
-        False,
-    ),
-)
-"""Every backend, most specific scheme first; the last one takes plain names."""
-
-
-def backend_for(model: str) -> Backend:
-    """The backend whose scheme starts ``model``."""
-    return next(backend for backend in BACKENDS if model.startswith(backend.scheme))
-
-
-def folder_backends() -> tuple[Backend, ...]:
-    """The backends whose model string may name a folder, the most specific folder layout first.
-
-    open_clip's folder is tried before transformers': an open_clip folder saved on the
-    Hub may hold a ``config.json`` as well, a transformers folder never holds
-    ``open_clip_config.json``.
-    """
-    folders = [backend for backend in BACKENDS if backend.folder_marker is not None]
-    return tuple(sorted(folders, key=lambda backend: backend.folder_marker != "open_clip_config.json"))
-
-
-def folder_scheme(folder: str) -> str | None:
-    """The scheme that loads ``folder`` as a model, told by its files; None when no backend's marker is there.
-
-    Examples
-    --------
-    >>> folder_scheme("/no/such/folder") is None
-    True
-    """
-    return next(
-        (
-            backend.scheme
-            for backend in folder_backends()
-            if os.path.isfile(os.path.join(os.path.expanduser(folder), backend.folder_marker))
-        ),
-        None,
-    )
-
-
-def looks_like_a_path(model: str) -> bool:
-    """Whether a string without a scheme is written as a file-system path (rather than a model name)."""
-    return model.startswith((".", "/", "~")) or os.sep in model or (os.altsep or os.sep) in model
-
-
-def absolute_model(model: str) -> str:
-    """``model`` with its folder, if it names one, made absolute and given its backend's scheme.
-
-    A folder is resolved against the current working directory, so the string
-    means the same model from any other directory (a fitted estimator pickled and
-    loaded elsewhere). An existing folder given bare (``"demo/model"``,
-    ``"./model"``, an absolute path) gets the scheme its files call for
-    (``open_clip_config.json``: ``local-dir:``; ``config.json``: ``transformers:``),
-    so a local folder wins over a model name or hub id of the same spelling, as in
-    transformers. ``transformers:org/repo`` names a folder only when one exists
-    there or the rest looks like a path (``./``, ``../``, ``~``); other strings are
-    returned as they are.
-
-    Parameters
-    ----------
-    model : str
-        A model string.
-
-    Returns
-    -------
-    model : str
-
-    Examples
-    --------
-    >>> import os
-    >>> absolute_model("local-dir:models/tiny") == "local-dir:" + os.path.abspath("models/tiny")
-    True
-    >>> absolute_model("transformers:openai/clip-vit-base-patch32"), absolute_model("ViT-B-32")
-    ('transformers:openai/clip-vit-base-patch32', 'ViT-B-32')
-    """
-    backend = backend_for(model)
-    if backend.folder_marker is None:
-        if backend.scheme or not os.path.isdir(os.path.expanduser(model)):
-            return model
-        scheme = folder_scheme(model)  # a bare folder: its files say which backend loads it
-        return model if scheme is None else scheme + os.path.abspath(os.path.expanduser(model))
-    rest = os.path.expanduser(model[len(backend.scheme) :])
-    if not rest:
-        return model
-    names_a_folder = backend.folder_only or os.path.isdir(rest) or rest.startswith((".", "/", "~"))
-    return backend.scheme + os.path.abspath(rest) if names_a_folder else model
 
 
 def model_location(model: str, pretrained=None) -> str | None:
