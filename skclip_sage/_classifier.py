@@ -53,6 +53,8 @@ class SageZeroShotClassifier(ClassifierMixin, BaseEstimator):
         ``open_clip_config.json`` and weights: fully offline), ``"hf-hub:org/repo"``,
         ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
         SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
+        an existing folder given bare (its files tell the backend; see
+        :func:`~skclip_sage.encoders.model_forms`),
         or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
         Such an object is used as given, except that a ``torch.nn.Module`` encodes
         the prompts in eval mode without autograd (dropout would make the text bank

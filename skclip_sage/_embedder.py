@@ -52,6 +52,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         An open_clip model name, ``"local-dir:/path"`` (offline), ``"hf-hub:org/repo"``,
         ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
         SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
+        an existing folder given bare (its files tell the backend; see
+        :func:`~skclip_sage.encoders.model_forms`),
         or an object with ``preprocess``, ``encode_images`` and ``embedding_dim``
         (a ``torch.nn.Module`` is run in eval mode, its training flag restored after).
         A relative ``local-dir:`` or ``transformers:`` folder is resolved against the
