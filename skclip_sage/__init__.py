@@ -8,11 +8,12 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["ClipImageEmbedder", "SageZeroShotClassifier"]
+__all__ = ["ClipImageEmbedder", "SageZeroShotClassifier", "zero_shot"]
 
 _LAZY_ATTRIBUTES = {
     "ClipImageEmbedder": "skclip_sage._embedder",
     "SageZeroShotClassifier": "skclip_sage._classifier",
+    "zero_shot": "skclip_sage._zero_shot",
 }
 
 

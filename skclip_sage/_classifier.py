@@ -7,6 +7,7 @@ Predictions are the mixin in ``_classifier_predict``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from numbers import Integral, Real
 
@@ -57,15 +58,20 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
         ``open_clip_config.json`` and weights: fully offline), ``"hf-hub:org/repo"``,
         ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
         SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
+        an existing folder given bare (its files tell the backend; see
+        :func:`~skclip_sage.encoders.model_forms`),
         or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
         Such an object is used as given, except that a ``torch.nn.Module`` encodes
         the prompts in eval mode without autograd (dropout would make the text bank
         random); its training flag is restored afterwards.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name; ignored otherwise.
-    templates : str or list of str, default="openai_imagenet"
-        A built-in set (``"openai_imagenet"``: 80 templates, ``"simple"``: 7) or
-        templates each with one ``{}`` for the class name.
+    templates : str, path-like or list of str, default="openai_imagenet"
+        A built-in set (``"openai_imagenet"``: 80 templates, ``"simple"``: 7), a
+        template file as a path object (``pathlib.Path("templates.txt")``: one per
+        line, ``#`` comments, read as ``--templates`` reads it; see
+        :func:`~skclip_sage.prompts.read_template_file`) or templates each with one
+        ``{}`` for the class name.
     class_names : dict, list of str or list of lists of str, default=None
         The text of each class; a class may have several texts (synonyms,
         descriptions: for every template its embedding is the normalised mean of
@@ -240,7 +246,7 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
 
     _parameter_constraints: dict = {
         **TEXT_MODEL_CONSTRAINTS,
-        "templates": [str, list, tuple, np.ndarray],
+        "templates": [str, os.PathLike, list, tuple, np.ndarray],
         "class_names": [dict, list, tuple, np.ndarray, None],
         "text_debias": [HasMethods(["fit_texts", "transform"]), None],
         # The live set of the table's names: a registered method is accepted too.

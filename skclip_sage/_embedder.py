@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from numbers import Integral
 
@@ -12,7 +11,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .encoders import PRECISIONS, absolute_model, load_encoder
+from ._model_parameters import MODEL_CONSTRAINTS
+from .encoders import absolute_model, load_encoder
 from .exceptions import (
     NON_FINITE_REASON,
     ModelLoadError,
@@ -57,6 +57,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         An open_clip model name, ``"local-dir:/path"`` (offline), ``"hf-hub:org/repo"``,
         ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
         SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
+        an existing folder given bare (its files tell the backend; see
+        :func:`~skclip_sage.encoders.model_forms`),
         or an object with ``preprocess``, ``encode_images`` and ``embedding_dim``
         (a ``torch.nn.Module`` is run in eval mode, its training flag restored after).
         A relative ``local-dir:`` or ``transformers:`` folder is resolved against the
@@ -148,12 +150,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     _parameter_constraints: dict = {
         "model": [str, HasMethods(["encode_images", "preprocess"])],
-        "pretrained": [str, os.PathLike, None],
-        "device": [str],
-        "precision": [StrOptions(set(PRECISIONS))],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        **MODEL_CONSTRAINTS,
         "num_workers": [Interval(Integral, 0, None, closed="left")],
-        "cache_dir": [str, os.PathLike, None],
         "memory_cache": [Interval(Integral, 0, None, closed="left")],
         "jpeg_draft": ["boolean"],
         "on_error": [StrOptions(set(ON_ERROR))],
@@ -249,7 +247,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             self._resolved_from = self.model
         elif hasattr(self, "resolved_model_"):
             del self.resolved_model_
-        encoder = self._encoder()
+        encoder = self._encoder(fitting=True)
         self.embedding_dim_ = int(encoder.embedding_dim)
         self.n_features_in_ = 1
 
@@ -308,8 +306,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 cache.put(keys[position], output[position])
 
         failures = self._embed(encoder, items, pending, output, keep, draft_size)
-        LOGGER.log(
-            logging.INFO if pending else logging.DEBUG,
+        LOGGER.info(
             "ClipImageEmbedder: %d images, %d from memory, %d from cache_dir, %d through the model, %d failed",
             len(items),
             cache.from_memory,
@@ -406,7 +403,7 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             stacklevel=4,
         )
 
-    def _encoder(self):
+    def _encoder(self, fitting=False):
         # The embedder needs only the image side of the TextImageEncoder protocol.
         model = self.model
         if isinstance(model, str) and getattr(self, "_resolved_from", None) == model:
@@ -423,8 +420,8 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 owner="ClipImageEmbedder's model",
             )
         except ModelLoadError as err:
-            if model == self.model:
-                raise
+            if model == self.model or fitting:
+                raise  # resolved just now: the folder was never there, and the error says where it looked
             raise ModelLoadError(
                 f"{err} (model={self.model!r} was resolved to {model!r} against the working directory when this "
                 "embedder was fitted; move the folder back, or set an absolute path and fit again.)"

@@ -88,12 +88,15 @@ def test_evaluate_manifest_end_to_end(mine, tmp_path, tiny_model, capsys, monkey
     captured = capsys.readouterr()
     assert code == 1, captured.err  # one image skipped
     table = captured.out
-    assert "manifest: 4 images, 1 gave no embedding and left out (listed in" in table
+    # Rows counted as the user counts them (issue 23 section 6): 5 rows, 1 left out, 4 evaluated.
+    assert "manifest: 5 images, 1 gave no embedding and left out (listed in" in table and ", 4 evaluated;" in table
     assert str(out / "report.failures.csv") in table and str(out / "predictions.csv") in table
     assert "beach (n=0)" in table and "no samples" in table
     assert "note: WGA excludes 1 group with no samples: 'beach'" in table
 
     report = json.loads((out / "report.json").read_text())
+    # What was loaded: the local-dir: model ignores pretrained, so none is recorded (issue 23 section 6).
+    assert report["model"] == tiny_model and report["pretrained"] is None and report["library"] == "open_clip"
     assert report["class_prompts"] == [["cat", "kitten"], "dog"]
     assert [run["label"] for run in report["runs"]] == ["sage k=1", "sage k=2", "ensemble"]
     for run in report["runs"]:

@@ -544,3 +544,50 @@ def test_benchmark_examples_use_existing_options(reproduce_paper_help):
     for where, arguments in shown:
         for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", arguments):
             assert option in reproduce_paper_help, f"{where}: reproduce_paper.py has no option {option}"
+
+
+# -- issue 23 section 3: the logging recipe works after a model load ---------------------------------
+
+
+def test_the_logging_recipe_shows_the_counts_in_a_fresh_process_that_loaded_a_model(tiny_model, tmp_path):
+    """open_clip's root ``logging.info`` during a load installs a WARNING root handler, which
+    turns a plain ``basicConfig(level=INFO)`` into a no-op; the documented recipe must still show the line."""
+    page = DOCS / "user_guide" / "pipelines.rst"
+    recipe = next(snippet.code for snippet in rst_snippets(page) if "logging.basicConfig" in snippet.code)
+    script = "\n".join(
+        [
+            "from PIL import Image",
+            "from skclip_sage import ClipImageEmbedder",
+            "from skclip_sage.encoders import load_encoder",
+            f"model = {tiny_model!r}",
+            "load_encoder(model, device='cpu')",
+            "import logging",
+            "assert logging.getLogger().handlers, 'the load no longer installs a root handler: rethink this test'",
+            "Image.new('RGB', (40, 30), 'red').save('red.png')",
+            "photos = ['red.png']",
+            recipe,
+        ]
+    )
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = "skclip_sage: ClipImageEmbedder: 1 images, 0 from memory, 0 from cache_dir, 1 through the model"
+    assert expected in result.stderr, result.stderr[-3000:]
+
+
+def test_help_examples_keep_their_line_continuations(capsys):
+    """A ``\\`` at the end of an example line in the source must reach ``--help`` (issue 23 section 6):
+    a single backslash before the newline joined two example lines into one run of spaces."""
+    from skclip_sage.cli import main
+
+    for command in ("classify", "evaluate", "embed", "templates", "demo", "models"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        lines = capsys.readouterr().out.splitlines()
+        for previous, line in zip(lines, lines[1:]):
+            if line.lstrip().startswith("skclip-sage "):
+                assert not re.search(r"\S {4,}--", line), f"{command} --help: joined example {line!r}"
+            if line.startswith("      --") and previous.lstrip().startswith("skclip-sage "):
+                assert previous.endswith("\\"), f"{command} --help: {previous!r} lost its continuation"

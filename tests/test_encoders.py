@@ -4,6 +4,7 @@ import json
 import pickle
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import open_clip
@@ -15,9 +16,11 @@ from skclip_sage.encoders import (
     OpenClipEncoder,
     OutOfMemoryBackoff,
     TextImageEncoder,
+    absolute_model,
     clear_encoder_cache,
     encoder_load_count,
     load_encoder,
+    model_location,
     resolve_device,
     verify_checkpoint,
 )
@@ -611,3 +614,216 @@ def test_the_encoder_encodes_prompts_with_the_padding_trimmed(tiny_model, monkey
         padded = encoder.model.encode_text(encoder.tokenizer(["a photo of a cat.", "a dog."]))
     assert lengths == [8]  # <start> a photo of a cat . <end>: cut after the longest prompt, not 77
     np.testing.assert_allclose(trimmed, padded.numpy(), rtol=0, atol=2e-6)
+
+
+# ---------------------------------------------------------------- issue 23 section 2: model folders as users name them
+
+
+def test_a_bare_open_clip_folder_loads_as_written(tiny_copy, monkeypatch):
+    from skclip_sage import ClipImageEmbedder
+
+    monkeypatch.chdir(tiny_copy.parent)
+    expected = f"local-dir:{tiny_copy}"
+    for spelling in (str(tiny_copy), "model", "./model", "../" + tiny_copy.parent.name + "/model"):
+        assert absolute_model(spelling) == expected, spelling
+        assert model_location(spelling) == str(tiny_copy)
+        embedder = ClipImageEmbedder(spelling, pretrained=None, device="cpu").fit()
+        assert embedder.resolved_model_ == expected and embedder.embedding_dim_ == TINY_MODEL_CONFIG["embed_dim"]
+    np.testing.assert_array_equal(
+        load_encoder("./model", device="cpu").encode_text(["a cat"]),
+        load_encoder(f"local-dir:{tiny_copy}", device="cpu").encode_text(["a cat"]),
+    )
+
+
+def test_a_bare_transformers_folder_is_told_by_its_config(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from hf_fixtures import save_tiny
+
+    folder = save_tiny("clip", tmp_path / "hf_clip")
+    monkeypatch.chdir(tmp_path)
+    assert absolute_model("hf_clip") == absolute_model("./hf_clip") == f"transformers:{folder.resolve()}"
+    assert (
+        load_encoder("hf_clip", device="cpu").identity == load_encoder(f"transformers:{folder}", device="cpu").identity
+    )
+
+
+def test_a_local_folder_wins_over_a_hub_id_of_the_same_spelling(tiny_model, tmp_path, monkeypatch):
+    shutil.copytree(local_dir_folder(tiny_model), tmp_path / "laion" / "CLIP-ViT-B-32")
+    monkeypatch.chdir(tmp_path)
+    assert absolute_model("laion/CLIP-ViT-B-32") == f"local-dir:{tmp_path / 'laion' / 'CLIP-ViT-B-32'}"
+    assert load_encoder("laion/CLIP-ViT-B-32", device="cpu").embedding_dim == TINY_MODEL_CONFIG["embed_dim"]
+    # The prefixes stay valid and a model name is not shadowed by an unrelated folder of its spelling.
+    (tmp_path / "ViT-B-32").mkdir()
+    assert absolute_model("ViT-B-32") == "ViT-B-32"
+    assert absolute_model("hf-hub:laion/CLIP-ViT-B-32") == "hf-hub:laion/CLIP-ViT-B-32"
+
+
+def test_a_bare_path_that_is_no_model_says_what_a_model_folder_holds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(
+        ModelLoadError, match=r"holds no model: a model folder holds open_clip_config.json .*config.json"
+    ):
+        load_encoder("./photos", device="cpu")
+    with pytest.raises(ModelLoadError) as caught:
+        load_encoder("someone/some-clip", device="cpu")
+    message = str(caught.value)
+    assert f"folder {str(tmp_path / 'someone' / 'some-clip')!r} does not exist" in message
+    assert "model='transformers:someone/some-clip'" in message and "model='hf-hub:someone/some-clip'" in message
+
+
+def test_a_missing_relative_local_dir_at_the_first_fit_says_it_does_not_exist(tmp_path, monkeypatch):
+    from skclip_sage import ClipImageEmbedder
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError) as caught:
+        ClipImageEmbedder("local-dir:models/mine", device="cpu").fit()
+    message = str(caught.value)
+    assert f"{str(tmp_path / 'models' / 'mine')!r} does not exist" in message
+    assert "move the folder back" not in message
+
+
+def test_the_registry_says_which_folders_each_backend_loads():
+    from skclip_sage.encoders._backends import folder_backends, folder_scheme
+
+    assert [(backend.scheme, backend.folder_marker) for backend in folder_backends()] == [
+        ("local-dir:", "open_clip_config.json"),
+        ("transformers:", "config.json"),
+    ]
+    assert folder_scheme("/no/such/folder") is None
+
+
+OFFLINE_CHILD = """
+import sys, time
+from skclip_sage.encoders import load_encoder
+from skclip_sage.exceptions import ModelLoadError
+started = time.monotonic()
+try:
+    load_encoder(*sys.argv[1:], device="cpu")
+except ModelLoadError as err:
+    print(f"{time.monotonic() - started:.2f}")
+    print(err)
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("model", [["ViT-B-32", "laion2b_s34b_b79k"], ["hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K"]])
+def test_an_unreachable_hub_fails_within_seconds_with_the_offline_message(model, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as closed:  # bound but not listening: every connection is refused, nothing leaves the machine
+        closed.bind(("127.0.0.1", 0))
+        environment = {
+            **os.environ,
+            "HF_ENDPOINT": f"http://127.0.0.1:{closed.getsockname()[1]}",
+            "HF_HOME": str(tmp_path / "hf_home"),
+            "HF_HUB_OFFLINE": "0",
+        }
+        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            environment.pop(name, None)
+        result = subprocess.run(
+            [sys.executable, "-c", OFFLINE_CHILD, *model], capture_output=True, text=True, env=environment, timeout=280
+        )
+    seconds, message = result.stdout.split("\n", 1)
+    assert float(seconds) < 10, result.stderr[-2000:]
+    assert "local-dir:" in message and "cache_dir=" in message, message
+    assert "cannot be reached" in result.stderr
+
+
+def test_the_cli_takes_a_bare_model_folder(tiny_model, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from skclip_sage.cli import main
+
+    shutil.copytree(local_dir_folder(tiny_model), tmp_path / "demo" / "model")
+    Image.new("RGB", (40, 40), "red").save(tmp_path / "red.png")
+    monkeypatch.chdir(tmp_path)
+    arguments = ["classify", "red.png", "--classes", "cat", "dog", "--templates", "simple", "--device", "cpu"]
+    assert main([*arguments, "--model", "demo/model"]) == 0, capsys.readouterr().err
+    bare = capsys.readouterr().out
+    assert main([*arguments, "--model", "local-dir:demo/model"]) == 0
+    assert bare == capsys.readouterr().out and "red.png" in bare
+
+
+def test_cli_debug_shows_the_librarys_records_and_verbose_its_info(tiny_model, tmp_path, monkeypatch, capsys):
+    import logging
+
+    from PIL import Image
+
+    from skclip_sage.cli import main
+
+    Image.new("RGB", (40, 40), "red").save(tmp_path / "red.png")
+    monkeypatch.chdir(tmp_path)
+    library = logging.getLogger("skclip_sage")
+    before = (library.handlers[:], library.level, library.propagate)
+    arguments = ["classify", "red.png", "--classes", "cat", "dog", "--templates", "simple", "--device", "cpu"]
+    arguments += ["--model", tiny_model]
+    clear_encoder_cache()
+    assert main([*arguments, "--debug"]) == 0
+    debug = capsys.readouterr().err
+    assert "(identity local-dir:" in debug  # the load, with the model's identity
+    assert "ready on cpu, precision fp32" in debug  # a DEBUG record of the library
+    assert "ClipImageEmbedder: 1 images" in debug
+    assert main([*arguments, "-v"]) == 0
+    verbose = capsys.readouterr().err
+    assert "ClipImageEmbedder: 1 images, 1 from memory" in verbose and "ready on" not in verbose
+    assert main(arguments) == 0
+    assert "ClipImageEmbedder" not in capsys.readouterr().err
+    assert (library.handlers, library.level, library.propagate) == before  # main leaves logging as it found it
+
+
+# ---------------------------------------------------------------- issue 23 section 6: a prediction without torch
+
+PREDICT_CHILD = """
+import pickle, sys
+import numpy as np
+clf = pickle.loads(open(sys.argv[1], "rb").read())
+proba = clf.predict_proba(np.load(sys.argv[2]))
+from skclip_sage.encoders._device import cuda_may_be_present
+np.save(sys.argv[3], proba)
+print(sorted(name for name in ("torch", "open_clip", "transformers") if name in sys.modules), cuda_may_be_present())
+"""
+
+
+def test_a_pickled_classifier_predicts_on_numpy_on_the_cpu_without_importing_torch(tiny_model, tmp_path):
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from skclip_sage import SageZeroShotClassifier
+
+    clf = SageZeroShotClassifier(tiny_model, templates="simple", class_names=["cat", "dog", "bird"]).fit()
+    X = np.random.default_rng(0).normal(size=(5, TINY_MODEL_CONFIG["embed_dim"])).astype(np.float32)
+    (tmp_path / "clf.pkl").write_bytes(pickle.dumps(clf))
+    np.save(tmp_path / "X.npy", X)
+    root = str(Path(__file__).resolve().parent.parent)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT_CHILD, str(tmp_path / "clf.pkl"), str(tmp_path / "X.npy"), str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), clf.predict_proba(X))
+    imported, cuda_here = result.stdout.rsplit(" ", 1)
+    if cuda_here.strip() == "True":
+        pytest.skip("this machine may have CUDA: device='auto' asks torch, as it should")
+    assert imported == "[]", result.stdout
+
+
+def test_the_cli_model_help_is_generated_from_the_table_of_backends(capsys):
+    from skclip_sage.cli import main
+    from skclip_sage.encoders import BACKENDS, model_forms
+
+    with pytest.raises(SystemExit):
+        main(["classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("local- dir:", "local-dir:")
+    for backend in BACKENDS:
+        assert backend.form.replace("pretrained=", "--pretrained ") in text, backend.form
+    assert model_forms()[1][0] in text  # the bare folder, with the files that tell its backend

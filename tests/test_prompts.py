@@ -216,3 +216,50 @@ def test_truncate_true_warns_once_and_fits(tiny_model):
     assert len(caught) == 1
     assert "2 of 4 prompts exceed the 77-token context and were truncated" in str(caught[0].message)
     assert clf.text_embeddings_.shape == (2, 2, 32) and np.isfinite(clf.text_embeddings_).all()
+
+
+# ---------------------------------------------------------------- issue 23 section 4: template files in Python
+
+TEMPLATE_FILE = "\ufeff# my templates\n\na photo of a {}.\n   # an indented comment\n  a sketch of the {}.  \n\n"
+
+
+def test_a_path_is_read_as_the_cli_reads_templates(tmp_path):
+    from pathlib import Path
+
+    from skclip_sage.cli._text_inputs import resolve_templates_option
+    from skclip_sage.prompts import read_template_file
+
+    path = tmp_path / "mine.txt"
+    path.write_text(TEMPLATE_FILE, encoding="utf-8")
+    expected = ["a photo of a {}.", "a sketch of the {}."]
+    assert read_template_file(path) == read_template_file(str(path)) == expected
+    assert resolve_templates(Path(path)) == resolve_templates_option(str(path)) == expected
+
+
+def test_a_classifier_takes_templates_as_a_path(tmp_path, hash_encoder):
+    path = tmp_path / "mine.txt"
+    path.write_text(TEMPLATE_FILE, encoding="utf-8")
+    from_file = SageZeroShotClassifier(hash_encoder, templates=path, class_names=["cat", "dog"]).fit()
+    from_list = SageZeroShotClassifier(
+        hash_encoder, templates=["a photo of a {}.", "a sketch of the {}."], class_names=["cat", "dog"]
+    ).fit()
+    assert from_file.templates_ == from_list.templates_
+    np.testing.assert_array_equal(from_file.text_embeddings_, from_list.text_embeddings_)
+
+
+def test_a_bad_template_file_names_its_line_and_a_file_path_string_hints_at_path(tmp_path):
+    from pathlib import Path
+
+    from skclip_sage.prompts import read_template_file
+
+    path = tmp_path / "bad.txt"
+    path.write_text("# header\na photo of a {}.\na photo of {} and {}.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"templates file '.*bad.txt' line 3: template 'a photo of \{\} and \{\}\.'"):
+        read_template_file(Path(path))
+    (tmp_path / "empty.txt").write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match="is empty"):
+        resolve_templates(tmp_path / "empty.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_templates(tmp_path / "missing.txt")
+    with pytest.raises(ValueError, match=r"pass a path object: templates=pathlib.Path"):
+        resolve_templates(str(path))

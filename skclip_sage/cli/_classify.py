@@ -56,7 +56,7 @@ EXAMPLES = """\
       --templates my_templates.txt --k 3 --output predictions.csv
 
   # fully offline with a local model folder; the two best classes per image, as Parquet
-  skclip-sage classify photos/ --classes cat dog bird --top-k 2 --output pred.parquet \
+  skclip-sage classify photos/ --classes cat dog bird --top-k 2 --output pred.parquet \\
       --model local-dir:/models/vit-b-32
 """
 

@@ -47,7 +47,7 @@ EXAMPLES = """\
   skclip-sage evaluate folder my_data/ --domain-folders --average groups
 
   # your own CSV of path,label,group: per-image predictions and a per-group plot
-  skclip-sage evaluate manifest mine.csv --class-names names.json --json out/report.json \
+  skclip-sage evaluate manifest mine.csv --class-names names.json --json out/report.json \\
       --predictions out/predictions.csv --plot out/groups.png --on-error skip
 
   # one self-contained HTML page: ranking, groups, failing images, what was run
@@ -281,6 +281,8 @@ def run(args):
                     classifier.selected_templates(embedded.embeddings),
                     fixed=fixed_selection(selection),
                 )
+    from ..encoders import model_record
+
     listed_in = [failures_path] + ([args.predictions] if args.predictions else []) if embedded.failures else []
     result = {
         "dataset": args.dataset,
@@ -292,8 +294,7 @@ def run(args):
         "failures_listed_in": listed_in,
         "average": average,
         "unit": "%",
-        "model": args.model,
-        "pretrained": args.pretrained,
+        **model_record(args.model, args.pretrained),  # what was loaded, not what was typed
         "templates": args.templates,
         "n_templates": len(templates),
         "class_prompts": list(bunch.class_prompts),

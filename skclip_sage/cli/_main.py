@@ -103,8 +103,16 @@ def main(argv=None):
         args.images.extend(extras)
     elif extras:
         parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
-    configure_logging(quiet=args.quiet, debug=args.debug)
+    restore_logging = configure_logging(quiet=args.quiet, debug=args.debug, verbose=args.verbose)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, as reports record it
+    try:
+        return _run(args)
+    finally:
+        restore_logging()
+
+
+def _run(args):
+    """Run the parsed command; every failure becomes a message on stderr and an exit code."""
     command = f"{PROGRAM} {args.command}"
     try:
         # `templates` loads no model: skipping the warnings setup keeps it free of

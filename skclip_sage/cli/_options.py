@@ -81,13 +81,24 @@ def command_parser(subparsers, name, *, help, description, examples, parents):
 
 
 def common_parent():
-    """``--quiet`` and ``--debug``, accepted by every command."""
+    """``--quiet``, ``--verbose`` and ``--debug``, accepted by every command."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("output and diagnostics")
     group.add_argument(
         "-q", "--quiet", action="store_true", help="print only warnings and errors on stderr; no progress bars"
     )
-    group.add_argument("--debug", action="store_true", help="print debug logs and, on errors, the full traceback")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the library's progress notes (models loaded, images from memory, cache_dir or the model)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        help="print debug logs, the library's included (model identity, cache hits, files removed), and, on "
+        "errors, the full traceback",
+    )
     return parent
 
 
@@ -111,15 +122,24 @@ def add_image_arguments(parser):
     )
 
 
+def model_help():
+    """``--model``'s help, its forms read from the table of backends (as ``skclip-sage models`` lists them)."""
+    from ..encoders import model_forms
+
+    forms = [form.replace("pretrained=", "--pretrained ") for form, _ in model_forms()]
+    return (
+        f"the model: {'; '.join(forms)}; 'skclip-sage models' says what each names and lists the paper's "
+        "backbones (default: %(default)s)"
+    )
+
+
 def add_model_options(parser):
     """The options mirroring both estimators' model parameters."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model",
         default="ViT-B-32",
-        help="open_clip model name, 'local-dir:FOLDER' (offline), 'hf-hub:org/repo', or a Hugging Face "
-        "CLIP/SigLIP/ALIGN/AltCLIP model 'transformers:org/repo' or 'transformers:FOLDER'; "
-        "'skclip-sage models' lists them all (default: %(default)s)",
+        help=model_help(),
     )
     group.add_argument(
         "--pretrained",

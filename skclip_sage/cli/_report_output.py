@@ -69,8 +69,9 @@ def format_table(result):
     Parameters
     ----------
     result : dict
-        ``dataset``, ``split``, ``n_evaluated``, ``n_failed``, ``average`` and ``runs``
-        (records from :func:`run_record`).
+        ``dataset``, ``split``, ``n_images`` (every image of the input; default
+        ``n_evaluated + n_failed``), ``n_evaluated``, ``n_failed``, ``average`` and
+        ``runs`` (records from :func:`run_record`).
 
     Returns
     -------
@@ -85,7 +86,7 @@ def format_table(result):
     >>> result = {"dataset": "folder", "split": None, "n_evaluated": 2, "n_failed": 1,
     ...           "failures_listed_in": ["out.failures.csv"], "average": "plain", "runs": [run_record("sage", 1, report)]}
     >>> print(format_table(result))
-    folder: 2 images, 1 gave no embedding and left out (listed in out.failures.csv); Avg = accuracy over all images; accuracies in %
+    folder: 3 images, 1 gave no embedding and left out (listed in out.failures.csv), 2 evaluated; Avg = accuracy over all images; accuracies in %
     metric     sage k=1
     Avg           50.00
     WGA           50.00
@@ -97,12 +98,15 @@ def format_table(result):
     """
     runs = result["runs"]
     split = f" ({result['split']} split)" if result.get("split") else ""
+    # Counted as the user counts rows: every image of the input, then those left out and those evaluated.
+    n_images = result.get("n_images", result["n_evaluated"] + result.get("n_failed", 0))
     failed = ""
     if result.get("n_failed"):
         listed = " and ".join(result.get("failures_listed_in") or [])
         failed = f", {result['n_failed']} gave no embedding and left out" + (f" (listed in {listed})" if listed else "")
+        failed += f", {result['n_evaluated']} evaluated"
     title = (
-        f"{result['dataset']}{split}: {result['n_evaluated']} images{failed}; "
+        f"{result['dataset']}{split}: {n_images} images{failed}; "
         f"Avg = {AVERAGE_DESCRIPTIONS[result['average']]}; accuracies in %"
     )
     lines = [("metric", [run["label"] for run in runs])]

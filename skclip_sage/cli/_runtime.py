@@ -26,22 +26,50 @@ class _PrefixFormatter(logging.Formatter):
         return f"{PROGRAM}: {record.levelname.lower()}: {message}"
 
 
-def configure_logging(*, quiet, debug):
-    """Send the CLI's log records to the current ``sys.stderr``.
+LIBRARY_LOGGER = logging.getLogger("skclip_sage")
+
+
+def configure_logging(*, quiet, debug, verbose=False):
+    """Send the CLI's and the library's log records to the current ``sys.stderr``.
+
+    The handler sits on the library's logger (``skclip_sage``), which the CLI's
+    logger (``skclip_sage.cli``) is a child of, so one handler shows both.
 
     Parameters
     ----------
     quiet : bool
         Show only warnings and errors.
     debug : bool
-        Also show debug records (and warnings from torch and other libraries).
+        Also show debug records, the library's included (model identity, cache
+        hits, files removed), and warnings from torch and other libraries.
+    verbose : bool, default=False
+        Also show the library's INFO records (models loaded, images from memory,
+        from cache_dir and through the model, text banks encoded).
+
+    Returns
+    -------
+    restore : callable
+        Puts the library logger's handlers, level and propagation back as they
+        were (``main`` may run several times in one process: tests, notebooks).
     """
+    saved = (LIBRARY_LOGGER.handlers[:], LIBRARY_LOGGER.level, LIBRARY_LOGGER.propagate)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_PrefixFormatter())
     # Replace, not add: main() may run several times in one process (tests, notebooks).
-    LOGGER.handlers[:] = [handler]
-    LOGGER.propagate = False
+    LOGGER.handlers[:] = []
+    LOGGER.propagate = True
     LOGGER.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
+    LIBRARY_LOGGER.handlers[:] = [handler]
+    LIBRARY_LOGGER.propagate = False
+    LIBRARY_LOGGER.setLevel(
+        logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO if verbose else logging.WARNING
+    )
+
+    def restore():
+        LIBRARY_LOGGER.handlers[:], level, LIBRARY_LOGGER.propagate = saved
+        LIBRARY_LOGGER.setLevel(level)
+
+    return restore
 
 
 def show_progress(quiet):

@@ -10,6 +10,9 @@ from ._errors import InputError, UsageError
 def read_line_file(path, what):
     """Non-empty lines of a text file with their line numbers; ``#`` starts a comment line.
 
+    :func:`skclip_sage.prompts.read_line_file`, with its errors as the command line's
+    input errors (exit code 3).
+
     Parameters
     ----------
     path : str
@@ -22,18 +25,12 @@ def read_line_file(path, what):
     lines : list of (int, str)
         1-based line number and stripped text of each line kept.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"the {what} {path!r} does not exist or is not a file.")
+    from ..prompts import read_line_file as read
+
     try:
-        with open(path, encoding="utf-8-sig") as stream:
-            numbered = list(enumerate(stream, start=1))
-    except UnicodeDecodeError as err:
-        raise InputError(f"the {what} {path!r} is not UTF-8 text: {err}.") from err
-    kept = [(number, line.strip()) for number, line in numbered]
-    kept = [(number, text) for number, text in kept if text and not text.startswith("#")]
-    if not kept:
-        raise InputError(f"the {what} {path!r} is empty (blank lines and '#' comments are ignored).")
-    return kept
+        return read(path, what)
+    except (OSError, ValueError) as err:
+        raise InputError(str(err)) from err
 
 
 def collect_class_names(classes, class_file):
@@ -185,14 +182,9 @@ def resolve_templates_option(value, option="--templates"):
             f"{option} {value!r} is neither a built-in set ({', '.join(sorted(TEMPLATE_SETS))}) "
             f"nor an existing file.{hint}"
         )
-    # Imported only for files: it pulls in scikit-learn, which listing a set does not need.
-    from ..prompts import resolve_templates
+    from ..prompts import read_template_file
 
-    templates = []
-    for number, text in read_line_file(value, "templates file"):
-        try:
-            templates.extend(resolve_templates([text]))
-        except ValueError as err:
-            message = str(err).replace("Template 0 ", "template ", 1)
-            raise InputError(f"templates file {value!r} line {number}: {message}") from err
-    return templates
+    try:
+        return read_template_file(value)
+    except (OSError, ValueError) as err:
+        raise InputError(str(err)) from err

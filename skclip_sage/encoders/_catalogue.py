@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._registry import BACKENDS
+from ._backends import BACKENDS
 
 
 class Backbone(NamedTuple):

@@ -1,7 +1,8 @@
-"""Model strings to loaded models: one table of backends, one loaded model per process and configuration.
+"""Model strings to loaded models: one loaded model per process and configuration.
 
-A model string's scheme picks its backend from :data:`BACKENDS`; a backend is one
-module with ``load(model, pretrained, *, device, cache_dir)`` plus one entry here.
+A model string's scheme picks its backend from the table in ``_backends.py``; a
+backend is one module with ``load(model, pretrained, *, device, cache_dir)`` plus
+one entry there.
 A pipeline of ``ClipImageEmbedder`` and ``SageZeroShotClassifier`` with the same
 ``model``, ``pretrained`` and device loads the weights once; so does every fit
 of a grid search.
@@ -9,13 +10,16 @@ of a grid search.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import threading
 import time
-from typing import NamedTuple
 
+from ..exceptions import ModelLoadError
+from ._backends import absolute_model, backend_for, folder_backends, looks_like_a_path
+from ._hub import offline_unless_reachable
 from ._protocol import check_encoder
 from ._safety import file_fingerprint, folder_fingerprint
 
@@ -24,116 +28,6 @@ LOGGER = logging.getLogger("skclip_sage")
 _LOADED: dict = {}
 _LOCK = threading.Lock()
 _STATISTICS = {"loads": 0}
-
-
-class Backend(NamedTuple):
-    """One way of naming models.
-
-    Attributes
-    ----------
-    scheme : str
-        The model-string prefix (``"transformers:"``); ``""`` matches every other string.
-    module : str
-        The module (relative to this package) whose ``load`` builds the encoder.
-    library : str
-        The library that runs the model.
-    form : str
-        How a model string of this kind is written.
-    description : str
-        What it names, and whether ``pretrained`` applies.
-    ignores_pretrained : bool
-        Whether the weights come with the model string (``pretrained`` is ignored).
-    """
-
-    scheme: str
-    module: str
-    library: str
-    form: str
-    description: str
-    ignores_pretrained: bool
-
-
-BACKENDS = (
-    Backend(
-        "transformers:",
-        "._transformers",
-        "transformers",
-        "transformers:org/repo[@revision] or transformers:/path/to/folder",
-        "a Hugging Face CLIP, SigLIP, ALIGN or AltCLIP model id (through the HF cache) or a save_pretrained "
-        "folder (no network); pretrained is ignored",
-        True,
-    ),
-    Backend(
-        "local-dir:",
-        "._open_clip",
-        "open_clip",
-        "local-dir:/path/to/folder",
-        "a folder with open_clip_config.json and weights (save_local_dir), no network; pretrained is ignored",
-        True,
-    ),
-    Backend(
-        "hf-hub:",
-        "._open_clip",
-        "open_clip",
-        "hf-hub:org/repo",
-        "an open_clip model on the Hugging Face Hub (through the HF cache); pretrained is ignored",
-        True,
-    ),
-    Backend(
-        "",
-        "._open_clip",
-        "open_clip",
-        "NAME with pretrained=TAG or pretrained=/path/to/checkpoint",
-        "an open_clip architecture name with a weights tag, a checkpoint file, or None for random weights",
-        False,
-    ),
-)
-"""Every backend, most specific scheme first; the last one takes plain names."""
-
-
-def backend_for(model: str) -> Backend:
-    """The backend whose scheme starts ``model``."""
-    return next(backend for backend in BACKENDS if model.startswith(backend.scheme))
-
-
-# The schemes whose rest may name a folder on this machine.
-_FOLDER_SCHEMES = ("local-dir:", "transformers:")
-
-
-def absolute_model(model: str) -> str:
-    """``model`` with a relative ``local-dir:`` or ``transformers:`` folder made absolute.
-
-    A folder is resolved against the current working directory, so the string
-    means the same model from any other directory (a fitted estimator pickled and
-    loaded elsewhere). ``transformers:org/repo`` names a folder only when one
-    exists there or the rest looks like a path (``./``, ``../``, ``~``); other
-    strings are returned as they are.
-
-    Parameters
-    ----------
-    model : str
-        A model string.
-
-    Returns
-    -------
-    model : str
-
-    Examples
-    --------
-    >>> import os
-    >>> absolute_model("local-dir:models/tiny") == "local-dir:" + os.path.abspath("models/tiny")
-    True
-    >>> absolute_model("transformers:openai/clip-vit-base-patch32"), absolute_model("ViT-B-32")
-    ('transformers:openai/clip-vit-base-patch32', 'ViT-B-32')
-    """
-    scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
-    if scheme is None:
-        return model
-    rest = os.path.expanduser(model[len(scheme) :])
-    if not rest:
-        return model
-    names_a_folder = scheme == "local-dir:" or os.path.isdir(rest) or rest.startswith((".", "/", "~"))
-    return scheme + os.path.abspath(rest) if names_a_folder else model
 
 
 def model_location(model: str, pretrained=None) -> str | None:
@@ -161,14 +55,45 @@ def model_location(model: str, pretrained=None) -> str | None:
     True
     """
     model = absolute_model(model)
-    scheme = next((scheme for scheme in _FOLDER_SCHEMES if model.startswith(scheme)), None)
-    if scheme is not None:
-        folder = model[len(scheme) :]
+    backend = backend_for(model)
+    if backend.folder_marker is not None:
+        folder = model[len(backend.scheme) :]
         return folder if os.path.isdir(folder) else None
     if pretrained and not backend_for(model).ignores_pretrained:
         checkpoint = os.path.expanduser(os.fspath(pretrained))
         return checkpoint if os.path.isfile(checkpoint) else None
     return None
+
+
+def model_record(model: str, pretrained=None) -> dict:
+    """What a model string loads, as a report records it.
+
+    Parameters
+    ----------
+    model : str
+        A model string, as given (a relative or bare folder is resolved here).
+    pretrained : str, path-like or None, default=None
+        As given; recorded only where the backend uses it.
+
+    Returns
+    -------
+    record : dict
+        ``model`` (resolved: a folder made absolute, with its scheme), ``pretrained``
+        (None for the schemes whose weights come with the string, a checkpoint file
+        made absolute), ``library``.
+
+    Examples
+    --------
+    >>> model_record("hf-hub:org/repo", "laion2b_s34b_b79k")
+    {'model': 'hf-hub:org/repo', 'pretrained': None, 'library': 'open_clip'}
+    """
+    model = absolute_model(model)
+    backend = backend_for(model)
+    if backend.ignores_pretrained or pretrained is None:
+        pretrained = None
+    elif os.path.isfile(os.path.expanduser(os.fspath(pretrained))):
+        pretrained = os.path.abspath(os.path.expanduser(os.fspath(pretrained)))
+    return {"model": model, "pretrained": pretrained, "library": backend.library}
 
 
 def load_encoder(
@@ -216,6 +141,8 @@ def load_encoder(
     resolved = resolve_device(device)
     model = absolute_model(model)  # "local-dir:m" from another directory is another model
     backend = backend_for(model)
+    if not backend.scheme and looks_like_a_path(model):  # a folder named like a model name does not shadow it
+        raise ModelLoadError(_not_a_model_folder(model))
     if backend.ignores_pretrained:
         pretrained = None
     key = (model, pretrained, str(resolved), None if cache_dir is None else str(cache_dir))
@@ -230,9 +157,12 @@ def load_encoder(
             # New, or its files changed on disk since: (re)load, replacing the stale model.
             started = time.perf_counter()
             loader = importlib.import_module(backend.module, __package__).load
-            loaded = _without_touching_the_rng(loader, resolved)(
-                model, pretrained, device=resolved, cache_dir=cache_dir
-            )
+            # A weights tag, hf-hub: or a hub id may download: offline, say so in seconds, not a minute.
+            network = contextlib.nullcontext() if location is not None else offline_unless_reachable()
+            with network:
+                loaded = _without_touching_the_rng(loader, resolved)(
+                    model, pretrained, device=resolved, cache_dir=cache_dir
+                )
             _LOADED[key] = stored = (fingerprint, loaded)
             _STATISTICS["loads"] += 1
             LOGGER.info(
@@ -247,6 +177,29 @@ def load_encoder(
     encoder = encoder.with_precision(precision)
     LOGGER.debug("model %s ready on %s, precision %s", model, resolved, encoder.resolved_precision)
     return encoder
+
+
+def _not_a_model_folder(model: str) -> str:
+    """Why a bare path, which no backend's folder layout matched, does not load, and what would."""
+    folder = os.path.abspath(os.path.expanduser(model))
+    layouts = " or ".join(
+        f"{backend.folder_marker} ({backend.library}, {backend.scheme}FOLDER)" for backend in folder_backends()
+    )
+    if os.path.isdir(folder):
+        problem = f"folder {folder!r} holds no model: a model folder holds {layouts}"
+    elif os.path.exists(folder):
+        problem = (
+            f"{folder!r} is a file, not a model folder (one holding {layouts}); a checkpoint file goes in pretrained="
+        )
+    else:
+        problem = f"folder {folder!r} does not exist (model={model!r} is read as a path, relative to {os.getcwd()!r})"
+    hub = ""
+    if model.count("/") == 1 and not model.startswith((".", "/", "~")):
+        hub = (
+            f" If you meant the Hugging Face model id, pass model='transformers:{model}' for a transformers "
+            f"checkpoint, or model='hf-hub:{model}' for an open_clip one."
+        )
+    return f"model={model!r}: {problem}.{hub}"
 
 
 def _without_touching_the_rng(loader, device):

@@ -8,6 +8,7 @@ in place.
 
 from __future__ import annotations
 
+import os
 import string
 import warnings
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..exceptions import PromptTruncationWarning
+from ._line_files import read_line_file
 from ._template_sets import TEMPLATE_SETS
 
 
@@ -23,9 +25,11 @@ def resolve_templates(templates) -> list[str]:
 
     Parameters
     ----------
-    templates : str or sequence of str
-        A built-in set name (``"openai_imagenet"``: 80 templates, ``"simple"``: 7)
-        or templates each holding exactly one ``{}`` for the class name.
+    templates : str, path-like or sequence of str
+        A built-in set name (``"openai_imagenet"``: 80 templates, ``"simple"``: 7),
+        a template file as a path object (read by :func:`read_template_file`: one
+        template per line, ``#`` comments and blank lines skipped), or templates
+        each holding exactly one ``{}`` for the class name.
 
     Returns
     -------
@@ -44,6 +48,8 @@ def resolve_templates(templates) -> list[str]:
     >>> resolve_templates(["a photo of a {}.", "a sketch of a {}."])
     ['a photo of a {}.', 'a sketch of a {}.']
     """
+    if isinstance(templates, os.PathLike):
+        return read_template_file(templates)
     if isinstance(templates, str):
         if templates in TEMPLATE_SETS:
             return list(TEMPLATE_SETS[templates])
@@ -52,6 +58,8 @@ def resolve_templates(templates) -> list[str]:
             if "{" in templates
             else ""
         )
+        if os.path.isfile(templates):
+            hint = f" To read it as a template file, pass a path object: templates=pathlib.Path({templates!r})."
         raise ValueError(
             f"templates={templates!r} is not a built-in template set; choose one of "
             f"{list(TEMPLATE_SETS)} or pass a list of template strings.{hint}"
@@ -62,6 +70,47 @@ def resolve_templates(templates) -> list[str]:
     if not checked:
         raise ValueError("templates is empty; pass at least one template such as 'a photo of a {}.'.")
     return checked
+
+
+def read_template_file(path) -> list[str]:
+    """The checked templates of a template file, in file order.
+
+    One template per line, each with exactly one ``{}`` for the class name; blank
+    lines and lines starting with ``#`` are skipped; a UTF-8 byte-order mark is
+    allowed. Exactly what ``skclip-sage classify --templates FILE`` reads.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+
+    Returns
+    -------
+    templates : list of str
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        A line that is not a template, named by its line number; or no template at all.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "mine.txt"
+    >>> _ = path.write_text("# my templates\\na photo of a {}.\\n\\na sketch of a {}.\\n")
+    >>> read_template_file(path)
+    ['a photo of a {}.', 'a sketch of a {}.']
+    """
+    templates = []
+    for number, text in read_line_file(path, "templates file"):
+        try:
+            templates.append(_check_template(text, 0))
+        except ValueError as err:
+            message = str(err).replace("Template 0 ", "template ", 1)
+            raise ValueError(f"templates file {os.fspath(path)!r} line {number}: {message}") from err
+    return templates
 
 
 def _check_template(template, index: int) -> str:
