@@ -701,5 +701,6 @@ def test_a_non_finite_embedding_is_said_to_give_no_embedding_not_to_be_unreadabl
     assert main(["evaluate", "folder", str(tmp_path / "images"), "--csv", output, *options]) == 1
     captured = capsys.readouterr()
     assert "listed the 1 image(s) that gave no embedding in" in captured.err
-    assert "4 images" not in captured.out and "1 gave no embedding and left out" in captured.out
+    # Rows counted as the user counts them (issue 23 section 6): 4 images, 1 left out, 3 evaluated.
+    assert "4 images, 1 gave no embedding and left out" in captured.out and ", 3 evaluated;" in captured.out
     assert "unreadable" not in captured.err + captured.out

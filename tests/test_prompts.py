@@ -143,8 +143,11 @@ def test_resolve_classes_from_a_dict_a_list_or_the_labels():
     assert classes.tolist() == ["a", "b"] and texts == ["landbird", ["waterbird", "duck"]]
     classes, texts = resolve_classes(("dog", "cat"))
     assert classes.tolist() == ["cat", "dog"] == texts
-    classes, texts = resolve_classes([["a cat"], "dog"], np.array([3, 5]))
-    assert classes.tolist() == [3, 5] and texts == [["a cat"], "dog"]
+    classes, texts = resolve_classes([["a cat"], "dog"], np.array([0, 1]))
+    assert classes.tolist() == [0, 1] and texts == [["a cat"], "dog"]
+    # Issue 21 section 1: integer labels other than 0..C-1 are not paired by position.
+    with pytest.raises(ValueError, match=r"Say it with a dict; .*class_names=\{3: \['a cat'\], 5: 'dog'\}"):
+        resolve_classes([["a cat"], "dog"], np.array([3, 5]))
     with pytest.raises(ValueError, match="The classes come from y or from class_names"):
         resolve_classes(None)
 

@@ -312,9 +312,7 @@ def run_demo(
         lead=demo_lead(rows),
         notes=demo_notes(rows, digits, sources, design, summary, training_accuracy, model_cfg, output),
         plot=plot,
-        extra_writers=[
-            lambda folder: _write_report(folder, output, rows, digits, class_names, design, seed, started)
-        ]
+        extra_writers=[lambda folder: _write_report(folder, output, rows, digits, class_names, design, seed, started)]
         if plot
         else [],
     )

@@ -160,7 +160,7 @@ def worker_statistics() -> dict:
     >>> sorted(worker_statistics())
     ['images_embedded', 'models_loaded', 'partitions_embedded', 'partitions_from_cache']
     """
-    from ..encoders._registry import encoder_load_count
+    from ..encoders import encoder_load_count
 
     with _LOCK:
         return {"models_loaded": encoder_load_count(), **_STATISTICS}
