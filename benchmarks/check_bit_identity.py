@@ -21,9 +21,11 @@ script records them in one version and compares two recordings:
    second embedding of the test images, and a second pass over every row, with
    the memory caches cleared (so they read the cache folder), must give the same
    bits as the first, or the recording fails.
-2. ``compare A.npz B.npz``: every array of A against B, bit for bit (``array_equal``
-   with NaN equal to NaN, and the same dtype and shape), one line per row of the
-   comparison: mode, K, arrays compared, max |A - B|, identical or not.
+2. ``compare A.npz B.npz``: every array of A against B, bit for bit (the same
+   dtype, shape and bytes, so even -0.0 against 0.0 counts), one line per row of
+   the comparison: mode, K, arrays compared, max |A - B| (NaN against NaN counts
+   0), identical or not; exit status 1 on a difference outside the modes named by
+   ``--expect-differences`` or on an array that only one recording holds.
 
 Only APIs that the package had before issue 22 are used (string modes, flat
 parameters), so one script records both versions. Run it with the version to
@@ -49,7 +51,6 @@ from pathlib import Path
 
 import numpy as np
 
-ARRAY_OUTPUTS = ("predict", "predict_proba", "decision_function", "selected_templates")
 FITTED_OUTPUTS = ("selected_templates_", "template_weights_")
 WAFFLE_PAIRS = 15
 
@@ -229,7 +230,7 @@ def _identical(a, b):
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
     if a.dtype.kind in "fc":
-        # bit for bit: equal bytes (so -0.0 != 0.0 and NaN payloads count) after viewing as integers
+        # bit for bit: equal bytes, so -0.0 != 0.0 and NaN payloads count
         return a.tobytes() == b.tobytes()
     return np.array_equal(a, b)
 
