@@ -92,7 +92,7 @@ def similarity_product(images: Array, rows: Array, twins: tuple[np.ndarray, np.n
     images : array of shape (n, D)
     rows : array of shape (m, D)
     twins : tuple of integer ndarrays, default=None
-        :func:`twin_rows` of ``rows``, to reuse across chunks; computed when None.
+        ``twin_rows`` of ``rows``, to reuse across chunks; computed when None.
 
     Returns
     -------
@@ -126,12 +126,12 @@ def template_similarities(
     flat_bank : array of shape (C*T, D), default=None
         ``class_major`` of ``text_bank``, to reuse across chunks.
     twins : tuple of integer ndarrays, default=None
-        :func:`twin_rows` of ``flat_bank``, to reuse across chunks.
+        ``twin_rows`` of ``flat_bank``, to reuse across chunks.
 
     Returns
     -------
     similarities : array of shape (n, T, C)
-        From one matrix product (:func:`similarity_product`: equal text rows give
+        From one matrix product (``similarity_product``: equal text rows give
         bitwise equal similarities); a view whose class axis is the slow one.
     """
     n_templates, n_classes, _ = text_bank.shape
