@@ -31,6 +31,7 @@ from .selection import (
     check_count,
     check_k,
     fit_selection,
+    image_learner,
     l2_normalize,
     pool_templates,
     resolve,
@@ -462,11 +463,7 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
 
     def _refuse_no_finite_row(self, n_rows):
         """An X without a finite row cannot teach a method that learns from X (it learned NaN weights)."""
-        record = SELECTION_METHODS.get(getattr(self.selection, "name", self.selection))
-        learner = f"selection={self.selection!r}" if record is not None and record.learns_from_images else None
-        pooling = SELECTION_METHODS.get(self.pool_by)
-        if learner is None and self.pool_size is not None and pooling is not None and pooling.pool_needs_images:
-            learner = f"pool_by={self.pool_by!r}"
+        learner = image_learner(self.selection, self.pool_by, self.pool_size)
         if learner is not None:
             raise ValueError(
                 f"All {n_rows} rows of X hold NaN or infinity, and {learner} learns its template weights from "

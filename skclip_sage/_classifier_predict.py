@@ -75,7 +75,8 @@ class ZeroShotPredictionMixin:
             ``nan_label`` for NaN input rows under ``on_nan="propagate"``.
         """
         scores, _ = self._score(X, "predict")
-        return self._labels(np.argmax(np.nan_to_num(scores, nan=0.0), axis=1), scores)
+        # A NaN row's argmax is some column; _labels gives that row nan_label anyway.
+        return self._labels(np.argmax(scores, axis=1), scores)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
@@ -188,7 +189,7 @@ class ZeroShotPredictionMixin:
     def _labels(self, indices, scores):
         """``classes_[indices]``, with ``nan_label`` on the rows whose scores are NaN."""
         labels = self.classes_[indices]
-        bad = np.isnan(scores).any(axis=1)
+        bad = np.isnan(scores.max(axis=1))  # max propagates NaN: no (n, C) mask
         if not bad.any():
             return labels
         fill = self._nan_label()
@@ -217,7 +218,9 @@ class ZeroShotPredictionMixin:
     def _logits(self, X, method):
         scores, _ = self._score(X, method)
         # float64: similarities over a temperature as small as 1e-39 overflow float32.
-        return scores.astype(np.float64) / self._temperature()
+        logits = scores.astype(np.float64)
+        logits /= self._temperature()  # in place: no second (n, C) float64 array
+        return logits
 
     def _temperature(self):
         return 1.0 / self.logit_scale_ if self.temperature is None else float(self.temperature)

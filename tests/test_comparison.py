@@ -330,3 +330,30 @@ def test_results_of_another_writer_are_refused_unless_forced(simulation, tmp_pat
     with pytest.raises(ResultsOverwriteError, match="unknown command"):
         check_results_folder(tmp_path, "another command")
     check_results_folder(tmp_path / "new", "anyone")  # nothing there yet
+
+
+def test_a_k_beyond_the_pool_is_refused_as_the_classifier_refuses_it_or_runs_as_all(caplog):
+    # Issue 22: whether K fits the pool is decided in one place (selection.check_k).
+    import logging
+
+    from skclip_sage import SageZeroShotClassifier
+    from skclip_sage.comparison import selection_methods
+
+    names = ["cat", "dog"]
+    with pytest.raises(ValueError) as classifier_error:
+        SageZeroShotClassifier("ViT-B-32", templates="simple", class_names=names, k=10).fit()
+    with pytest.raises(ValueError) as comparison_error:
+        selection_methods(
+            "ViT-B-32", class_names=names, templates="simple", modes=("sage",), k_values=(1, 10), k_beyond_pool="raise"
+        )
+    assert str(comparison_error.value) == str(classifier_error.value)
+    assert "k=10 is larger than the template pool: choose 1 <= k <= 7" in str(comparison_error.value)
+    # The default keeps the paper's K list runnable on any pool: K beyond it is all of it, logged.
+    with caplog.at_level(logging.INFO, logger="skclip_sage.comparison"):
+        methods = selection_methods(
+            "ViT-B-32", class_names=names, templates="simple", modes=("sage",), k_values=(1, 10)
+        )
+    assert [method.k for method in methods] == [1, 7]
+    assert "K=[10] beyond the 7 templates run as K=7" in caplog.text
+    with pytest.raises(ValueError, match="k_beyond_pool must be 'all' or 'raise'"):
+        selection_methods("ViT-B-32", class_names=names, k_beyond_pool="clip")

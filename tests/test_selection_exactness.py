@@ -152,3 +152,54 @@ def test_zpe_logits_are_the_notebooks_agg_logits_times_k_over_the_kept_weight():
         assert (ours.argmax(axis=1) == notebook.argmax(axis=1)).all()
         if threshold is None:
             assert factor == pytest.approx(80)
+
+
+# ------------------------------------------------------------ ties on torch (issue 22, torch's similarity product)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_mode_gives_twin_classes_equal_scores_on_torch(monkeypatch, dtype):
+    # The torch path (the GPU's) run on the CPU: torch's matrix product rounded twin
+    # classes apart in about half the rows, so the later twin could win.
+    from skclip_sage.selection import SELECTION_METHODS, _scoring, score_embeddings
+
+    monkeypatch.setattr(_scoring, "_gpu_device", lambda device: torch.device("cpu"))
+    images, bank = twin_class_problem(n=400, dtype=dtype)
+    twin = bank.shape[1] - 1
+    weights = np.linspace(1.0, 2.0, bank.shape[0])
+    options = {
+        "autoclip_beta": 0.85,
+        "perception_temperature": 1.0,
+        "logit_scale": 100.0,
+        "template_weights": weights / weights.sum(),
+    }
+    for mode in SELECTION_METHODS:
+        for k in (1, 3):
+            scores, _ = score_embeddings(
+                images, bank, selection=mode, k=k, random_state=0, options=options, device="cuda"
+            )
+            assert scores.dtype == dtype
+            np.testing.assert_array_equal(scores[:, twin], scores[:, 1], err_msg=f"selection={mode!r}, k={k}")
+            assert not (scores.argmax(axis=1) == twin).any(), f"selection={mode!r}, k={k}: the later twin won"
+
+
+@pytest.mark.parametrize("on_torch", [False, True], ids=["numpy", "torch"])
+def test_equal_text_rows_give_bitwise_equal_similarities(on_torch):
+    from skclip_sage.selection._chunks import similarity_product, template_similarities, twin_rows
+
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(9, 48))
+    rows[[4, 7, 8]] = rows[2]
+    rows[6] = rows[0]
+    images = rng.normal(size=(300, 48))
+    later, first = twin_rows(torch.from_numpy(rows) if on_torch else rows)
+    np.testing.assert_array_equal(later, [4, 6, 7, 8])
+    np.testing.assert_array_equal(first, [2, 0, 2, 2])
+    convert = torch.from_numpy if on_torch else np.asarray
+    product = np.asarray(similarity_product(convert(images), convert(rows)))
+    for a, b in zip(later, first):
+        np.testing.assert_array_equal(product[:, a], product[:, b])
+    np.testing.assert_allclose(product, images @ rows.T, rtol=1e-12, atol=1e-12)
+    bank = rows.reshape(3, 3, 48)  # bank[t, c] = rows[3t + c]: bank[2, 1] (row 7) is bank[0, 2] (row 2)
+    similarities = np.asarray(template_similarities(convert(images), convert(bank)))
+    np.testing.assert_array_equal(similarities[:, 2, 1], similarities[:, 0, 2])

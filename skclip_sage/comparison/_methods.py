@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from .._classifier import SageZeroShotClassifier
 from ..prompts import resolve_templates
-from ..selection import SELECTION_METHODS, SELECTIONS, templates_per_image
+from ..selection import SELECTION_METHODS, SELECTIONS, check_k
 
 __all__ = ["PAPER_MODES", "TRAINING_FREE_MODES", "ComparisonMethod", "selection_methods"]
+
+logger = logging.getLogger("skclip_sage.comparison")
 
 TRAINING_FREE_MODES = tuple(name for name in SELECTIONS if SELECTION_METHODS[name].kind == "aggregation")
 """SAGE's training-free, label-free relatives with official code (the table's aggregations): WaffleCLIP's score
@@ -88,6 +91,7 @@ def selection_methods(
     modes=PAPER_MODES,
     k_values=(1, 3, 5, 10, 20, 80),
     random_state=0,
+    k_beyond_pool="all",
     **classifier_parameters,
 ):
     """One classifier per selection mode and K, as the paper's comparison has them.
@@ -113,6 +117,10 @@ def selection_methods(
         Values of K for the modes that use it.
     random_state : int, default=0
         Seeds the random modes.
+    k_beyond_pool : {"all", "raise"}, default="all"
+        A K larger than the pool: the whole pool (so the paper's K list runs on any
+        pool, as ``benchmarks/reproduce_paper.py`` does), or the classifier's
+        ValueError (:func:`~skclip_sage.selection.check_k` decides both).
     **classifier_parameters : dict
         Other :class:`~skclip_sage.SageZeroShotClassifier` parameters (``pretrained``,
         ``device``, ``cache_dir``, ``text_debias``, ...), shared by every row.
@@ -131,11 +139,20 @@ def selection_methods(
     if any(int(k) < 1 for k in k_values):
         raise ValueError(f"selection_methods: every K must be >= 1; got {list(k_values)}.")
     n_templates = len(resolve_templates(templates))
+    if k_beyond_pool not in ("all", "raise"):
+        raise ValueError(f"selection_methods: k_beyond_pool must be 'all' or 'raise'; got {k_beyond_pool!r}.")
+    # Worded as the classifier words its pool, so a refused K reads the same from both.
+    pool = f"the templates in {templates!r}" if isinstance(templates, str) else "the templates in the templates given"
+    beyond = [int(k) for k in k_values if int(k) > n_templates]
+    if beyond and k_beyond_pool == "all" and any(SELECTION_METHODS[mode].uses_k for mode in modes):
+        logger.info(
+            "selection_methods: K=%s beyond the %d templates run as K=%d (all).", beyond, n_templates, n_templates
+        )
     methods = []
     for mode in modes:
         record = SELECTION_METHODS[mode]
-        # K beyond the pool means "all templates" here: the table says how many each image uses.
-        grid = sorted({templates_per_image(record, k, n_templates) for k in k_values})
+        # The table decides whether K fits the pool, and what K beyond it means here.
+        grid = sorted({check_k(record, k, n_templates, pool, beyond_pool=k_beyond_pool) for k in k_values})
         for k in grid:
             estimator = SageZeroShotClassifier(
                 model,

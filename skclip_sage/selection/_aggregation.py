@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from . import _arrays as arrays
 from ._arrays import Array
-from ._chunks import CHUNK_BYTES, class_major, template_similarities
+from ._chunks import CHUNK_BYTES, class_major, template_similarities, twin_rows
 
 __all__ = ["Scoring", "aggregate_in_chunks", "mean_similarity_head", "weighted_similarity_head"]
 
@@ -100,18 +100,19 @@ def aggregate_in_chunks(
     """
     n_templates, n_classes, _ = text_bank.shape
     flat_bank = class_major(text_bank)
+    twins = twin_rows(flat_bank)
     if chunk_size is None:
         bytes_per_image = AGGREGATOR_COPIES * n_templates * n_classes * image_embeddings.dtype.itemsize
         chunk_size = max(1, CHUNK_BYTES // bytes_per_image)
     # Normalise whichever is narrower: the chunk's rows (D wide) or its similarities (T * C wide).
     scale_similarities = norms is not None and n_templates * n_classes <= image_embeddings.shape[1]
-    parts = []
+    scores = arrays.RowWriter(image_embeddings.shape[0], empty_shape=(0, n_classes), like=image_embeddings)
     for start in range(0, image_embeddings.shape[0], chunk_size):
         rows = image_embeddings[start : start + chunk_size]
         if norms is not None and not scale_similarities:
             rows = rows / norms[start : start + chunk_size, None]
-        similarities = template_similarities(rows, text_bank, flat_bank=flat_bank)
+        similarities = template_similarities(rows, text_bank, flat_bank=flat_bank, twins=twins)
         if scale_similarities:
             similarities = similarities / norms[start : start + chunk_size, None, None]
-        parts.append(aggregate(similarities))
-    return arrays.concatenate(parts, empty_shape=(0, n_classes), like=image_embeddings)
+        scores.write(start, aggregate(similarities))
+    return scores.result()

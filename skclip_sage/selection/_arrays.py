@@ -181,6 +181,51 @@ def concatenate(parts: list, *, empty_shape: tuple[int, ...], like: Array, integ
     return np.concatenate(parts)
 
 
+class RowWriter:
+    """Chunks of rows written into one preallocated array, instead of a list concatenated at the end.
+
+    A list of chunks plus their concatenation holds the result twice; this holds it
+    once. The array takes the dtype, device and trailing shape of the first chunk, so
+    the result is what concatenating the chunks gave.
+    """
+
+    def __init__(self, n_rows: int, *, empty_shape: tuple[int, ...], like: Array, integer: bool = False):
+        self.n_rows, self.empty_shape, self.like, self.integer = n_rows, empty_shape, like, integer
+        self.rows: Array | None = None
+
+    def write(self, start: int, chunk: Array) -> None:
+        """Put ``chunk`` at rows ``start:start + len(chunk)``."""
+        if self.rows is None:
+            shape = (self.n_rows, *chunk.shape[1:])
+            if is_torch(chunk):
+                import torch
+
+                self.rows = torch.empty(shape, dtype=chunk.dtype, device=chunk.device)
+            else:
+                self.rows = np.empty(shape, dtype=chunk.dtype)
+        self.rows[start : start + chunk.shape[0]] = chunk
+
+    def result(self) -> Array:
+        """The filled array (an empty one, as :func:`concatenate` gives, when nothing was written)."""
+        if self.rows is None:
+            return concatenate([], empty_shape=self.empty_shape, like=self.like, integer=self.integer)
+        return self.rows
+
+
+def divide_rows(values: Array, divisors: Array) -> Array:
+    """``values / divisors[:, None]`` in place (the same numbers, without a second ``(n, C)`` array)."""
+    if is_torch(values):
+        import torch
+
+        if torch.result_type(values, divisors) != values.dtype:
+            return values / divisors[:, None]
+        return values.div_(divisors[:, None])
+    if np.result_type(values, divisors) != values.dtype:
+        return values / divisors[:, None]  # a wider result: out of place, as before
+    np.divide(values, divisors[:, None], out=values)
+    return values
+
+
 def exp(values: Array) -> Array:
     """Element-wise exponential."""
     return values.exp() if is_torch(values) else np.exp(values)

@@ -23,7 +23,9 @@ __all__ = [
     "class_major",
     "duplicate_template_map",
     "score_in_chunks",
+    "similarity_product",
     "template_similarities",
+    "twin_rows",
 ]
 
 TemplateChooser = Callable[[Array, int, int], Array]
@@ -45,7 +47,74 @@ def class_major(text_bank: Array) -> Array:
     return arrays.contiguous_transpose(text_bank, (1, 0, 2)).reshape(n_classes * n_templates, width)
 
 
-def template_similarities(image_embeddings: Array, text_bank: Array, *, flat_bank: Array | None = None) -> Array:
+def twin_rows(rows: Array) -> tuple[np.ndarray, np.ndarray]:
+    """The rows equal to an earlier row, and that earlier row's index (the first copy).
+
+    Parameters
+    ----------
+    rows : array of shape (m, D)
+
+    Returns
+    -------
+    later, first : integer ndarrays of shape (n_twins,)
+        ``rows[later[i]]`` equals ``rows[first[i]]``, ``first[i]`` the lowest such
+        index; empty when all rows differ.
+    """
+    if arrays.is_torch(rows):
+        # On the rows' own device: no host copy of a GPU bank.
+        _, inverse = rows.unique(dim=0, return_inverse=True)
+        inverse = arrays.to_numpy(inverse)
+    else:
+        # Hashing each row's bytes is linear, where np.unique(axis=0) sorts structured scalars.
+        seen: dict = {}
+        flat = np.ascontiguousarray(rows)
+        inverse = np.array([seen.setdefault(row.tobytes(), len(seen)) for row in flat], dtype=np.intp)
+    if inverse.size == 0 or inverse.max() + 1 == len(inverse):
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    first_of_group = np.full(inverse.max() + 1, len(inverse), dtype=np.intp)
+    np.minimum.at(first_of_group, inverse, np.arange(len(inverse)))
+    first = first_of_group[inverse]
+    later = np.flatnonzero(first != np.arange(len(inverse)))
+    return later, first[later]
+
+
+def similarity_product(images: Array, rows: Array, twins: tuple[np.ndarray, np.ndarray] | None = None) -> Array:
+    """``images @ rows.T``, with equal rows giving bitwise equal columns.
+
+    A matrix product may round a column differently depending on where it falls in
+    the blocking of the kernel (torch does, on CPU and GPU: twin classes came out
+    apart in about half the rows), so two identical class prompts would not tie and
+    the later one could win. The twins' columns are copies of their first copy's, so
+    a tie is exact and goes to the lowest index; the product itself is unchanged.
+
+    Parameters
+    ----------
+    images : array of shape (n, D)
+    rows : array of shape (m, D)
+    twins : tuple of integer ndarrays, default=None
+        ``twin_rows`` of ``rows``, to reuse across chunks; computed when None.
+
+    Returns
+    -------
+    product : array of shape (n, m)
+    """
+    later, first = twin_rows(rows) if twins is None else twins
+    product = images @ rows.T
+    if len(later):
+        if arrays.is_torch(product):
+            product[:, arrays.as_indices(later, product)] = product[:, arrays.as_indices(first, product)]
+        else:
+            product[:, later] = product[:, first]
+    return product
+
+
+def template_similarities(
+    image_embeddings: Array,
+    text_bank: Array,
+    *,
+    flat_bank: Array | None = None,
+    twins: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Array:
     """Cosine similarity of every image to every (template, class) text embedding.
 
     Parameters
@@ -56,16 +125,19 @@ def template_similarities(image_embeddings: Array, text_bank: Array, *, flat_ban
         Unit-norm text embeddings.
     flat_bank : array of shape (C*T, D), default=None
         ``class_major`` of ``text_bank``, to reuse across chunks.
+    twins : tuple of integer ndarrays, default=None
+        ``twin_rows`` of ``flat_bank``, to reuse across chunks.
 
     Returns
     -------
     similarities : array of shape (n, T, C)
-        From one matrix product; a view whose class axis is the slow one.
+        From one matrix product (``similarity_product``: equal text rows give
+        bitwise equal similarities); a view whose class axis is the slow one.
     """
     n_templates, n_classes, _ = text_bank.shape
     if flat_bank is None:
         flat_bank = class_major(text_bank)
-    by_class = (image_embeddings @ flat_bank.T).reshape(-1, n_classes, n_templates)
+    by_class = similarity_product(image_embeddings, flat_bank, twins).reshape(-1, n_classes, n_templates)
     return by_class.transpose(1, 2) if arrays.is_torch(by_class) else by_class.transpose(0, 2, 1)
 
 
@@ -133,17 +205,17 @@ def score_in_chunks(
     gram = class_gram_matrices(text_bank) if gram is None else gram
     tables = gram_tables(gram)
     flat_bank = class_major(text_bank)
+    twins = twin_rows(flat_bank)
     if chunk_size is None:
         bytes_per_image = 3 * n_templates * n_classes * image_embeddings.dtype.itemsize
         chunk_size = max(1, CHUNK_BYTES // bytes_per_image)
-    scores, selected = [], []
+    # Written into preallocated (n, C) and (n, K) arrays: working memory stays one chunk.
+    scores = arrays.RowWriter(n_images, empty_shape=(0, n_classes), like=image_embeddings)
+    selected = arrays.RowWriter(n_images, empty_shape=(0, 0), like=image_embeddings, integer=True)
     for start in range(0, n_images, chunk_size):
         stop = min(start + chunk_size, n_images)
-        similarities = template_similarities(image_embeddings[start:stop], text_bank, flat_bank=flat_bank)
+        similarities = template_similarities(image_embeddings[start:stop], text_bank, flat_bank=flat_bank, twins=twins)
         chosen = choose_templates(similarities, start, stop)
-        scores.append(prototype_scores(similarities, chosen, gram, tables=tables))
-        selected.append(chosen)
-    return (
-        arrays.concatenate(scores, empty_shape=(0, n_classes), like=image_embeddings),
-        arrays.concatenate(selected, empty_shape=(0, 0), like=image_embeddings, integer=True),
-    )
+        scores.write(start, prototype_scores(similarities, chosen, gram, tables=tables))
+        selected.write(start, chosen)
+    return scores.result(), selected.result()

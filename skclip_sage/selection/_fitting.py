@@ -20,7 +20,7 @@ from ..exceptions import NotFittedError
 from ._methods import SELECTION_METHODS, check_k, selection_record
 from ._scoring import score_embeddings
 
-__all__ = ["LEGACY_PARAMETERS", "fit_selection", "fitted_scores", "pool_templates", "resolve"]
+__all__ = ["LEGACY_PARAMETERS", "fit_selection", "fitted_scores", "image_learner", "pool_templates", "resolve"]
 
 LEGACY_PARAMETERS = tuple(name for record in SELECTION_METHODS.values() for name in getattr(record, "options", ()))
 """The flat classifier parameters that set a method's option before method objects (deprecated)."""
@@ -137,6 +137,30 @@ def fitted_scores(state, selection, X, text_bank, *, k, flat, logit_scale, calle
         fixed, learned = None, {}  # chosen again from the fitted text bank
     options = {"method": method, "logit_scale": logit_scale, **learned}
     return score_embeddings(X, text_bank, selection=record.name, k=k, fixed_templates=fixed, options=options, **scoring)
+
+
+def image_learner(selection, pool_by, pool_size):
+    """The setting that learns from the unlabelled images given to ``fit``, if any.
+
+    Parameters
+    ----------
+    selection : str or SelectionOptions
+    pool_by : str
+    pool_size : int or None
+
+    Returns
+    -------
+    setting : str or None
+        ``"selection=..."`` or ``"pool_by=..."`` as the user wrote it, for messages;
+        None when neither learns from images.
+    """
+    record = SELECTION_METHODS.get(getattr(selection, "name", selection))
+    if record is not None and record.learns_from_images:
+        return f"selection={selection!r}"
+    pooling = SELECTION_METHODS.get(pool_by)
+    if pool_size is not None and pooling is not None and pooling.pool_needs_images:
+        return f"pool_by={pool_by!r}"
+    return None
 
 
 def pool_templates(pool_by, text_bank, size, *, unit_images=None, logit_scale=1.0) -> np.ndarray:

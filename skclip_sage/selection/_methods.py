@@ -367,13 +367,15 @@ def selection_record(selection) -> SelectionMethod:
 
 
 def templates_per_image(record: SelectionMethod, k: int, n_templates: int) -> int:
-    """How many templates each image uses: ``k`` where it counts (a ``k`` beyond the pool is all of it)."""
-    if record.uses_k:
-        return min(int(k), n_templates)
-    return n_templates if record.fixed_count is None else record.fixed_count
+    """How many templates each image uses: ``k`` where it counts (a ``k`` beyond the pool is all of it).
+
+    :func:`check_k` with ``beyond_pool="all"``, as a sweep over a fixed list of K
+    (the paper's 1 to 80) on a smaller pool reads it.
+    """
+    return check_k(record, k, n_templates, "templates", beyond_pool="all")
 
 
-def check_k(record: SelectionMethod, k: int, n_templates: int, pool: str) -> None:
+def check_k(record: SelectionMethod, k: int, n_templates: int, pool: str, *, beyond_pool: str = "raise") -> int:
     """Whether ``k`` fits the pool, decided once: a ValueError when a method that keeps ``k`` cannot.
 
     Parameters
@@ -384,9 +386,23 @@ def check_k(record: SelectionMethod, k: int, n_templates: int, pool: str) -> Non
         Templates in the pool.
     pool : str
         What the pool is, for the message (e.g. ``"templates this estimator was fitted with"``).
+    beyond_pool : {"raise", "all"}, default="raise"
+        What a ``k`` larger than the pool means: an error (the classifier, the CLI),
+        or the whole pool (a sweep over a fixed list of K, :func:`templates_per_image`).
+
+    Returns
+    -------
+    n_used : int
+        How many templates each image uses.
     """
-    if record.uses_k:
-        check_count("k", k, n_templates, pool)
+    if beyond_pool not in ("raise", "all"):
+        raise ValueError(f"beyond_pool must be 'raise' or 'all'; got {beyond_pool!r}.")
+    if not record.uses_k:
+        return n_templates if record.fixed_count is None else record.fixed_count
+    if beyond_pool == "all":
+        return min(int(k), n_templates)
+    check_count("k", k, n_templates, pool)
+    return int(k)
 
 
 def check_count(name: str, value: int, n_templates: int, pool: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from ..exceptions import ZeroNormEmbeddingWarning
 from . import _arrays as arrays
 from ._aggregation import aggregate_in_chunks
-from ._chunks import score_in_chunks
+from ._chunks import score_in_chunks, similarity_product
 from ._methods import SELECTION_METHODS, SELECTIONS
 from ._norms import row_scaling
 from ._prototypes import fixed_prototypes
@@ -108,8 +108,8 @@ def score_embeddings(
         scores, selected = score_in_chunks(embeddings, bank, chooser)
         if method.ensemble_at_full_k and k == n_templates:
             # Every template is kept, whatever the order: exactly the prompt ensemble.
-            scores = embeddings @ fixed_prototypes(bank, np.arange(n_templates)).T
-        return arrays.to_numpy(scores / norms[:, None]), np.array(arrays.to_numpy(selected))
+            scores = similarity_product(embeddings, fixed_prototypes(bank, np.arange(n_templates)))
+        return arrays.to_numpy(arrays.divide_rows(scores, norms)), np.array(arrays.to_numpy(selected))
     # One template set for every image (a fixed choice, or the pool an aggregation weighs):
     # its indices as a broadcast view, since a copy would allocate n x K indices nobody asked for.
     if fixed_templates is None:
@@ -123,8 +123,9 @@ def score_embeddings(
             # Not linear: the aggregator must see cosines, so each chunk is normalised first.
             return arrays.to_numpy(aggregate_in_chunks(embeddings, bank, scoring.aggregate, norms=norms)), selected
         head = scoring.head
-    # Linear in each row: score the rows as they come, then divide by their norms.
-    return arrays.to_numpy((embeddings @ head.T) / norms[:, None]), selected
+    # Linear in each row: score the rows as they come, then divide by their norms (in
+    # place: the product is the only (n, C) array).
+    return arrays.to_numpy(arrays.divide_rows(similarity_product(embeddings, head), norms)), selected
 
 
 def _generator(random_state):
@@ -177,7 +178,11 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     >>> softmax(np.array([[0.3, 0.2]]), temperature=1e-39).tolist()
     [[1.0, 0.0]]
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = (logits - logits.max(axis=1, keepdims=True)) / temperature
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=1, keepdims=True)
+    # In place on one float64 copy: the same operations as out of place, so the same
+    # numbers, with no (n, C) temporaries beyond the result.
+    probabilities = np.array(logits, dtype=np.float64)
+    probabilities -= probabilities.max(axis=1, keepdims=True)
+    probabilities /= temperature
+    np.exp(probabilities, out=probabilities)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return probabilities

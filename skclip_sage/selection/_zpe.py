@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _arrays as arrays
 from ._arrays import Array
-from ._chunks import CHUNK_BYTES, class_major, template_similarities
+from ._chunks import CHUNK_BYTES, class_major, template_similarities, twin_rows
 
 __all__ = ["zpe_keep", "zpe_template_scores", "zpe_weights"]
 
@@ -67,9 +67,10 @@ def zpe_template_scores(
     if chunk_size is None:
         chunk_size = max(1, CHUNK_BYTES // (2 * n_templates * n_classes * image_embeddings.dtype.itemsize))
     total = np.zeros(n_templates)
+    twins = twin_rows(flat_bank)
     for start in range(0, n_images, chunk_size):
         similarities = template_similarities(
-            image_embeddings[start : start + chunk_size], text_bank, flat_bank=flat_bank
+            image_embeddings[start : start + chunk_size], text_bank, flat_bank=flat_bank, twins=twins
         )
         corrected = logit_scale * similarities - centre[None]
         best = arrays.amax(corrected, axis=2)  # (chunk, T)
