@@ -183,7 +183,7 @@ def _not_a_model_folder(model: str) -> str:
     """Why a bare path, which no backend's folder layout matched, does not load, and what would."""
     folder = os.path.abspath(os.path.expanduser(model))
     layouts = " or ".join(
-        f"{backend.folder_marker} ({backend.library}, {backend.scheme}FOLDER)" for backend in folder_backends()
+        f"{backend.folder_files} ({backend.library}, {backend.scheme}FOLDER)" for backend in folder_backends()
     )
     if os.path.isdir(folder):
         problem = f"folder {folder!r} holds no model: a model folder holds {layouts}"
