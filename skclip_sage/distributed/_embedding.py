@@ -145,9 +145,9 @@ def _embedder_params(embedder) -> dict:
     if not isinstance(embedder.model, str):
         raise ValueError(
             f"embed_images sends the embedder's parameters to the workers and each worker loads the model "
-            f"by name; model must be a model string ({'; '.join(form for form, _ in model_forms())}), "
+            f"by name; model must be an open_clip name, 'local-dir:...', 'hf-hub:...' or 'transformers:...', "
             f"got a {type(embedder.model).__name__} object. Save it with skclip_sage.encoders.save_local_dir "
-            "(open_clip) or save_pretrained (transformers) and pass its folder."
+            "(open_clip) or save_pretrained (transformers) and pass 'local-dir:<folder>' or 'transformers:<folder>'."
         )
     # Check the parameters here, where the error is readable, not on every worker.
     embedder._validate_params()
