@@ -851,10 +851,11 @@ def test_every_docstring_that_takes_a_model_lists_the_forms_of_the_table_of_back
     from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
     from skclip_sage.debias import RoboShotProjection, SpuriousTranslation
     from skclip_sage.distributed import embed_images
-    from skclip_sage.encoders import BACKENDS, model_forms
+    from skclip_sage.encoders import BACKENDS, load_encoder, model_forms
 
     prose = {"with", "or", "and", "holding"}
     places = {
+        "load_encoder": _parameter_text(load_encoder.__doc__, "model"),
         "SageZeroShotClassifier": _parameter_text(SageZeroShotClassifier.__doc__, "model"),
         "ClipImageEmbedder": _parameter_text(ClipImageEmbedder.__doc__, "model"),
         "SpuriousTranslation": _parameter_text(SpuriousTranslation.__doc__, "model"),
@@ -884,3 +885,20 @@ def test_a_backend_record_says_which_folders_it_loads_and_what_they_hold():
         if names_folders:
             assert backend.folder_marker in backend.folder_files
     assert folder_backends() == tuple(backend for backend in BACKENDS if backend.folder_marker is not None)
+
+
+def test_the_cli_says_which_schemes_ignore_pretrained_from_the_table(capsys):
+    # Issue 22 section 4: --pretrained's help and `models`' description read the table of backends.
+    from skclip_sage.cli import main
+    from skclip_sage.encoders import BACKENDS
+
+    for command in ("classify", "models"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split()).replace("local- dir:", "local-dir:")
+        for backend in BACKENDS:
+            if backend.scheme:
+                assert backend.scheme in text, (command, backend.scheme)
+        if command == "classify":
+            ignoring = [backend.scheme for backend in BACKENDS if backend.scheme and backend.ignores_pretrained]
+            assert f"ignored for {', '.join(ignoring)}" in text

@@ -213,3 +213,15 @@ def model_forms() -> list[tuple[str, str]]:
         bare,
         *[(backend.form, backend.description) for backend in schemes],
     ]
+
+
+def schemes_ignoring_pretrained() -> str:
+    """The schemes whose model string brings its own weights, in words (``"local-dir:, ... and hf-hub:"``).
+
+    Examples
+    --------
+    >>> schemes_ignoring_pretrained()
+    'local-dir:, transformers: and hf-hub:'
+    """
+    schemes = [backend.scheme for backend in BACKENDS if backend.scheme and backend.ignores_pretrained]
+    return schemes[0] if len(schemes) == 1 else f"{', '.join(schemes[:-1])} and {schemes[-1]}"
