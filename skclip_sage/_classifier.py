@@ -19,7 +19,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._classifier_inputs import refuse_images, seed_of
 from ._classifier_predict import ZeroShotPredictionMixin
-from ._model_parameters import MODEL_FORMS, TEXT_MODEL_CONSTRAINTS
+from ._model_parameters import TEXT_MODEL_CONSTRAINTS, fill_model_forms
 from .encoders import absolute_model, load_encoder
 from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
@@ -36,11 +36,10 @@ from .selection import (
     resolve,
     row_scaling,
 )
-from .utils._docstrings import fill_docstring
 from .utils._nan_rows import ON_NAN, finite_rows
 
 
-@fill_docstring(model_forms=MODEL_FORMS)
+@fill_model_forms
 class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstimator):
     """Zero-shot CLIP classifier with per-image prompt selection (SAGE).
 

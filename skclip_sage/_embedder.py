@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._model_parameters import MODEL_CONSTRAINTS, MODEL_FORMS
+from ._model_parameters import MODEL_CONSTRAINTS, fill_model_forms
 from .encoders import absolute_model, load_encoder
 from .exceptions import (
     NON_FINITE_REASON,
@@ -29,7 +29,6 @@ from .io import (
     is_one_shot_iterator,
     producer_of,
 )
-from .utils._docstrings import fill_docstring
 from .utils._eval_mode import evaluating
 
 ON_ERROR = ("raise", "warn")
@@ -40,7 +39,7 @@ IMAGE_CACHE = "image_embeddings"  # the folder under cache_dir, also part of eac
 LOGGER = logging.getLogger("skclip_sage")
 
 
-@fill_docstring(model_forms=MODEL_FORMS)
+@fill_model_forms
 class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Embed images with a CLIP image encoder.
 
