@@ -19,7 +19,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._classifier_inputs import refuse_images, seed_of
 from ._classifier_predict import ZeroShotPredictionMixin
-from ._model_parameters import TEXT_MODEL_CONSTRAINTS
+from ._model_parameters import TEXT_MODEL_CONSTRAINTS, fill_model_forms
 from .encoders import absolute_model, load_encoder
 from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
@@ -40,6 +40,7 @@ from .selection import (
 from .utils._nan_rows import ON_NAN, finite_rows
 
 
+@fill_model_forms
 class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstimator):
     """Zero-shot CLIP classifier with per-image prompt selection (SAGE).
 
@@ -55,12 +56,12 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
     Parameters
     ----------
     model : str or TextImageEncoder, default="ViT-B-32"
-        An open_clip model name, ``"local-dir:/path"`` (a folder with
-        ``open_clip_config.json`` and weights: fully offline), ``"hf-hub:org/repo"``,
-        ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
-        SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
-        an existing folder given bare (its files tell the backend; see
-        :func:`~skclip_sage.encoders.model_forms`),
+        A model string in one of the forms of the table of backends
+        (:func:`~skclip_sage.encoders.model_forms`; :func:`~skclip_sage.encoders.available_models`
+        also lists the paper's backbones):
+
+        %(model_forms)s
+
         or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
         Such an object is used as given, except that a ``torch.nn.Module`` encodes
         the prompts in eval mode without autograd (dropout would make the text bank

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._model_parameters import MODEL_CONSTRAINTS
+from ._model_parameters import MODEL_CONSTRAINTS, fill_model_forms
 from .encoders import absolute_model, load_encoder
 from .exceptions import (
     NON_FINITE_REASON,
@@ -39,6 +39,7 @@ IMAGE_CACHE = "image_embeddings"  # the folder under cache_dir, also part of eac
 LOGGER = logging.getLogger("skclip_sage")
 
 
+@fill_model_forms
 class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Embed images with a CLIP image encoder.
 
@@ -54,11 +55,12 @@ class ClipImageEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     Parameters
     ----------
     model : str or TextImageEncoder, default="ViT-B-32"
-        An open_clip model name, ``"local-dir:/path"`` (offline), ``"hf-hub:org/repo"``,
-        ``"transformers:org/repo"`` or ``"transformers:/path"`` (Hugging Face CLIP,
-        SigLIP, ALIGN, AltCLIP; see :func:`~skclip_sage.encoders.available_models`),
-        an existing folder given bare (its files tell the backend; see
-        :func:`~skclip_sage.encoders.model_forms`),
+        A model string in one of the forms of the table of backends
+        (:func:`~skclip_sage.encoders.model_forms`; :func:`~skclip_sage.encoders.available_models`
+        also lists the paper's backbones):
+
+        %(model_forms)s
+
         or an object with ``preprocess``, ``encode_images`` and ``embedding_dim``
         (a ``torch.nn.Module`` is run in eval mode, its training flag restored after).
         A relative ``local-dir:`` or ``transformers:`` folder is resolved against the

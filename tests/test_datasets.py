@@ -629,3 +629,21 @@ def test_a_byte_that_is_not_utf8_is_located_on_its_line(tmp_path):
     (tmp_path / "m.csv").write_bytes(b"\xef\xbb\xbfpath,label\n" + rows.encode() + b"caf\xe9.png,dog\n")
     with pytest.raises(ValueError, match=r"line 3002 is not UTF-8 text \(byte b'\\xe9'"):
         load_manifest(tmp_path / "m.csv")
+
+
+def test_read_manifest_then_to_bunch_is_load_manifest_with_the_callers_option_names(tmp_path):
+    # Issue 22: the CLI reads a manifest through skclip_sage.datasets' public face, in two steps.
+    from skclip_sage.datasets import Manifest, load_manifest, read_manifest
+
+    csv_file = tmp_path / "mine.csv"
+    csv_file.write_text("path,label,shot\nimg/a.jpg,cat,indoor\nimg/b.jpg,dog,outdoor\n", encoding="utf-8")
+    manifest = read_manifest(csv_file)
+    assert isinstance(manifest, Manifest) and manifest.header == ["path", "label", "shot"]
+    bunch = manifest.to_bunch(group_column="shot", class_names={"cat": ["cat", "kitten"], "dog": "dog"})
+    expected = load_manifest(csv_file, group_column="shot", class_names={"cat": ["cat", "kitten"], "dog": "dog"})
+    assert bunch.keys() == expected.keys()
+    for key in bunch:
+        got, want = bunch[key], expected[key]
+        assert (got.tolist() if hasattr(got, "tolist") else got) == (want.tolist() if hasattr(want, "tolist") else want)
+    with pytest.raises(ValueError, match="Name the column with --label-column"):
+        manifest.to_bunch(label_column="class", options={"label_column": "--label-column"})

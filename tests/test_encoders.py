@@ -827,3 +827,78 @@ def test_the_cli_model_help_is_generated_from_the_table_of_backends(capsys):
     for backend in BACKENDS:
         assert backend.form.replace("pretrained=", "--pretrained ") in text, backend.form
     assert model_forms()[1][0] in text  # the bare folder, with the files that tell its backend
+
+
+def _parameter_text(doc: str, name: str) -> str:
+    """The description of parameter ``name`` in a numpydoc docstring (up to the next parameter)."""
+    lines = doc.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{name} :"))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].strip() and len(lines[i]) - len(lines[i].lstrip()) <= indent
+        ),
+        len(lines),
+    )
+    return " ".join(" ".join(lines[start:end]).split())
+
+
+def test_every_docstring_that_takes_a_model_lists_the_forms_of_the_table_of_backends():
+    # Issue 22 section 4: the model forms are generated from the registry, not written by hand in
+    # four docstrings; a backend added to the table shows in each (and the CLI help, tested above).
+    from skclip_sage import ClipImageEmbedder, SageZeroShotClassifier
+    from skclip_sage.debias import RoboShotProjection, SpuriousTranslation
+    from skclip_sage.distributed import embed_images
+    from skclip_sage.encoders import BACKENDS, load_encoder, model_forms
+
+    prose = {"with", "or", "and", "holding"}
+    places = {
+        "load_encoder": _parameter_text(load_encoder.__doc__, "model"),
+        "SageZeroShotClassifier": _parameter_text(SageZeroShotClassifier.__doc__, "model"),
+        "ClipImageEmbedder": _parameter_text(ClipImageEmbedder.__doc__, "model"),
+        "SpuriousTranslation": _parameter_text(SpuriousTranslation.__doc__, "model"),
+        "RoboShotProjection": _parameter_text(RoboShotProjection.__doc__, "model"),
+        "embed_images": _parameter_text(embed_images.__doc__, "embedder"),
+    }
+    for owner, text in places.items():
+        for form, description in model_forms():
+            for word in form.split():
+                if word.strip("()") not in prose:
+                    assert f"``{word.strip('()')}``" in text, (owner, form)
+            assert " ".join(description.split()) in text, (owner, description)
+        for backend in BACKENDS:
+            assert backend.scheme in text, (owner, backend.scheme)
+
+
+def test_a_backend_record_says_which_folders_it_loads_and_what_they_hold():
+    # Issue 22 section 4: each record carries its folder layout; the order of the table is the
+    # order in which a bare folder is told (no special case naming one backend's file).
+    from skclip_sage.encoders import BACKENDS
+    from skclip_sage.encoders._backends import HF_HUB, LOCAL_DIR, TRANSFORMERS, folder_backends
+
+    assert {backend.scheme for backend in BACKENDS} == {LOCAL_DIR, TRANSFORMERS, HF_HUB, ""}
+    for backend in BACKENDS:
+        names_folders = backend.folder_marker is not None
+        assert (backend.folder_files is not None) == names_folders, backend.scheme
+        if names_folders:
+            assert backend.folder_marker in backend.folder_files
+    assert folder_backends() == tuple(backend for backend in BACKENDS if backend.folder_marker is not None)
+
+
+def test_the_cli_says_which_schemes_ignore_pretrained_from_the_table(capsys):
+    # Issue 22 section 4: --pretrained's help and `models`' description read the table of backends.
+    from skclip_sage.cli import main
+    from skclip_sage.encoders import BACKENDS
+
+    for command in ("classify", "models"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split()).replace("local- dir:", "local-dir:")
+        for backend in BACKENDS:
+            if backend.scheme:
+                assert backend.scheme in text, (command, backend.scheme)
+        if command == "classify":
+            ignoring = [backend.scheme for backend in BACKENDS if backend.scheme and backend.ignores_pretrained]
+            assert f"ignored for {', '.join(ignoring)}" in text

@@ -38,15 +38,12 @@ def check_dataset_options(args):
 
 def load_manifest_dataset(args):
     """The Bunch of ``evaluate manifest CSV`` (see :func:`skclip_sage.datasets.load_manifest`)."""
-    from ..datasets._manifest import manifest_bunch
-
     class_names = read_class_names_file(args.class_names) if args.class_names else None
     manifest = read_manifest(args.root, args.path_column or "path")
     group_column = args.group_column or ("group" if "group" in manifest.header else None)
     options = {"label_column": "--label-column", "group_column": "--group-column"}
     try:
-        bunch = manifest_bunch(
-            manifest,
+        bunch = manifest.to_bunch(
             label_column=args.label_column or "label",
             group_column=group_column,
             class_names=class_names,

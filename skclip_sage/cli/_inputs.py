@@ -210,9 +210,9 @@ def read_manifest(manifest, path_column):
 
     Returns
     -------
-    manifest : skclip_sage.datasets._manifest.Manifest
+    manifest : skclip_sage.datasets.Manifest
     """
-    from ..datasets._manifest import read_manifest as read
+    from ..datasets import read_manifest as read
 
     try:
         return read(manifest, path_column, option="--path-column")

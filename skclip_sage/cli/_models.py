@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..encoders import BACKENDS
 from ..utils._docstrings import fill_docstring
 from ._errors import ExitCode
 from ._options import ADD_PARSER_SECTIONS, command_parser
@@ -27,9 +28,10 @@ def add_parser(subparsers, parents):
         subparsers,
         "models",
         help="list the model strings --model accepts and the paper's backbones",
-        description="List every form of model string (open_clip names with pretrained tags, local-dir:, "
-        "hf-hub:, transformers:), the model string of each backbone of the SAGE paper, and the open_clip "
-        "architecture names with the pretrained tags the installed open_clip knows. Nothing is downloaded.",
+        description="List every form of model string (open_clip names with pretrained tags, model folders, "
+        f"{', '.join(backend.scheme for backend in BACKENDS if backend.scheme)}), the model string of each "
+        "backbone of the SAGE paper, and the open_clip architecture names with the pretrained tags the "
+        "installed open_clip knows. Nothing is downloaded.",
         examples=EXAMPLES,
         parents=parents,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..encoders import PRECISIONS
+from ..encoders import BACKENDS, PRECISIONS
 from ._errors import EXIT_CODES_HELP
 
 TEMPLATES_HELP = (
@@ -146,7 +146,8 @@ def add_model_options(parser):
         type=pretrained_option,
         default="laion2b_s34b_b79k",
         help="weights tag or checkpoint file for a model name; 'none' for random weights; "
-        "ignored for local-dir:, hf-hub: and transformers: (default: %(default)s)",
+        f"ignored for {', '.join(backend.scheme for backend in BACKENDS if backend.scheme and backend.ignores_pretrained)} "
+        "(default: %(default)s)",
     )
     group.add_argument(
         "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s: CUDA when present)"

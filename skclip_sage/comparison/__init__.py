@@ -9,7 +9,8 @@ selections drew from) and write ``results.md``, ``results.csv``, ``selections.cs
 and ``results.png`` (:func:`write_results`) and the self-contained HTML report
 (:func:`build_report_html`, :func:`write_report_html`), never over results another command
 wrote (:func:`check_results_folder`). Anything that evaluates "like the harness"
-calls these.
+calls these; a report of its own ranks the rows as they do (:func:`rank_rows`,
+:func:`sage_place`, :func:`method_label`).
 """
 
 from ._debias_rows import DEBIAS_MODES, debias_methods
@@ -17,6 +18,7 @@ from ._engine import compare_methods
 from ._folder import RESULT_FILES, WRITER_FILE, ResultsOverwriteError, check_results_folder
 from ._html import build_report_html, write_report_html
 from ._methods import PAPER_MODES, TRAINING_FREE_MODES, ComparisonMethod, selection_methods
+from ._ranking import method_label, rank_rows, sage_place
 from ._report import write_results
 from ._selections import selection_shares
 from ._single_templates import single_template_methods
@@ -33,6 +35,9 @@ __all__ = [
     "check_results_folder",
     "compare_methods",
     "debias_methods",
+    "method_label",
+    "rank_rows",
+    "sage_place",
     "selection_methods",
     "selection_shares",
     "single_template_methods",

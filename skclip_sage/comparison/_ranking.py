@@ -21,6 +21,23 @@ def method_label(row, rows=()):
 
     The K is named when ``rows`` hold the same mode at another K, or the mode is
     ``single`` with no template of its own (template 0 of the pool).
+
+    Parameters
+    ----------
+    row : dict
+        A comparison row (``mode``, ``k``; ``template`` and ``source`` for a single template).
+    rows : sequence of dict, default=()
+        Every row of the comparison, to tell whether the K must be named.
+
+    Returns
+    -------
+    label : str
+
+    Examples
+    --------
+    >>> rows = [{"mode": "sage", "k": 1}, {"mode": "sage", "k": 3}, {"mode": "roboshot", "k": 1}]
+    >>> [method_label(row, rows) for row in rows]
+    ['sage K=1', 'sage K=3', 'roboshot']
     """
     if row.get("template") is not None:
         source = f" from {row['source']}" if row.get("source") else ""
@@ -79,7 +96,25 @@ def _wga(row):
 
 
 def sage_place(ranked):
-    """The ranked entry of SAGE at its smallest K, or None when no SAGE row was run."""
+    """The ranked entry of SAGE at its smallest K, or None when no SAGE row was run.
+
+    Parameters
+    ----------
+    ranked : list of dict
+        The entries of :func:`rank_rows`.
+
+    Returns
+    -------
+    entry : dict or None
+        ``{"place", "tied", "row"}`` of SAGE's row.
+
+    Examples
+    --------
+    >>> rows = [{"mode": "sage", "k": 3, "WGA": 70.0, "Avg": 90.0}, {"mode": "sage", "k": 1, "WGA": 60.0, "Avg": 90.0}]
+    >>> entry = sage_place(rank_rows(rows))
+    >>> entry["place"], entry["row"]["k"]
+    (2, 1)
+    """
     sage = [entry for entry in ranked if entry["row"]["mode"] == "sage"]
     return min(sage, key=lambda entry: entry["row"]["k"]) if sage else None
 

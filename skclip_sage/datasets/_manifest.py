@@ -22,7 +22,12 @@ from ._paths import check_root
 
 @dataclass
 class Manifest:
-    """The rows of a manifest CSV, every one as wide as the header.
+    """The rows of a manifest CSV, every one as wide as the header, as :func:`read_manifest` reads them.
+
+    For a caller that needs more than :func:`load_manifest` gives: the header before
+    choosing the columns (the command line defaults ``group_column`` to ``"group"``
+    when there is one), any column's cells, or the errors worded with its own
+    option names (:meth:`to_bunch`).
 
     Attributes
     ----------
@@ -51,10 +56,58 @@ class Manifest:
     locations: list
 
     def column(self, name, option="column"):
-        """The cells of column ``name``; an error lists the columns when it is absent."""
+        """The cells of column ``name``, one per row, exactly as written.
+
+        Parameters
+        ----------
+        name : str
+            A column of the header.
+        option : str, default="column"
+            How the caller's user chose the column (``"--label-column"``), named
+            in the error when it is absent.
+
+        Returns
+        -------
+        cells : list of str
+
+        Raises
+        ------
+        ValueError
+            If the header has no such column (the error lists the columns).
+        """
         hint = f" Name the column with {option}." if option != "column" else ""
         index = column_index(self.header, name, Path(self.path), hint)
         return [row[index] for row in self.rows]
+
+    def to_bunch(self, *, label_column="label", group_column=None, class_names=None, options=None):
+        """The dataset :class:`~sklearn.utils.Bunch` of these rows, as :func:`load_manifest` returns it.
+
+        Parameters
+        ----------
+        label_column : str, default="label"
+            The column of class labels.
+        group_column : str, default=None
+            The column of group labels; None: the groups are the labels.
+        class_names : dict, default=None
+            Label -> text (or list of texts); None uses each label as its own text.
+        options : dict of str to str, default=None
+            How the caller's user names ``label_column`` and ``group_column``
+            (``{"label_column": "--label-column"}``), for the errors.
+
+        Returns
+        -------
+        sklearn.utils.Bunch
+            The fields :func:`load_manifest` documents.
+
+        Raises
+        ------
+        ValueError
+            If a named column is absent, a label or group cell is empty, or
+            ``class_names`` lacks a label.
+        """
+        return manifest_bunch(
+            self, label_column=label_column, group_column=group_column, class_names=class_names, options=options
+        )
 
 
 def read_manifest(path, path_column="path", *, option="path_column"):
@@ -72,6 +125,8 @@ def read_manifest(path, path_column="path", *, option="path_column"):
     Returns
     -------
     manifest : Manifest
+        The rows, with each image's location (:meth:`Manifest.to_bunch` makes them
+        a dataset).
 
     Raises
     ------
@@ -81,6 +136,23 @@ def read_manifest(path, path_column="path", *, option="path_column"):
         If the file is not a UTF-8 CSV, a row has more or fewer fields than the
         header (the error names its line), the column is absent, a path cell is
         empty, or there is no data row.
+
+    See Also
+    --------
+    load_manifest : Read a manifest and make it a dataset in one call.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skclip_sage.datasets import read_manifest
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "mine.csv"), "w") as file:
+    ...     _ = file.write("path,label,shot\\nimg/a.jpg,cat,indoor\\nimg/b.jpg,dog,outdoor\\n")
+    >>> manifest = read_manifest(os.path.join(folder, "mine.csv"))
+    >>> manifest.header, manifest.column("shot")
+    (['path', 'label', 'shot'], ['indoor', 'outdoor'])
+    >>> manifest.to_bunch(group_column="shot").group_names
+    ['indoor', 'outdoor']
     """
     path = str(check_root(path, "read_manifest"))
     if not os.path.isfile(path):
@@ -109,7 +181,7 @@ def _index(values, names):
 
 
 def manifest_bunch(manifest, *, label_column="label", group_column=None, class_names=None, options=None):
-    """The dataset Bunch of a :class:`Manifest` (see :func:`load_manifest`)."""
+    """The dataset Bunch of a :class:`Manifest` (see :meth:`Manifest.to_bunch`)."""
     options = options or {}
     labels = manifest.column(label_column, options.get("label_column", "label_column"))
     empty = [line for line, label in zip(manifest.lines, labels) if not label.strip()]

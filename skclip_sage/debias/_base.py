@@ -7,17 +7,22 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._model_parameters import TEXT_MODEL_CONSTRAINTS
+from .._model_parameters import MODEL_FORMS, TEXT_MODEL_CONSTRAINTS
 from ..encoders import load_encoder
 from ..utils._nan_rows import ON_NAN, finite_rows
 from ._texts import encode_texts
 
 __all__ = ["MODEL_PARAMETERS", "ConceptTransformer"]
 
-MODEL_PARAMETERS = """model : str or TextImageEncoder, default="ViT-B-32"
-        As :class:`~skclip_sage.SageZeroShotClassifier`'s ``model``: an open_clip
-        name, ``"local-dir:/path"``, ``"hf-hub:org/repo"`` or an encoder object. The
-        same model as the classifier's, so that a pipeline loads it once.
+MODEL_PARAMETERS = f"""model : str or TextImageEncoder, default="ViT-B-32"
+        As :class:`~skclip_sage.SageZeroShotClassifier`'s ``model``, the same model
+        as the classifier's, so that a pipeline loads it once: a model string in one
+        of the forms of the table of backends
+        (:func:`~skclip_sage.encoders.model_forms`):
+
+        {MODEL_FORMS}
+
+        or an object with ``encode_text``, ``embedding_dim`` and ``logit_scale``.
     pretrained : str or None, default="laion2b_s34b_b79k"
         Weights tag or local checkpoint file for a model name.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"

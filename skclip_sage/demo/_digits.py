@@ -264,7 +264,7 @@ def load_coloured_digits(folder):
     FileNotFoundError
         When ``folder`` holds no complete benchmark.
     """
-    from ..datasets._csv import read_csv_columns
+    from ..datasets import read_manifest
 
     folder = Path(folder).resolve()
     settings = _settings_on_disk(folder)
@@ -273,10 +273,13 @@ def load_coloured_digits(folder):
             f"{str(folder)!r} holds no complete coloured-digits benchmark (no readable {SETTINGS_FILE}); "
             "write one with skclip_sage.demo.write_coloured_digits."
         )
-    source = "Write it with skclip_sage.demo.write_coloured_digits."
-    values, _ = read_csv_columns(
-        folder / "manifest.csv", ("path", "digit", "colour", "split"), dataset="coloured-digits", source=source
-    )
+    if not (folder / "manifest.csv").is_file():
+        raise FileNotFoundError(
+            f"The coloured-digits dataset is incomplete: expected the file {str(folder / 'manifest.csv')!r}. "
+            "Write it with skclip_sage.demo.write_coloured_digits."
+        )
+    manifest = read_manifest(folder / "manifest.csv")
+    values = {name: [cell.strip() for cell in manifest.column(name)] for name in ("path", "digit", "colour", "split")}
     colour_names = list(COLOURS)[: settings["n_colours"]]
     target = np.asarray(values["digit"], dtype=np.int64)
     colour = np.asarray([colour_names.index(name) for name in values["colour"]], dtype=np.int64)

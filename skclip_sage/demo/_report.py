@@ -69,7 +69,7 @@ def verdict(rows):
 
 def _listed(entries, rows):
     """Named rows with their WGA; single templates counted together, with their range."""
-    from ..comparison._ranking import method_label
+    from ..comparison import method_label
 
     methods = [entry["row"] for entry in entries if entry["row"].get("template") is None]
     singles = [entry["row"] for entry in entries if entry["row"].get("template") is not None]
@@ -93,7 +93,7 @@ def verdict_in_full(rows):
     -------
     text : str
     """
-    from ..comparison._ranking import rank_rows, sage_place
+    from ..comparison import rank_rows, sage_place
 
     ranked = rank_rows(rows)
     sage = sage_place(ranked)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..encoders import model_forms
+from ..utils._docstrings import code_terms_list, fill_docstring
 from ..utils._optional import require_dask
 from ._worker import embed_partition, embedding_width, gather_failures, partition_block, partition_summary
 
 DEFAULT_PARTITION_SIZE = 256
 
 
+@fill_docstring(model_forms=code_terms_list(model_forms()))
 def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return_failures=False):
     """Embed images on a Dask cluster, one task per partition of paths.
 
@@ -26,10 +29,15 @@ def embed_images(paths, embedder, *, partition_size=None, cache_dir=None, return
         paths on a shared file system). A list is cut into partitions of
         ``partition_size``; a Dask collection keeps its own partitions.
     embedder : ClipImageEmbedder
-        Its parameters are used, fitted or not. ``model`` must be a name
-        (``"ViT-B-32"``, ``"local-dir:/shared/model"``, ``"hf-hub:..."``) that
-        every worker can load, not an encoder object. ``on_error`` decides
-        whether an unreadable image fails the computation or becomes a NaN row.
+        Its parameters are used, fitted or not. ``model`` must be a model string
+        that every worker can load (a folder on a file system they share), not an
+        encoder object; the forms are those of the table of backends
+        (:func:`~skclip_sage.encoders.model_forms`):
+
+        %(model_forms)s
+
+        ``on_error`` decides whether an unreadable image fails the computation or
+        becomes a NaN row.
     partition_size : int, default=None
         Images per partition (task) for a list; 256 when None. Must be None for
         a Dask collection: repartition it instead.

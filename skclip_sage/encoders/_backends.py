@@ -36,6 +36,9 @@ class Backend(NamedTuple):
     folder_only : bool
         Whether the rest of the string always names a folder (``local-dir:``), rather
         than a folder or, where none exists, a hub id (``transformers:``).
+    folder_files : str or None
+        What such a folder holds, in words, for help texts and error messages; None
+        for schemes that never name a folder.
     """
 
     scheme: str
@@ -46,47 +49,64 @@ class Backend(NamedTuple):
     ignores_pretrained: bool
     folder_marker: str | None = None
     folder_only: bool = False
+    folder_files: str | None = None
 
+
+# The schemes, written once: the backend modules read them from here (this module imports
+# nothing of the package, so that arrow points one way).
+LOCAL_DIR = "local-dir:"
+HF_HUB = "hf-hub:"
+TRANSFORMERS = "transformers:"
 
 BACKENDS = (
     Backend(
-        "transformers:",
-        "._transformers",
-        "transformers",
-        "transformers:org/repo[@revision] or transformers:/path/to/folder",
-        "a Hugging Face CLIP, SigLIP, ALIGN or AltCLIP model id (through the HF cache) or a save_pretrained "
-        "folder (no network); pretrained is ignored",
-        True,
-        folder_marker="config.json",
-    ),
-    Backend(
-        "local-dir:",
-        "._open_clip",
-        "open_clip",
-        "local-dir:/path/to/folder",
-        "a folder with open_clip_config.json and weights (save_local_dir), no network; pretrained is ignored",
-        True,
+        scheme=LOCAL_DIR,
+        module="._open_clip",
+        library="open_clip",
+        form=f"{LOCAL_DIR}/path/to/folder",
+        description="a folder with open_clip_config.json and weights (save_local_dir), no network; "
+        "pretrained is ignored",
+        ignores_pretrained=True,
         folder_marker="open_clip_config.json",
         folder_only=True,
+        folder_files="open_clip_config.json and the weights (open_clip_model.safetensors, or a .bin or .pth file)",
     ),
     Backend(
-        "hf-hub:",
-        "._open_clip",
-        "open_clip",
-        "hf-hub:org/repo",
-        "an open_clip model on the Hugging Face Hub (through the HF cache); pretrained is ignored",
-        True,
+        scheme=TRANSFORMERS,
+        module="._transformers",
+        library="transformers",
+        form=f"{TRANSFORMERS}org/repo[@revision] or {TRANSFORMERS}/path/to/folder",
+        description="a Hugging Face CLIP, SigLIP, ALIGN or AltCLIP model id (through the HF cache) or a "
+        "save_pretrained folder (no network); pretrained is ignored",
+        ignores_pretrained=True,
+        folder_marker="config.json",
+        folder_files="what save_pretrained writes: config.json, the weights (model.safetensors or "
+        "pytorch_model.bin) and the processor's files",
     ),
     Backend(
-        "",
-        "._open_clip",
-        "open_clip",
-        "NAME with pretrained=TAG or pretrained=/path/to/checkpoint",
-        "an open_clip architecture name with a weights tag, a checkpoint file, or None for random weights",
-        False,
+        scheme=HF_HUB,
+        module="._open_clip",
+        library="open_clip",
+        form=f"{HF_HUB}org/repo",
+        description="an open_clip model on the Hugging Face Hub (through the HF cache); pretrained is ignored",
+        ignores_pretrained=True,
+    ),
+    Backend(
+        scheme="",
+        module="._open_clip",
+        library="open_clip",
+        form="NAME with pretrained=TAG or pretrained=/path/to/checkpoint",
+        description="an open_clip architecture name with a weights tag, a checkpoint file, or None for random weights",
+        ignores_pretrained=False,
     ),
 )
-"""Every backend, most specific scheme first; the last one takes plain names."""
+"""Every backend, keyword-built; the last one (no scheme) takes plain names.
+
+The order is also the order in which a bare folder is told: the first backend
+whose ``folder_marker`` the folder holds loads it. open_clip's folder comes
+before transformers': an open_clip folder saved on the Hub may hold a
+``config.json`` as well, a transformers folder never holds ``open_clip_config.json``.
+"""
 
 
 def backend_for(model: str) -> Backend:
@@ -95,14 +115,8 @@ def backend_for(model: str) -> Backend:
 
 
 def folder_backends() -> tuple[Backend, ...]:
-    """The backends whose model string may name a folder, the most specific folder layout first.
-
-    open_clip's folder is tried before transformers': an open_clip folder saved on the
-    Hub may hold a ``config.json`` as well, a transformers folder never holds
-    ``open_clip_config.json``.
-    """
-    folders = [backend for backend in BACKENDS if backend.folder_marker is not None]
-    return tuple(sorted(folders, key=lambda backend: backend.folder_marker != "open_clip_config.json"))
+    """The backends whose model string may name a folder, in the order a bare folder is told (the table's)."""
+    return tuple(backend for backend in BACKENDS if backend.folder_marker is not None)
 
 
 def folder_scheme(folder: str) -> str | None:
@@ -199,3 +213,15 @@ def model_forms() -> list[tuple[str, str]]:
         bare,
         *[(backend.form, backend.description) for backend in schemes],
     ]
+
+
+def schemes_ignoring_pretrained() -> str:
+    """The schemes whose model string brings its own weights, in words (``"local-dir:, ... and hf-hub:"``).
+
+    Examples
+    --------
+    >>> schemes_ignoring_pretrained()
+    'local-dir:, transformers: and hf-hub:'
+    """
+    schemes = [backend.scheme for backend in BACKENDS if backend.scheme and backend.ignores_pretrained]
+    return schemes[0] if len(schemes) == 1 else f"{', '.join(schemes[:-1])} and {schemes[-1]}"

@@ -13,10 +13,9 @@ import open_clip
 import torch
 
 from ..exceptions import ModelLoadError
+from ._backends import HF_HUB, LOCAL_DIR
 from ._loaded import LoadedEncoder
 from ._open_clip_weights import (
-    HF_HUB_PREFIX,
-    LOCAL_DIR_PREFIX,
     OFFLINE_HINT,
     check_model_name,
     hf_hub_checkpoint,
@@ -141,16 +140,16 @@ def load(model: str, pretrained: str | None, *, device: torch.device, cache_dir:
     Every weights file is checked by :func:`verify_checkpoint` before open_clip
     reads it, so open_clip's own loader only ever sees files that load safely.
     """
-    if model.startswith(LOCAL_DIR_PREFIX):
-        checkpoints = local_dir_checkpoints(model[len(LOCAL_DIR_PREFIX) :])
+    if model.startswith(LOCAL_DIR):
+        checkpoints = local_dir_checkpoints(model[len(LOCAL_DIR) :])
         for checkpoint in checkpoints:
             verify_checkpoint(checkpoint)
-        folder = Path(model[len(LOCAL_DIR_PREFIX) :]).expanduser().resolve()
+        folder = Path(model[len(LOCAL_DIR) :]).expanduser().resolve()
         # Every file: the configuration (preprocessing, quick_gelu) changes embeddings as the weights do.
-        identity = f"{LOCAL_DIR_PREFIX}{folder}|{folder_fingerprint(folder)}"
-        model_id, pretrained = f"{LOCAL_DIR_PREFIX}{folder}", None
-    elif model.startswith(HF_HUB_PREFIX):
-        checkpoint = hf_hub_checkpoint(model[len(HF_HUB_PREFIX) :], cache_dir)
+        identity = f"{LOCAL_DIR}{folder}|{folder_fingerprint(folder)}"
+        model_id, pretrained = f"{LOCAL_DIR}{folder}", None
+    elif model.startswith(HF_HUB):
+        checkpoint = hf_hub_checkpoint(model[len(HF_HUB) :], cache_dir)
         verify_checkpoint(checkpoint)
         identity, model_id, pretrained = model, model, None
     else:
@@ -172,7 +171,7 @@ def load(model: str, pretrained: str | None, *, device: torch.device, cache_dir:
         )
         tokenizer = open_clip.get_tokenizer(model_id, cache_dir=cache_dir)
     except Exception as err:
-        hint = f" {OFFLINE_HINT}" if model.startswith(HF_HUB_PREFIX) else ""
+        hint = f" {OFFLINE_HINT}" if model.startswith(HF_HUB) else ""
         raise ModelLoadError(
             f"open_clip could not build model {model!r} (pretrained={pretrained!r}): {err}.{hint}"
         ) from err
@@ -213,4 +212,4 @@ def save_local_dir(folder, model: torch.nn.Module, model_cfg: dict, preprocess_c
     # safetensors creates its file private (0600) whatever the umask; give it the
     # config's permissions, so a folder saved for a team is readable as a whole.
     os.chmod(weights_path, stat.S_IMODE(config_path.stat().st_mode))
-    return f"{LOCAL_DIR_PREFIX}{folder.resolve()}"
+    return f"{LOCAL_DIR}{folder.resolve()}"

@@ -13,10 +13,9 @@ from pathlib import Path
 import open_clip
 
 from ..exceptions import ModelLoadError
+from ._backends import LOCAL_DIR
 from ._messages import FAIL_FAST_HINT, sentence
 
-LOCAL_DIR_PREFIX = "local-dir:"
-HF_HUB_PREFIX = "hf-hub:"
 # The files open_clip's local-dir loader picks weights from.
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth")
 
@@ -79,12 +78,12 @@ def local_dir_checkpoints(identifier: str) -> list[Path]:
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise ModelLoadError(
-            f"model='{LOCAL_DIR_PREFIX}{identifier}': folder {str(folder.absolute())!r} {what}; a local-dir: model "
+            f"model='{LOCAL_DIR}{identifier}': folder {str(folder.absolute())!r} {what}; a local-dir: model "
             "is a folder holding open_clip_config.json and the weights (see save_local_dir)."
         )
     if not (folder / "open_clip_config.json").is_file():
         raise ModelLoadError(
-            f"model='{LOCAL_DIR_PREFIX}{identifier}': {str(folder / 'open_clip_config.json')!r} is missing; "
+            f"model='{LOCAL_DIR}{identifier}': {str(folder / 'open_clip_config.json')!r} is missing; "
             "a local-dir folder holds open_clip_config.json (with 'model_cfg') and the weights, e.g. "
             "open_clip_model.safetensors."
         )
@@ -96,7 +95,7 @@ def local_dir_checkpoints(identifier: str) -> list[Path]:
     if not checkpoints:
         # open_clip would build the model with random weights and only log a warning.
         raise ModelLoadError(
-            f"model='{LOCAL_DIR_PREFIX}{identifier}': folder {str(folder)!r} has a config but no weights; "
+            f"model='{LOCAL_DIR}{identifier}': folder {str(folder)!r} has a config but no weights; "
             "expected open_clip_model.safetensors (or open_clip_pytorch_model.bin, model.safetensors, "
             "pytorch_model.bin: any *.safetensors, *.bin or *.pth file). Save the model with "
             "skclip_sage.encoders.save_local_dir, or pass the model name with pretrained=None if random "

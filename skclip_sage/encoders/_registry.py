@@ -18,7 +18,15 @@ import threading
 import time
 
 from ..exceptions import ModelLoadError
-from ._backends import absolute_model, backend_for, folder_backends, looks_like_a_path
+from ..utils._docstrings import code_terms_list, fill_docstring
+from ._backends import (
+    absolute_model,
+    backend_for,
+    folder_backends,
+    looks_like_a_path,
+    model_forms,
+    schemes_ignoring_pretrained,
+)
 from ._hub import offline_unless_reachable
 from ._protocol import check_encoder
 from ._safety import file_fingerprint, folder_fingerprint
@@ -96,6 +104,7 @@ def model_record(model: str, pretrained=None) -> dict:
     return {"model": model, "pretrained": pretrained, "library": backend.library}
 
 
+@fill_docstring(model_forms=code_terms_list(model_forms()), ignoring=schemes_ignoring_pretrained())
 def load_encoder(
     model,
     pretrained=None,
@@ -112,14 +121,17 @@ def load_encoder(
     Parameters
     ----------
     model : str or TextImageEncoder
-        An open_clip model name (``"ViT-B-32"``), ``"local-dir:/path"``,
-        ``"hf-hub:org/repo"``, ``"transformers:org/repo"`` or
-        ``"transformers:/path"`` (see :func:`available_models`), or an encoder
-        object, returned as it is once its members are checked.
+        A model string in one of the forms of the table of backends
+        (:func:`model_forms`; :func:`available_models` also lists the paper's
+        backbones):
+
+        %(model_forms)s
+
+        or an encoder object, returned as it is once its members are checked.
     pretrained : str or None, default=None
         For an open_clip model name: a weights tag (``"laion2b_s34b_b79k"``), a local
-        checkpoint file, or None for random weights. Ignored for ``local-dir:``,
-        ``hf-hub:`` and ``transformers:`` (the weights come with the model).
+        checkpoint file, or None for random weights. Ignored for %(ignoring)s (the
+        weights come with the model).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
     cache_dir : str or None, default=None
@@ -183,7 +195,7 @@ def _not_a_model_folder(model: str) -> str:
     """Why a bare path, which no backend's folder layout matched, does not load, and what would."""
     folder = os.path.abspath(os.path.expanduser(model))
     layouts = " or ".join(
-        f"{backend.folder_marker} ({backend.library}, {backend.scheme}FOLDER)" for backend in folder_backends()
+        f"{backend.folder_files} ({backend.library}, {backend.scheme}FOLDER)" for backend in folder_backends()
     )
     if os.path.isdir(folder):
         problem = f"folder {folder!r} holds no model: a model folder holds {layouts}"

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..exceptions import ModelLoadError
+from ._backends import TRANSFORMERS
 from ._messages import FAIL_FAST_HINT, sentence
 from ._safety import folder_fingerprint, verify_checkpoint
 
-TRANSFORMERS_PREFIX = "transformers:"
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 TORCH_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 # Everything a model needs except weights: configs, tokenizer and processor files.
@@ -27,7 +27,7 @@ SUPPORT_PATTERNS = ["*.json", "*.txt", "*.model", "*.tiktoken"]
 
 def offline_recipe(model: str) -> str:
     """How to make ``model`` loadable on a machine with no network."""
-    name = model[len(TRANSFORMERS_PREFIX) :] if model.startswith(TRANSFORMERS_PREFIX) else model
+    name = model[len(TRANSFORMERS) :] if model.startswith(TRANSFORMERS) else model
     return (
         f"To use it offline, save it once where there is network: "
         f"transformers.AutoModel.from_pretrained({name!r}).save_pretrained(folder) and "
@@ -60,7 +60,7 @@ class ResolvedModel(NamedTuple):
 
 def resolve_transformers_model(model: str, cache_dir: str | None) -> ResolvedModel:
     """Find (or fetch into the cache) the folder of a ``transformers:`` model and check its weights."""
-    name = model[len(TRANSFORMERS_PREFIX) :]
+    name = model[len(TRANSFORMERS) :]
     if not name:
         raise ModelLoadError(
             "model='transformers:' names no model; pass 'transformers:org/repo' (a Hugging Face model id) or "
@@ -70,7 +70,7 @@ def resolve_transformers_model(model: str, cache_dir: str | None) -> ResolvedMod
     if folder.is_dir():
         folder = folder.resolve()
         safetensors = _check_weights(model, folder)
-        identity = f"{TRANSFORMERS_PREFIX}{folder}|{folder_fingerprint(folder)}"
+        identity = f"{TRANSFORMERS}{folder}|{folder_fingerprint(folder)}"
     elif folder.exists() or _looks_like_a_path(name):
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise ModelLoadError(f"model={model!r}: folder {str(folder.absolute())!r} {what}. {offline_recipe(model)}")
@@ -79,7 +79,7 @@ def resolve_transformers_model(model: str, cache_dir: str | None) -> ResolvedMod
         folder = _fetch(model, repo, revision or None, cache_dir)
         safetensors = _check_weights(model, folder)
         # Cached snapshots are named by their commit: the identity pins the exact weights.
-        identity = f"{TRANSFORMERS_PREFIX}{repo}@{folder.name}"
+        identity = f"{TRANSFORMERS}{repo}@{folder.name}"
     return ResolvedModel(folder, identity, _model_type(model, folder), safetensors)
 
 
