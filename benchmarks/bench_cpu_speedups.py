@@ -40,17 +40,23 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--jpeg-size", type=int, nargs=2, default=(1024, 768), help="JPEG width height (default: 1024 768)"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default: 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="paired repeats, before and after alternated (default: 5)"
+    )
     return parser.parse_args(argv)
 
 
-def _best_time(function, repeats):
-    best = float("inf")
+def _paired_times(before, after, repeats):
+    """Time ``before`` and ``after`` alternately, ``repeats`` pairs: a shared machine's load then
+    weighs on both sides of each ratio alike, and the range of the ratios says how much it moved."""
+    times = {"before": [], "after": []}
+    results = {}
     for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        for side, function in (("before", before), ("after", after)):
+            started = time.perf_counter()
+            results[side] = function()
+            times[side].append(time.perf_counter() - started)
+    return np.asarray(times["before"]), np.asarray(times["after"]), results["before"], results["after"]
 
 
 def _unit(rows):
@@ -93,8 +99,7 @@ def main(argv=None) -> None:
                     [trimmed_text_features(tower, tokens[start : start + 256]) for start in range(0, len(tokens), 256)]
                 )
 
-        text_before, bank_before = _best_time(padded, arguments.repeats)
-        text_after, bank_after = _best_time(trimmed, arguments.repeats)
+        text_before, text_after, bank_before, bank_after = _paired_times(padded, trimmed, arguments.repeats)
         text_distance = float(np.max(1 - np.sum(_unit(bank_before) * _unit(bank_after), axis=1)))
 
         if not arguments.images:
@@ -112,8 +117,9 @@ def main(argv=None) -> None:
             return torch.stack([encoder.preprocess(open_image(path, draft_size=draft_size)) for path in paths])
 
         torch.set_num_threads(1)  # preprocessing runs on one thread in the embedder, as here
-        decode_before, pixels_before = _best_time(lambda: decode(None), arguments.repeats)
-        decode_after, pixels_after = _best_time(lambda: decode(encoder.image_size), arguments.repeats)
+        decode_before, decode_after, pixels_before, pixels_after = _paired_times(
+            lambda: decode(None), lambda: decode(encoder.image_size), arguments.repeats
+        )
         torch.set_num_threads(torch.get_num_threads())
         with torch.inference_mode():
             full = _unit(encoder.encode_images(pixels_before).numpy())
@@ -132,22 +138,38 @@ def main(argv=None) -> None:
     )
 
 
+def _ratio_range(before, after):
+    ratios = before / after
+    return f"{ratios.min():.2f}-{ratios.max():.2f}x (median {np.median(ratios):.2f}x)"
+
+
 def _print_table(arguments, prompts, text_before, text_after, text_distance, decoding):
-    print(f"{arguments.model} (random weights), CPU {platform.processor() or platform.machine()}\n")
+    import os
+
+    import torch
+
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(
+        f"{arguments.model} (random weights), CPU {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {load}, torch threads {torch.get_num_threads()} "
+        f"(decoding: 1), {arguments.repeats} paired repeats; times are medians, ratios the range over the pairs\n"
+    )
     print("| speed-up | before | after | ratio | largest cosine distance | argmax agreement |")
     print("|---|---:|---:|---:|---:|---:|")
     print(
         f"| text bank, {len(prompts)} prompts (80 templates x {arguments.classes} classes) | "
-        f"{text_before:.2f} s | {text_after:.2f} s | {text_before / text_after:.1f}x | {text_distance:.1e} | - |"
+        f"{np.median(text_before):.2f} s | {np.median(text_after):.2f} s | {_ratio_range(text_before, text_after)} | "
+        f"{text_distance:.1e} | - |"
     )
     if decoding is None:
         return
     decode_before, decode_after, image_distance, agreement = decoding
     width, height = arguments.jpeg_size
+    per_image = 1000 / arguments.images
     print(
         f"| decode + preprocess, {arguments.images} JPEGs {width}x{height} | "
-        f"{1000 * decode_before / arguments.images:.1f} ms/image | {1000 * decode_after / arguments.images:.1f} ms/image"
-        f" | {decode_before / decode_after:.1f}x | {image_distance:.1e} | {100 * agreement:.0f} % |"
+        f"{per_image * np.median(decode_before):.1f} ms/image | {per_image * np.median(decode_after):.1f} ms/image"
+        f" | {_ratio_range(decode_before, decode_after)} | {image_distance:.1e} | {100 * agreement:.0f} % |"
     )
 
 
