@@ -823,3 +823,26 @@ def test_the_record_never_deletes_an_edited_file_or_follows_a_link_even_with_for
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         [RECORD_FILE, "mine.txt", "target.txt", "link.txt", "same.txt"]
     )  # no staging folder left behind
+
+
+def test_a_rerun_into_a_relative_output_folder_reuses_its_own_files(tmp_path, monkeypatch):
+    # The README's `demo --output results` is relative: the record's keys are relative to
+    # the folder, so files found under it must be too, or the second run refuses its own model.
+    monkeypatch.chdir(tmp_path)
+    first = run_demo("out", **MICRO_RUN)
+    second = run_demo("out", **MICRO_RUN)
+    assert first.model == second.model and (tmp_path / "out" / "model" / "open_clip_model.safetensors").is_file()
+
+
+def test_a_record_entry_outside_the_output_folder_is_ignored(tmp_path):
+    # An edited demo-files.json cannot make the demo replace or delete a file elsewhere.
+    from skclip_sage.demo._files import RECORD_FILE, WrittenFiles
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    record = {"files": {"../notes.txt": None, str(tmp_path / "notes.txt"): None, "templates.txt": None}}
+    (tmp_path / "out" / RECORD_FILE).write_text(json.dumps(record))
+    files = WrittenFiles(tmp_path / "out")
+    assert list(files.files) == ["templates.txt"]
+    files.remove(["../notes.txt"])
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -214,7 +214,8 @@ def plot_results(path, rows, published, context):
     # Lines and bars stay above ~40 % in the lower right and the A templates low: the legends sit there.
     if template_rows:
         left_top.legend(loc="upper left", fontsize=8, framealpha=0.9)
-    left_bottom.legend(loc="lower right", ncol=2, fontsize=8, framealpha=0.9)
+    if left_bottom.get_legend_handles_labels()[0]:  # nothing to name when no mode ran at several K
+        left_bottom.legend(loc="lower right", ncol=2, fontsize=8, framealpha=0.9)
     figure.suptitle(f"{context['title']}: {context['model']}", fontsize=11)
     figure.subplots_adjust(left=0.05, right=0.96, top=1 - 0.75 / height, bottom=0.7 / height)
     figure.savefig(path, dpi=DPI)

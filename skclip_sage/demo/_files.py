@@ -64,6 +64,12 @@ class DemoFilesError(FileExistsError):
         return type(self), (self.folder, self.conflicts)
 
 
+def _inside(relative) -> bool:
+    """Whether a record key names a path inside the output folder: an edited record cannot point the demo elsewhere."""
+    path = Path(relative) if isinstance(relative, str) else None
+    return path is not None and not path.is_absolute() and ".." not in path.parts
+
+
 def _digest(path):
     hasher = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -85,12 +91,13 @@ class WrittenFiles:
     """
 
     def __init__(self, folder, *, force=False):
-        self.folder = Path(folder)
+        # Absolute, so the paths found under it compare with the record's keys whatever the working directory.
+        self.folder = Path(folder).absolute()
         self.force = force
         try:
             stored = json.loads((self.folder / RECORD_FILE).read_text(encoding="utf-8"))
-            self.files = dict(stored["files"])
-            self.folders = set(stored.get("folders", ()))
+            self.files = {key: value for key, value in dict(stored["files"]).items() if _inside(key)}
+            self.folders = {key for key in stored.get("folders", ()) if _inside(key)}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.files, self.folders = {}, set()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import warnings
 from typing import TYPE_CHECKING
@@ -94,13 +93,10 @@ def compute_device(device) -> str | None:
     """
     if device == "cpu":
         return None
-    if isinstance(device, str) and not cuda_may_be_present():
+    if device == "auto" and not cuda_may_be_present():
         # Settled without torch: a pickled classifier predicts on NumPy without its 2-3 s import.
-        if device == "auto":
-            return None
-        if re.fullmatch(r"cuda(:\d+)?", device):
-            _warn_cpu_fallback(device)
-            return None
+        # An explicit "cuda" always asks torch: the user asked for a GPU, and only torch can tell.
+        return None
     try:
         resolved = resolve_device(device)
     except ValueError:
@@ -122,12 +118,17 @@ def _warn_cpu_fallback(device) -> None:
     )
 
 
+_GPU_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
 def cuda_may_be_present() -> bool:
     """False when this machine surely has no CUDA device, decided without importing torch.
 
     Once torch is imported, it is asked (True here: the caller's check follows).
-    Otherwise, on Linux a CUDA machine has NVIDIA's device files (``/dev/nvidiactl``,
-    or ``/dev/dxg`` under WSL); macOS has no CUDA; elsewhere only torch can tell.
+    Otherwise, on Linux a machine torch may see a GPU on has NVIDIA's loaded driver
+    (``/proc/driver/nvidia``, or its device files, which appear on first use), AMD's
+    ROCm device (``/dev/kfd``, which torch reports as ``cuda``) or WSL's ``/dev/dxg``;
+    macOS has no CUDA; elsewhere only torch can tell.
 
     Examples
     --------
@@ -139,7 +140,7 @@ def cuda_may_be_present() -> bool:
     if sys.platform == "darwin":
         return False
     if sys.platform.startswith("linux"):
-        return any(os.path.exists(path) for path in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+        return any(os.path.exists(path) for path in _GPU_PATHS)
     return True
 
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from urllib.parse import urlsplit
 
 LOGGER = logging.getLogger("skclip_sage.encoders")
@@ -25,6 +26,11 @@ _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "A
 def hub_reachable(endpoint: str, timeout: float = PROBE_SECONDS) -> bool:
     """Whether a TCP connection to ``endpoint``'s host and port opens within ``timeout`` seconds.
 
+    One deadline covers the name lookup and the connection, and only the first
+    address is tried: ``socket.create_connection`` would give each of the
+    endpoint's several IPv4 and IPv6 addresses the whole timeout again, so a
+    firewall that drops packets silently could cost many times ``timeout``.
+
     Examples
     --------
     >>> hub_reachable("http://127.0.0.1:1", timeout=0.5)  # nothing listens on port 1
@@ -32,10 +38,15 @@ def hub_reachable(endpoint: str, timeout: float = PROBE_SECONDS) -> bool:
     """
     parts = urlsplit(endpoint)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return True
-    except OSError:  # refused, unresolvable name, no route, timed out
+        # getaddrinfo takes no timeout; a resolver that hangs is bounded by the system's own.
+        family, kind, protocol, _, address = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, protocol) as connection:
+            connection.settimeout(max(deadline - time.monotonic(), 0.05))
+            connection.connect(address)
+        return True
+    except (OSError, IndexError):  # refused, unresolvable name, no route, timed out
         return False
 
 
@@ -45,7 +56,8 @@ def offline_unless_reachable():
 
     Does nothing when offline mode is already on, when a proxy is configured, or
     when huggingface_hub is not installed. The caller holds the registry's load
-    lock, so no other load sees the switch.
+    lock, so no other model load sees the switch; other code of the same process
+    that uses huggingface_hub during the load does (offline, it would fail anyway).
     """
     try:
         from huggingface_hub import constants

@@ -170,7 +170,9 @@ def load_encoder(
             started = time.perf_counter()
             loader = importlib.import_module(backend.module, __package__).load
             # A weights tag, hf-hub: or a hub id may download: offline, say so in seconds, not a minute.
-            network = contextlib.nullcontext() if location is not None else offline_unless_reachable()
+            # A plain open_clip name without pretrained weights downloads nothing, so it probes nothing.
+            downloads = location is None and (backend.scheme or pretrained is not None)
+            network = offline_unless_reachable() if downloads else contextlib.nullcontext()
             with network:
                 loaded = _without_touching_the_rng(loader, resolved)(
                     model, pretrained, device=resolved, cache_dir=cache_dir
