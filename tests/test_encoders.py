@@ -3,6 +3,8 @@
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -902,3 +904,28 @@ def test_the_cli_says_which_schemes_ignore_pretrained_from_the_table(capsys):
         if command == "classify":
             ignoring = [backend.scheme for backend in BACKENDS if backend.scheme and backend.ignores_pretrained]
             assert f"ignored for {', '.join(ignoring)}" in text
+
+
+def test_without_torch_only_device_auto_is_settled_and_any_gpu_driver_counts(tmp_path):
+    # A ROCm or freshly booted NVIDIA host lacks /dev/nvidiactl: "auto" must then ask torch,
+    # and an explicit "cuda" always does (it used to fall back to the CPU without torch's word).
+    driver = tmp_path / "kfd"
+    driver.touch()
+    code = f"""
+import sys
+from skclip_sage.encoders import _device
+_device._GPU_PATHS = ()
+assert _device.cuda_may_be_present() is False and _device.compute_device("auto") is None
+assert "torch" not in sys.modules
+_device._GPU_PATHS = ({str(driver)!r},)
+assert _device.cuda_may_be_present() is True
+assert "torch" not in sys.modules
+_device._GPU_PATHS = ()
+import warnings
+with warnings.catch_warnings(record=True):
+    warnings.simplefilter("always")
+    _device.compute_device("cuda")
+assert "torch" in sys.modules
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
