@@ -155,3 +155,19 @@ def test_missing_as_wrong_never_counts_a_missing_prediction_right():
     assert missing_as_wrong([0, 0], untouched) is untouched
     with pytest.raises(ValueError, match="missing_as_wrong"):
         worst_group_accuracy([0.0, 1.0], [np.nan, 1.0], groups=[0, 1])
+
+
+def test_score_with_object_labels_counts_nan_rows_as_wrong():
+    # Labels from a pandas string column are an object array: its values are str, not numpy scalars.
+    X, y, _ = data(LABELS["str"])
+    y = y.astype(object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteRowsWarning)
+        fitted = make_classifier(LABELS["str"]).fit(X, y)
+        finite = np.isfinite(X).all(axis=1)
+        assert fitted.score(X, y) == pytest.approx((fitted.predict(X[finite]) == y[finite]).sum() / len(y))
+        groups = np.arange(len(y)) % 2
+        scorer = make_group_scorer()
+        with config_context(enable_metadata_routing=True):
+            assert np.isfinite(scorer(fitted, X, y, groups=groups))
+    assert missing_as_wrong(y[:2], np.array([None, y[1]], dtype=object)).tolist()[0] != y[0]

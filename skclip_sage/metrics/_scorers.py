@@ -78,16 +78,18 @@ def missing_as_wrong(y_true, y_pred):
     [0.0, 0.0, 1.0]
     >>> missing_as_wrong(np.array([True, True]), np.array([True, None], dtype=object)).tolist()
     [True, False]
+    >>> missing_as_wrong(np.array(["cat", "dog"], dtype=object), np.array(["cat", None], dtype=object)).tolist()
+    ['cat', 'cat']
     """
     y_pred = np.asarray(y_pred)
     missing = _missing_positions(y_pred) if y_pred.ndim == 1 else np.empty(0, dtype=np.intp)
     if not missing.size:
         return y_pred
-    y_true = np.asarray(y_true)
-    classes = sorted(set(y_true.tolist()))
+    true_values = np.asarray(y_true).tolist()  # Python values whatever the dtype (object arrays hold them already)
+    classes = sorted(set(true_values))
     filled = y_pred.astype(object)
     for position in missing.tolist():
-        filled[position] = _another_label(y_true[position].item(), classes)
+        filled[position] = _another_label(true_values[position], classes)
     return np.asarray(filled.tolist())
 
 
