@@ -32,7 +32,7 @@ from .selection import (
     check_k,
     fit_selection,
     image_learner,
-    l2_normalize,
+    images_to_learn_from,
     pool_templates,
     resolve,
     row_scaling,
@@ -362,10 +362,12 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
         encoder = self._load_encoder()
         bank = self._text_bank(encoder, templates, class_names, X)
         logit_scale = float(encoder.logit_scale)
-        unit_X = None if X is None else l2_normalize(X)[0].astype(bank.dtype)
+        unit_X = images_to_learn_from(X, self.selection, self.pool_by, self.pool_size, bank.dtype)
         if self.pool_size is not None:
             kept = pool_templates(self.pool_by, bank, self.pool_size, unit_images=unit_X, logit_scale=logit_scale)
             templates, bank = [templates[index] for index in kept], bank[kept]
+        # Learned before any fitted attribute changes: a refit that fails here leaves the earlier fit whole.
+        fitted_selection = fit_selection(record, method, bank, k=self.k, unit_images=unit_X, logit_scale=logit_scale)
         self.classes_ = classes
         self.class_names_ = class_names
         self.templates_ = templates
@@ -374,9 +376,7 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
         if self.on_nan == "propagate":
             self._nan_label()  # at fit, not at the first NaN row
         self.random_seed_ = seed_of(self.random_state)
-        self.fitted_selection_ = fit_selection(
-            record, method, bank, k=self.k, unit_images=unit_X, logit_scale=logit_scale
-        )
+        self.fitted_selection_ = fitted_selection
         return self
 
     def _check_counts(self, record, n_templates, X):

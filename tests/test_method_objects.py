@@ -203,3 +203,19 @@ def test_an_unregistered_object_is_refused_with_the_way_to_register_it():
 
     with pytest.raises(ValueError, match="register_selection"):
         make_classifier(selection=Unknown()).fit()
+
+
+def test_a_refit_that_fails_in_the_method_leaves_the_earlier_fit_whole():
+    # The fitted state is learned before any fitted attribute changes: a failed refit on other
+    # templates must not leave the earlier fit's weights beside the new text bank.
+    X, y = make_data()
+    clf = make_classifier(selection=ZPE(threshold=0.0)).fit(X, y)
+    before = {name: getattr(clf, name) for name in ("templates_", "text_embeddings_", "fitted_selection_")}
+    proba = clf.predict_proba(X)
+    clf.set_params(templates=TEMPLATES[:1], selection=ZPE(threshold=10.0))
+    with pytest.raises(ValueError, match="kept no template"):
+        clf.fit(X, y)
+    assert clf.templates_ == before["templates_"] and clf.fitted_selection_ is before["fitted_selection_"]
+    np.testing.assert_array_equal(clf.text_embeddings_, before["text_embeddings_"])
+    clf.set_params(templates=TEMPLATES, selection=ZPE(threshold=0.0))
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)

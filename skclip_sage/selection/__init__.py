@@ -13,7 +13,15 @@ from ._aggregation import Scoring, aggregate_in_chunks, mean_similarity_head, we
 from ._autoclip import autoclip_scores, autoclip_step_sizes, autoclip_weights
 from ._baselines import random_template_indices, text_selected_templates, worst_class_pair_similarity
 from ._chunks import score_in_chunks, template_similarities
-from ._fitting import LEGACY_PARAMETERS, fit_selection, fitted_scores, image_learner, pool_templates, resolve
+from ._fitting import (
+    LEGACY_PARAMETERS,
+    fit_selection,
+    fitted_scores,
+    image_learner,
+    images_to_learn_from,
+    pool_templates,
+    resolve,
+)
 from ._methods import (
     POOL_METHODS,
     SELECTION_METHODS,
@@ -58,6 +66,7 @@ __all__ = [
     "fit_selection",
     "fitted_scores",
     "image_learner",
+    "images_to_learn_from",
     "pool_templates",
     "register_selection",
     "resolve",

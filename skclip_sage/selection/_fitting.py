@@ -18,9 +18,18 @@ import numpy as np
 
 from ..exceptions import NotFittedError
 from ._methods import SELECTION_METHODS, check_k, selection_record
+from ._prototypes import l2_normalize
 from ._scoring import score_embeddings
 
-__all__ = ["LEGACY_PARAMETERS", "fit_selection", "fitted_scores", "image_learner", "pool_templates", "resolve"]
+__all__ = [
+    "LEGACY_PARAMETERS",
+    "fit_selection",
+    "fitted_scores",
+    "image_learner",
+    "images_to_learn_from",
+    "pool_templates",
+    "resolve",
+]
 
 LEGACY_PARAMETERS = tuple(name for record in SELECTION_METHODS.values() for name in getattr(record, "options", ()))
 """The flat classifier parameters that set a method's option before method objects (deprecated)."""
@@ -161,6 +170,30 @@ def image_learner(selection, pool_by, pool_size):
     if pool_size is not None and pooling is not None and pooling.pool_needs_images:
         return f"pool_by={pool_by!r}"
     return None
+
+
+def images_to_learn_from(X, selection, pool_by, pool_size, dtype):
+    """``X`` unit-normalised as ``dtype`` when a setting learns from it (:func:`image_learner`), else None.
+
+    Other fits only check ``X``'s width, so they normalise and copy nothing.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features) or None
+        The image embeddings given to ``fit``.
+    selection : str or SelectionOptions
+    pool_by : str
+    pool_size : int or None
+    dtype : numpy dtype
+        The text bank's dtype.
+
+    Returns
+    -------
+    unit_images : ndarray of shape (n_samples, n_features) or None
+    """
+    if X is None or image_learner(selection, pool_by, pool_size) is None:
+        return None
+    return l2_normalize(X)[0].astype(dtype)
 
 
 def pool_templates(pool_by, text_bank, size, *, unit_images=None, logit_scale=1.0) -> np.ndarray:
