@@ -136,12 +136,14 @@ def _move_in(staged):
                     raise
             moved.append((destination, backup))
             os.replace(partial, destination)
-    except OSError as err:
+    except BaseException as err:  # Ctrl-C between two renames too: the old set goes back whole
         for destination, backup in reversed(moved):
             if backup is not None:
                 os.replace(backup, destination)
             elif os.path.lexists(destination):
                 os.unlink(destination)
+        if not isinstance(err, OSError):
+            raise
         reason = err.strerror or str(err)
         raise InputError(f"could not write {current!r}: {reason}. {staged.untouched()}") from err
     for _, backup in moved:

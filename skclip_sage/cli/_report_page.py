@@ -72,7 +72,7 @@ def write_report_page(path, rows, result, images, args, templates, timings):
     from ..comparison import build_report_html
 
     split = f" ({result['split']} split)" if result.get("split") else ""
-    failed = f", {result['n_failed']} unreadable and left out" if result.get("n_failed") else ""
+    failed = f", {result['n_failed']} gave no embedding and left out" if result.get("n_failed") else ""
     run = {
         "dataset": f"{result['dataset']}{split}: {result['root']} ({result['n_images']} images{failed})",
         "command": "skclip-sage " + shlex.join(getattr(args, "argv", None) or ["evaluate", args.dataset, args.root]),

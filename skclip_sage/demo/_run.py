@@ -317,7 +317,7 @@ def run_demo(
         else [],
     )
     for path in removed:
-        LOGGER.info("removed %s: written by an earlier demo run, not by this one", path)
+        LOGGER.debug("removed %s: written by an earlier demo run, not by this one", path)  # the CLI warns
     log("wrote " + ", ".join(str(path) for path in written))
     return Bunch(
         model=model,

@@ -21,13 +21,15 @@ from __future__ import annotations
 import functools
 import io
 import os
+import secrets
 import threading
 from pathlib import Path
 
 import numpy as np
 
 PRODUCER_FIELD, VALUES_FIELD = "producer", "values"
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+# O_EXCL: a temporary name that somehow exists already fails the write instead of being shared.
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -186,15 +188,16 @@ def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray,
 def write_atomically(path: str, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
 
-    The temporary name is unique to this process and thread, so concurrent
-    writers never share one; the folder is created on the first failure to open.
+    The temporary name carries the process, the thread and a random token: Dask
+    workers on several hosts sharing one ``cache_dir`` may have equal process ids.
+    The folder is created on the first failure to open.
 
     Raises
     ------
     OSError
         Nothing was written; no temporary file is left behind.
     """
-    temporary = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+    temporary = f"{path}.{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}.tmp"
     try:
         descriptor = open_temporary(temporary)
     except FileNotFoundError:

@@ -97,6 +97,12 @@ class MemoryCache:
             self.max_bytes = int(max_bytes)
             self._shrink()
 
+    def grow(self, max_bytes: int) -> None:
+        """Raise the bound to ``max_bytes`` if it is lower; compared and set under the lock, so
+        two callers asking at once for different bounds leave the larger."""
+        with self._lock:
+            self.max_bytes = max(self.max_bytes, int(max_bytes))
+
     def forget(self, kind: str) -> None:
         """Forget every row of one kind (e.g. ``"text_banks"``)."""
         with self._lock:
@@ -134,8 +140,7 @@ def memory_store(max_bytes: int) -> MemoryCache:
         if _STORE is None:
             _STORE = MemoryCache(max_bytes)
         store = _STORE
-    if max_bytes > store.max_bytes:
-        store.resize(max_bytes)
+    store.grow(max_bytes)
     return store
 
 
