@@ -203,3 +203,22 @@ def test_equal_text_rows_give_bitwise_equal_similarities(on_torch):
     bank = rows.reshape(3, 3, 48)  # bank[t, c] = rows[3t + c]: bank[2, 1] (row 7) is bank[0, 2] (row 2)
     similarities = np.asarray(template_similarities(convert(images), convert(bank)))
     np.testing.assert_array_equal(similarities[:, 2, 1], similarities[:, 0, 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_twin_rows_finds_exactly_the_rows_with_equal_bytes(dtype):
+    # Scoring finds twins on every call, through a vectorised hash; it must agree with comparing bytes.
+    from skclip_sage.selection._chunks import twin_rows
+
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((500, 7)).astype(dtype)
+    rows[[40, 41, 300, 499]] = rows[3]
+    rows[[10, 200]] = rows[150]
+    rows[60] = -0.0 * rows[60]  # another byte pattern than +0.0: not a twin of anything
+    seen = {}
+    expected = np.array([seen.setdefault(row.tobytes(), index) for index, row in enumerate(rows)])
+    later, first = twin_rows(rows)
+    assert later.tolist() == np.flatnonzero(expected != np.arange(len(rows))).tolist()
+    assert first.tolist() == expected[later].tolist()
+    # float16 rows of 7 values are not whole 32-bit words: they take the byte-by-byte path.
+    assert later.tolist() == [40, 41, 150, 200, 300, 499] and first.tolist() == [3, 3, 10, 10, 3, 3]
