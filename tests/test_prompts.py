@@ -88,8 +88,19 @@ def test_an_empty_pool_is_rejected():
 def test_class_names_from_a_dict_a_list_or_the_labels():
     classes = np.array(["a", "b"])
     assert class_names_for(classes, {"b": "waterbird", "a": "landbird", "c": "extra"}) == ["landbird", "waterbird"]
-    assert class_names_for(classes, ["landbird", "waterbird"]) == ["landbird", "waterbird"]
     assert class_names_for(classes) == ["a", "b"]
+    # Issue 21 section 1, the same rule as fit: by value, by position for 0..C-1, else refused.
+    assert class_names_for(np.array(["dog", "cat"]), ["cat", "dog"]) == ["dog", "cat"]
+    assert class_names_for(np.array([0, 1]), ["landbird", "waterbird"]) == ["landbird", "waterbird"]
+    with pytest.raises(ValueError, match=r"class_names=\{'a': 'landbird', 'b': 'waterbird'\}"):
+        class_names_for(classes, ["landbird", "waterbird"])
+
+
+def test_a_list_paired_with_labels_warns_once_about_names_that_give_one_prompt():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resolve_classes(["cat", "Cat "], np.array([0, 1]))
+    assert len([warning for warning in caught if issubclass(warning.category, DuplicatePromptWarning)]) == 1
 
 
 def test_numeric_labels_without_names_warn_about_the_prompts():

@@ -119,8 +119,10 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list:
     classes : ndarray of shape (n_classes,)
         Sorted class labels (the estimator's ``classes_``).
     class_names : dict, sequence or None
-        ``{label: text or [texts]}`` covering every label, texts aligned with
-        ``classes``, or None to use ``str(label)``.
+        ``{label: text or [texts]}`` covering every label; a list of names, paired
+        by value with string labels that are its names or by position with integer
+        labels ``0..C-1`` (anything else is refused with the dict to write); or None
+        to use ``str(label)``.
 
     Returns
     -------
@@ -144,17 +146,11 @@ def class_names_for(classes: np.ndarray, class_names=None) -> list:
                 f"class_names has no name for label(s) {missing}; it must map every class in y ({labels}) to a name."
             )
         return check_class_names([class_names[label] for label in labels], labels, given=list(class_names))
-    if isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
-        raise ValueError(
-            "class_names must be a dict {label: name} or a list of names aligned with the sorted labels; "
-            f"got {type(class_names).__name__}."
-        )
-    if len(class_names) != len(classes):
-        raise ValueError(
-            f"class_names has {len(class_names)} names but y has {len(classes)} classes "
-            f"({labels}); give one name per class, in sorted label order, or a dict."
-        )
-    return check_class_names(list(class_names), labels)
+    # A list pairs as in fit: by value with string labels that are its names, by position
+    # with integer labels 0..C-1, and is refused otherwise (with the dict to write).
+    paired, texts = _pair_list(class_names, classes)
+    by_label = dict(zip(paired.tolist(), texts))
+    return [by_label[label] for label in labels]
 
 
 def check_class_names(names: Sequence, labels: Sequence | None = None, given: Sequence | None = None) -> list:
@@ -280,7 +276,9 @@ def _pair_list(class_names, labels: np.ndarray) -> tuple[np.ndarray, list]:
         raise ValueError(
             f"class_names must be a dict {{label: name}} or a list of names; got {type(class_names).__name__}."
         )
-    names = check_class_names(list(class_names))  # empty or non-string items, at their position in the list
+    with warnings.catch_warnings():  # the branch that pairs warns, once, naming the labels
+        warnings.simplefilter("ignore", DuplicatePromptWarning)
+        names = check_class_names(list(class_names))  # empty or non-string items, at their position in the list
     values = np.asarray(labels).tolist()
     if all(isinstance(value, str) for value in values) and all(isinstance(name, str) for name in names):
         if set(values) <= set(names):
