@@ -24,7 +24,7 @@ from .encoders import absolute_model, load_encoder
 from .prompts import encode_text_bank, resolve_classes, resolve_templates, sorted_labels
 from .selection import (
     LEGACY_PARAMETERS,
-    POOL_METHODS,
+    POOL_NAMES,
     SELECTION_METHODS,
     SELECTION_NAMES,
     SelectionOptions,
@@ -255,7 +255,7 @@ class SageZeroShotClassifier(ZeroShotPredictionMixin, ClassifierMixin, BaseEstim
         "selection": [StrOptions(SELECTION_NAMES), SelectionOptions],
         "k": [Interval(Integral, 1, None, closed="left")],
         "pool_size": [Interval(Integral, 1, None, closed="left"), None],
-        "pool_by": [StrOptions(set(POOL_METHODS))],
+        "pool_by": [StrOptions(POOL_NAMES)],
         # Deprecated flat options: checked by the method object they build (resolve).
         **{name: "no_validation" for name in LEGACY_PARAMETERS},
         "temperature": [Interval(Real, 1e-300, None, closed="left"), None],

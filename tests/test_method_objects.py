@@ -219,3 +219,22 @@ def test_a_refit_that_fails_in_the_method_leaves_the_earlier_fit_whole():
     np.testing.assert_array_equal(clf.text_embeddings_, before["text_embeddings_"])
     clf.set_params(templates=TEMPLATES, selection=ZPE(threshold=0.0))
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_a_registered_method_that_ranks_templates_is_a_pool_by_choice():
+    # pool_by reads the live table, as selection does: a registered method that ranks templates pools.
+    class SpreadPool(KeepBest):
+        name = "toy_spread_pool"
+
+        def rank_templates(self, unit_images, text_bank, logit_scale):
+            return self.learn(unit_images, text_bank, logit_scale)["spread"]
+
+    register_selection(Aggregation(name=SpreadPool.name, summary="pools by spread", method=SpreadPool))
+    try:
+        X, y = make_data()
+        clf = make_classifier(pool_by=SpreadPool.name, pool_size=2, selection="ensemble").fit(X, y)
+        assert len(clf.templates_) == 2
+    finally:
+        unregister_selection(SpreadPool.name)
+    with pytest.raises(ValueError, match="pool_by"):
+        make_classifier(pool_by=SpreadPool.name, pool_size=2).fit(X, y)

@@ -24,6 +24,7 @@ from ._fitting import (
 )
 from ._methods import (
     POOL_METHODS,
+    POOL_NAMES,
     SELECTION_METHODS,
     SELECTION_NAMES,
     SELECTIONS,
@@ -53,6 +54,7 @@ __all__ = [
     "LEGACY_PARAMETERS",
     "PERCEPTION_MIN_TEMPERATURE",
     "POOL_METHODS",
+    "POOL_NAMES",
     "SELECTION_NAMES",
     "ZPE",
     "Aggregation",

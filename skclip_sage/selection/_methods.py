@@ -31,6 +31,7 @@ from ._sage import sage_chooser
 
 __all__ = [
     "POOL_METHODS",
+    "POOL_NAMES",
     "SELECTIONS",
     "SELECTIONS_LEARNING_FROM_IMAGES",
     "SELECTIONS_USING_K",
@@ -301,7 +302,10 @@ SELECTIONS_LEARNING_FROM_IMAGES = tuple(name for name, method in SELECTION_METHO
 """The built-in selection modes whose ``fit`` learns from unlabelled image embeddings (transductive)."""
 
 POOL_METHODS = tuple(name for name, method in SELECTION_METHODS.items() if method.pools)
-"""The methods that can choose a ``pool_size`` pool (``pool_by=``)."""
+"""The built-in methods that can choose a ``pool_size`` pool (``pool_by=``)."""
+
+POOL_NAMES = set(POOL_METHODS)
+"""The live set of names the classifier's ``pool_by`` accepts (registered methods that pool included)."""
 
 
 def register_selection(record: SelectionMethod) -> SelectionMethod:
@@ -322,6 +326,8 @@ def register_selection(record: SelectionMethod) -> SelectionMethod:
         raise ValueError(f"A selection method named {record.name!r} is already registered.")
     SELECTION_METHODS[record.name] = record
     SELECTION_NAMES.add(record.name)
+    if record.pools:
+        POOL_NAMES.add(record.name)
     return record
 
 
@@ -336,6 +342,7 @@ def unregister_selection(name: str) -> None:
         raise ValueError(f"{name!r} is a built-in selection method; only registered methods can be removed.")
     SELECTION_METHODS.pop(name, None)
     SELECTION_NAMES.discard(name)
+    POOL_NAMES.discard(name)
 
 
 def selection_record(selection) -> SelectionMethod:
