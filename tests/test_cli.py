@@ -704,3 +704,32 @@ def test_a_non_finite_embedding_is_said_to_give_no_embedding_not_to_be_unreadabl
     # Rows counted as the user counts them (issue 23 section 6): 4 images, 1 left out, 3 evaluated.
     assert "4 images, 1 gave no embedding and left out" in captured.out and ", 3 evaluated;" in captured.out
     assert "unreadable" not in captured.err + captured.out
+
+
+def test_evaluate_replaces_its_outputs_together_when_the_report_fails(tmp_path, tiny_model, monkeypatch, capsys):
+    # Issue 21 section 4's rule for every command: the report, written last, failing must not
+    # leave this run's --json and --csv beside the previous run's report.
+    import errno
+
+    import skclip_sage.cli._evaluate as evaluate_command
+    from skclip_sage.cli._outputs import open_output
+
+    for label, colour in (("cat", 10), ("dog", 200)):
+        for index in range(2):
+            write_image(tmp_path / "images" / label / f"{label}_{index}.png", (colour, 10 * index, 10))
+    outputs = {name: tmp_path / name for name in ("r.json", "r.csv", "r.html")}
+    options = ["--json", str(outputs["r.json"]), "--csv", str(outputs["r.csv"]), "--report", str(outputs["r.html"])]
+    common = ["evaluate", "folder", str(tmp_path / "images"), "--templates", "simple", *model_options(tiny_model)]
+    assert main([*common, *options, "--compare", "sage"]) == 0
+    before = {name: path.read_bytes() for name, path in outputs.items()}
+
+    def report_on_a_full_disk(path, *args):
+        with open_output(path) as stream:
+            stream.write("<!doctype html>")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(evaluate_command, "write_report_page", report_on_a_full_disk)
+    assert main([*common, *options, "--compare", "sage,ensemble"]) != 0
+    assert "No space left on device" in capsys.readouterr().err
+    assert {name: path.read_bytes() for name, path in outputs.items()} == before
+    assert sorted(os.listdir(tmp_path)) == sorted(["images", *outputs])  # nothing left behind

@@ -28,7 +28,7 @@ from ._estimators import (
 from ._inputs import ImageList
 from ._options import ADD_PARSER_SECTIONS, add_error_options, add_model_options, add_template_options, command_parser
 from ._output_checks import check_document_extension, check_names_are_text, model_input_files
-from ._outputs import check_outputs, failures_output, output_format, write_failures, write_json
+from ._outputs import check_outputs, failures_output, output_format, outputs_together, write_failures, write_json
 from ._plot import check_plot_path, plot_group_accuracies
 from ._predictions import PredictionsTable, templates_sidecar_path
 from ._report_output import format_table, run_record, write_report_csv
@@ -302,21 +302,23 @@ def run(args):
         "runs": runs,
     }
     sys.stdout.write(format_table(result) + "\n")
-    if args.json:
-        write_json(args.json, result)
-    if args.csv:
-        write_report_csv(args.csv, result)
-    if table is not None:
-        table.write(args.predictions, "--predictions")
-    if args.plot:
-        plot_group_accuracies(args.plot, result)
-    if args.report:
-        images = {
-            "sources": [bunch.data[index] for index in embedded.kept],
-            "names": [paths[index] for index in embedded.kept],
-            "labels": targets,
-            "groups": [bunch.group_names[group] for group in groups],
-            "label_names": dict(enumerate(bunch.target_names)),
-        }
-        write_report_page(args.report, report_rows, result, images, args, templates, timings)
+    # One run's outputs replace the earlier ones together or not at all (the report, written last, may fail).
+    with outputs_together([args.json, args.csv, args.predictions, args.plot, args.report]):
+        if args.json:
+            write_json(args.json, result)
+        if args.csv:
+            write_report_csv(args.csv, result)
+        if table is not None:
+            table.write(args.predictions, "--predictions")
+        if args.plot:
+            plot_group_accuracies(args.plot, result)
+        if args.report:
+            images = {
+                "sources": [bunch.data[index] for index in embedded.kept],
+                "names": [paths[index] for index in embedded.kept],
+                "labels": targets,
+                "groups": [bunch.group_names[group] for group in groups],
+                "label_names": dict(enumerate(bunch.target_names)),
+            }
+            write_report_page(args.report, report_rows, result, images, args, templates, timings)
     return ExitCode.SOME_IMAGES_FAILED if embedded.failures else ExitCode.OK
