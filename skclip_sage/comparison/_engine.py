@@ -8,8 +8,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..metrics import robustness_report
-from ..selection import SELECTION_METHODS
-from ._selections import check_subsets, final_classifier, selection_shares
+from ._selections import check_subsets, final_classifier, per_image_templates, selection_shares
 from ._single_templates import check_template_sources
 
 __all__ = ["compare_methods"]
@@ -145,18 +144,12 @@ def _per_image(fitted, X, y_pred):
     """A row's answer for every image: prediction, probabilities and, per image, the templates chosen."""
     classifier = final_classifier(fitted)
     probabilities = fitted.predict_proba(X).astype(np.float32) if hasattr(fitted, "predict_proba") else None
-    method = SELECTION_METHODS.get(getattr(classifier, "selection", None))
-    templates = list(getattr(classifier, "templates_", ()))
-    selected = None
-    if method is not None and getattr(method, "per_image", False) and len(templates) > 1:
-        inputs = fitted[:-1].transform(X) if hasattr(fitted, "steps") and len(fitted.steps) > 1 else X
-        selected = np.asarray(classifier.selected_templates(inputs))
     return {
         "predictions": np.asarray(y_pred),
         "probabilities": probabilities,
         "classes": np.asarray(getattr(fitted, "classes_", classifier.classes_)),
-        "templates": templates,
-        "selected": selected,
+        "templates": list(getattr(classifier, "templates_", ())),
+        "selected": per_image_templates(fitted, X),
     }
 
 

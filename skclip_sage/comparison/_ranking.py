@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["image_worth", "method_label", "rank_rows", "ranking_points", "ranking_summary", "sage_place"]
+__all__ = ["image_worth", "method_label", "rank_rows", "ranking_points", "sage_place"]
 
 # WGA values are exact fractions of group sizes; two rows whose WGA differs by less than this are tied.
 TIE_TOLERANCE = 1e-6
@@ -164,11 +164,6 @@ def image_worth(rows):
 
 def _number(value):
     return "n/a" if not _finite(value) else f"{value:.1f}"
-
-
-def ranking_summary(rows):
-    """:func:`ranking_points` as one paragraph."""
-    return " ".join(ranking_points(rows))
 
 
 def ranking_points(rows):

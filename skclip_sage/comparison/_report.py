@@ -242,9 +242,8 @@ def _ranked_markdown(rows):
         row = entry["row"]
         place = f"{entry['place']}{'=' if entry['tied'] > 1 else ''}"
         label = method_label(row, rows).replace("|", "\\|")
-        lines.append(
-            f"| {place} | {label} | {_number(row['WGA'], 1)} | {_number(row['Avg'], 1)} | {row['worst_group']} |"
-        )
+        worst = str(row["worst_group"]).replace("|", "\\|")  # a group name from the user's data
+        lines.append(f"| {place} | {label} | {_number(row['WGA'], 1)} | {_number(row['Avg'], 1)} | {worst} |")
     points = ranking_points(rows)
     return [*lines, "", "= marks a shared place (equal WGA; ordered by Avg).", "", *(f"- {point}" for point in points)]
 

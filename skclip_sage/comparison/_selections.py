@@ -14,7 +14,7 @@ import numpy as np
 
 from ..selection import SELECTION_METHODS
 
-__all__ = ["check_subsets", "final_classifier", "selection_shares"]
+__all__ = ["check_subsets", "chooses_per_image", "final_classifier", "per_image_templates", "selection_shares"]
 
 
 def final_classifier(fitted):
@@ -75,19 +75,15 @@ def selection_shares(fitted, X, template_sources, subsets):
         images whose template comes from that source).
     """
     classifier = final_classifier(fitted)
-    selection = getattr(classifier, "selection", None)
-    method = SELECTION_METHODS.get(getattr(selection, "name", selection))
     n_templates = len(getattr(classifier, "templates_", ()))
-    if method is None or not getattr(method, "per_image", False) or n_templates < 2:
-        return None
-    if len(template_sources) != n_templates:
+    if chooses_per_image(classifier) and len(template_sources) != n_templates:
         raise ValueError(
             f"template_sources names {len(template_sources)} templates but the {classifier.selection!r} classifier "
             f"has a pool of {n_templates}; give one source per template of the pool it is fitted with."
         )
-    if hasattr(fitted, "steps") and len(fitted.steps) > 1:
-        X = fitted[:-1].transform(X)
-    selected = np.asarray(classifier.selected_templates(X))
+    selected = per_image_templates(fitted, X)
+    if selected is None:
+        return None
     labels = np.asarray(template_sources, dtype=object)[selected]
     names = list(dict.fromkeys(template_sources))
     shares = []
@@ -103,3 +99,23 @@ def selection_shares(fitted, X, template_sources, subsets):
             }
         )
     return shares
+
+
+def chooses_per_image(classifier) -> bool:
+    """Whether the fitted classifier chooses templates per image, from a pool of more than one."""
+    selection = getattr(classifier, "selection", None)
+    method = SELECTION_METHODS.get(getattr(selection, "name", selection))  # a name or a method object
+    return method is not None and method.per_image and len(getattr(classifier, "templates_", ())) > 1
+
+
+def per_image_templates(fitted, X):
+    """The templates each image was classified with, or None when the classifier does not choose per image.
+
+    ``fitted`` is a classifier or a pipeline ending in one (its earlier steps transform ``X`` first).
+    """
+    classifier = final_classifier(fitted)
+    if not chooses_per_image(classifier):
+        return None
+    if hasattr(fitted, "steps") and len(fitted.steps) > 1:
+        X = fitted[:-1].transform(X)
+    return np.asarray(classifier.selected_templates(X))
