@@ -76,11 +76,11 @@ class TieredCache:
                 self.memory.put(key, row, self.kind)
         return row
 
-    def put(self, key: str | None, row: np.ndarray, *, to_memory: bool = True) -> None:
+    def put(self, key: str | None, row: np.ndarray) -> None:
         """Keep a computed row in memory and under ``cache_dir`` (after a failed write, memory only)."""
         if key is None:
             return
-        if to_memory and self.memory is not None:
+        if self.memory is not None:
             self.memory.put(key, row, self.kind)
         if self.disk is not None:
             self.disk.write(key, row)
