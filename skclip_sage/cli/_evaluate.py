@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from ..datasets import DATASET_LOADERS
 from ..selection import SELECTIONS, SELECTIONS_USING_K
 from ..utils._docstrings import fill_docstring
 from ._datasets import DATASETS, DATASETS_WITH_SPLITS, check_dataset_options, choose_average, load_dataset
@@ -88,8 +89,11 @@ def add_parser(subparsers, parents):
         "root", metavar="ROOT", help="the dataset folder, or the folder that contains it; for manifest, the CSV file"
     )
     group = parser.add_argument_group("dataset")
+    defaults = sorted({DATASET_LOADERS[name].default_split for name in DATASETS_WITH_SPLITS})
     group.add_argument(
-        "--split", choices=("train", "val", "test", "all"), help="waterbirds and celeba only (default: test)"
+        "--split",
+        choices=list(dict.fromkeys(split for name in DATASETS_WITH_SPLITS for split in DATASET_LOADERS[name].splits)),
+        help=f"{' and '.join(DATASETS_WITH_SPLITS)} only (default: {', '.join(defaults)})",
     )
     group.add_argument(
         "--domain-folders",
@@ -287,7 +291,9 @@ def run(args):
     result = {
         "dataset": args.dataset,
         "root": args.root,
-        "split": (args.split or "test") if args.dataset in DATASETS_WITH_SPLITS else None,
+        "split": (args.split or DATASET_LOADERS[args.dataset].default_split)
+        if args.dataset in DATASETS_WITH_SPLITS
+        else None,
         "n_images": len(bunch.data),
         "n_evaluated": int(len(embedded.kept)),
         "n_failed": len(embedded.failures),
