@@ -18,13 +18,12 @@ import base64
 import datetime
 import hashlib
 import importlib.metadata
-import os
 import platform
-import tempfile
 import time
 from html import escape
 from pathlib import Path
 
+from ..io import write_atomically
 from ._html_failures import failures_section
 from ._html_tables import groups_table, ranked_table, templates_section
 from ._ranking import rank_rows, ranking_points, sage_place
@@ -251,16 +250,5 @@ def write_report_html(path, rows, **options):
     path : pathlib.Path
     """
     path = Path(path)
-    page = build_report_html(rows, **options)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.fchmod(handle, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, build_report_html(rows, **options).encode("utf-8"))
     return path

@@ -27,6 +27,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..io import write_atomically
+
 __all__ = ["RECORD_FILE", "DemoFilesError", "WrittenFiles"]
 
 RECORD_FILE = "demo-files.json"
@@ -138,16 +140,12 @@ class WrittenFiles:
 
     def save(self):
         """Write the record, atomically."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{RECORD_FILE}.", suffix=".partial")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                record = {"writer": "skclip-sage demo", "folders": sorted(self.folders)}
-                json.dump({**record, "files": dict(sorted(self.files.items()))}, stream, indent=1)
-                stream.write("\n")
-            os.replace(temporary, self.folder / RECORD_FILE)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        record = {
+            "writer": "skclip-sage demo",
+            "folders": sorted(self.folders),
+            "files": dict(sorted(self.files.items())),
+        }
+        write_atomically(self.folder / RECORD_FILE, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
 
     def staging(self):
         """A new, empty folder inside the output folder to write files aside in (remove with :meth:`discard`)."""

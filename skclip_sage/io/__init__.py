@@ -5,7 +5,7 @@ then compute, then write back), the key parts (:func:`producer_of`,
 :func:`image_key_parts`) and the process's memory store.
 """
 
-from ._cache import is_cache_folder
+from ._cache import is_cache_folder, write_atomically
 from ._images import describe_image_source, open_image
 from ._keys import image_key_parts, producer_of
 from ._memory_cache import DEFAULT_MEMORY_CACHE_BYTES, clear_memory_caches, forget_kind, memory_cache, memory_store
@@ -27,4 +27,5 @@ __all__ = [
     "memory_store",
     "open_image",
     "producer_of",
+    "write_atomically",
 ]

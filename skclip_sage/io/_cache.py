@@ -185,12 +185,21 @@ def save_cached_array(directory: str | os.PathLike, key: str, array: np.ndarray,
     write_atomically(_entry_path(directory, key), data)
 
 
-def write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
 
     The temporary name carries the process, the thread and a random token: Dask
     workers on several hosts sharing one ``cache_dir`` may have equal process ids.
-    The folder is created on the first failure to open.
+    The folder is created on the first failure to open. The file gets the mode
+    ``open()`` would give it (``0o666`` less the umask). Cache entries, the demo's
+    file record and the HTML report are all written this way.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where the file lands.
+    data : bytes
+        Its whole content.
 
     Raises
     ------
